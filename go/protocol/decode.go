@@ -1,0 +1,289 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// frame runs the header checks shared by both decoders and returns the
+// header and the payload (exactly PayloadLen bytes). Order: magic,
+// version, size (DecodeHeader), then msg_type (accept), then the message
+// must hold the whole payload (CodeMalformed). Bytes after
+// HeaderSize+PayloadLen are ignored.
+func frame(msg []byte, accept func(MsgType) bool) (Header, []byte, error) {
+	h, err := DecodeHeader(msg)
+	if err != nil {
+		return h, nil, err
+	}
+	// The payload bytes present, capped at payload_len.
+	avail := msg[HeaderSize:]
+	if uint64(len(avail)) > uint64(h.PayloadLen) {
+		avail = avail[:h.PayloadLen]
+	}
+	id := echoID(avail)
+	if !accept(h.Type) {
+		return h, nil, newError(CodeUnknownType, id, "%s is not accepted here", h.Type)
+	}
+	if uint64(len(avail)) < uint64(h.PayloadLen) {
+		return h, nil, newError(CodeMalformed, id, "message ends after %d of %d payload bytes", len(avail), h.PayloadLen)
+	}
+	return h, avail, nil
+}
+
+// echoID returns the request_id when the payload has at least 8 bytes, else
+// 0 (SPEC section 4).
+func echoID(p []byte) uint64 {
+	if len(p) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(p)
+}
+
+func isRequestType(t MsgType) bool {
+	return t == TypeGenerateRequest || t == TypeStatusRequest
+}
+
+func isResponseType(t MsgType) bool {
+	return t == TypeGenerateResponse || t == TypeStatusResponse || t == TypeError
+}
+
+// DecodeRequest is the daemon-side decoder: it decodes one complete message
+// (header and payload) of type generate request or status request, with
+// exactly the SPEC checks in the SPEC order. It returns *GenerateRequest or
+// *StatusRequest, or an *Error carrying the code and request_id of the
+// error reply the daemon sends.
+func DecodeRequest(msg []byte) (Message, error) {
+	h, p, err := frame(msg, isRequestType)
+	if err != nil {
+		return nil, err
+	}
+	if h.Type == TypeStatusRequest {
+		if len(p) < StatusRequestSize {
+			return nil, newError(CodeMalformed, 0, "status request payload is %d bytes, want at least %d", len(p), StatusRequestSize)
+		}
+		return &StatusRequest{RequestID: binary.BigEndian.Uint64(p)}, nil
+	}
+	r, err := decodeGenerateRequest(p)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return r, nil
+}
+
+func decodeGenerateRequest(p []byte) (*GenerateRequest, error) {
+	id := echoID(p)
+	if len(p) < GenerateRequestFixedSize {
+		return nil, newError(CodeMalformed, id, "generate request payload is %d bytes, want at least %d", len(p), GenerateRequestFixedSize)
+	}
+	be := binary.BigEndian
+	r := &GenerateRequest{
+		RequestID: id,
+		ModelID:   be.Uint32(p[8:]),
+		Width:     be.Uint32(p[12:]),
+		Height:    be.Uint32(p[16:]),
+		Steps:     be.Uint32(p[20:]),
+		CFGScale:  math.Float32frombits(be.Uint32(p[24:])),
+		Seed:      be.Uint64(p[28:]),
+	}
+	if err := checkParams(id, r.ModelID, r.Width, r.Height, r.Steps, r.CFGScale); err != nil {
+		return nil, err
+	}
+	data := p[GenerateRequestFixedSize:]
+	size := uint64(len(data))
+	var prompts [3]string
+	for i := range prompts {
+		off := uint64(be.Uint32(p[36+8*i:]))
+		n := uint64(be.Uint32(p[40+8*i:]))
+		if err := checkPromptLen(id, i, n); err != nil {
+			return nil, err
+		}
+		if off > size || n > size-off {
+			return nil, newError(CodeInvalidPrompt, id, "%s prompt (offset %d, length %d) runs past the %d bytes of prompt_data", promptNames[i], off, n, size)
+		}
+		b := data[off : off+n]
+		if !utf8.Valid(b) {
+			return nil, newError(CodeInvalidPrompt, id, "%s prompt is not valid UTF-8", promptNames[i])
+		}
+		prompts[i] = string(b)
+	}
+	if err := checkReplySize(id, r.Width, r.Height); err != nil {
+		return nil, err
+	}
+	r.ClipL, r.ClipG, r.T5 = prompts[0], prompts[1], prompts[2]
+	return r, nil
+}
+
+// DecodeResponse is the client-side decoder: it decodes one complete
+// message of type generate response, status response or error, with the
+// SPEC checks. It returns *GenerateResponse (Pixels alias msg),
+// *StatusResponse or *ErrorResponse; a daemon error reply is a successful
+// decode (the caller decides to treat *ErrorResponse as an error). Decode
+// failures are *Error values (CodeMalformed for a broken payload).
+func DecodeResponse(msg []byte) (Message, error) {
+	h, p, err := frame(msg, isResponseType)
+	if err != nil {
+		return nil, err
+	}
+	// Each case checks err itself so that a failure is a nil Message, not
+	// a typed nil pointer in the interface.
+	switch h.Type {
+	case TypeGenerateResponse:
+		r, err := decodeGenerateResponse(p)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	case TypeStatusResponse:
+		r, err := decodeStatusResponse(p)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	r, err := decodeError(p)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func decodeGenerateResponse(p []byte) (*GenerateResponse, error) {
+	id := echoID(p)
+	if len(p) < GenerateResponseFixedSize {
+		return nil, newError(CodeMalformed, id, "generate response payload is %d bytes, want at least %d", len(p), GenerateResponseFixedSize)
+	}
+	be := binary.BigEndian
+	r := &GenerateResponse{
+		RequestID:        id,
+		Status:           be.Uint32(p[8:]),
+		GenerationTimeMS: be.Uint32(p[12:]),
+		Width:            be.Uint32(p[16:]),
+		Height:           be.Uint32(p[20:]),
+		Channels:         be.Uint32(p[24:]),
+	}
+	n := uint64(be.Uint32(p[28:]))
+	if r.Status != StatusOK {
+		return nil, newError(CodeMalformed, id, "generate response status is %d, want %d", r.Status, StatusOK)
+	}
+	if r.Width < 1 || r.Height < 1 || (r.Channels != 3 && r.Channels != 4) {
+		return nil, newError(CodeMalformed, id, "generate response image %dx%d with %d channels (want sides >= 1, 3 or 4 channels)", r.Width, r.Height, r.Channels)
+	}
+	// width*height always fits in 64 bits, but times channels may not
+	// (2^31 * 2^31 * 4 = 2^64 wraps to 0), so compare in two steps: n is a
+	// u32, and a product over 2^32-1 can never equal it.
+	wh := uint64(r.Width) * uint64(r.Height)
+	if wh > math.MaxUint32 || wh*uint64(r.Channels) != n {
+		return nil, newError(CodeMalformed, id, "image_data_len is %d, but %dx%dx%d is not", n, r.Width, r.Height, r.Channels)
+	}
+	rest := p[GenerateResponseFixedSize:]
+	if uint64(len(rest)) < n {
+		return nil, newError(CodeMalformed, id, "image data is %d bytes, image_data_len says %d", len(rest), n)
+	}
+	r.Pixels = rest[:n:n]
+	if ext := rest[n:]; len(ext) >= SeedExtensionSize {
+		r.Seed = be.Uint64(ext)
+		r.HasSeed = true
+	}
+	return r, nil
+}
+
+func decodeStatusResponse(p []byte) (*StatusResponse, error) {
+	id := echoID(p)
+	if len(p) < StatusResponseFixedSize {
+		return nil, newError(CodeMalformed, id, "status response payload is %d bytes, want at least %d", len(p), StatusResponseFixedSize)
+	}
+	be := binary.BigEndian
+	r := &StatusResponse{
+		RequestID:       id,
+		Status:          be.Uint32(p[8:]),
+		VersionMin:      be.Uint16(p[12:]),
+		VersionMax:      be.Uint16(p[14:]),
+		UptimeMS:        be.Uint64(p[16:]),
+		RequestsServed:  be.Uint64(p[24:]),
+		ConnectionsOpen: be.Uint32(p[32:]),
+		MaxConnections:  be.Uint32(p[36:]),
+		QueueDepth:      be.Uint32(p[40:]),
+	}
+	if r.Status != StatusOK {
+		return nil, newError(CodeMalformed, id, "status response status is %d, want %d", r.Status, StatusOK)
+	}
+	rest := p[44:]
+	var s [2]string
+	for i, name := range [2]string{"backend", "daemon_version"} {
+		if len(rest) < 2 {
+			return nil, newError(CodeMalformed, id, "status response ends before the %s length", name)
+		}
+		n := int(be.Uint16(rest))
+		rest = rest[2:]
+		if n > len(rest) {
+			return nil, newError(CodeMalformed, id, "%s length %d runs past the payload (%d bytes left)", name, n, len(rest))
+		}
+		s[i] = string(rest[:n])
+		rest = rest[n:]
+	}
+	r.Backend, r.DaemonVersion = s[0], s[1]
+	return r, nil
+}
+
+func decodeError(p []byte) (*ErrorResponse, error) {
+	id := echoID(p)
+	if len(p) < ErrorFixedSize {
+		return nil, newError(CodeMalformed, id, "error payload is %d bytes, want at least %d", len(p), ErrorFixedSize)
+	}
+	be := binary.BigEndian
+	n := int(be.Uint16(p[16:]))
+	if n > len(p)-ErrorFixedSize {
+		return nil, newError(CodeMalformed, id, "msg_len %d runs past the payload (%d bytes left)", n, len(p)-ErrorFixedSize)
+	}
+	return &ErrorResponse{
+		RequestID: id,
+		Status:    be.Uint32(p[8:]),
+		Code:      ErrorCode(be.Uint32(p[12:])),
+		Message:   string(p[ErrorFixedSize : ErrorFixedSize+n]),
+	}, nil
+}
+
+// ReadMessage reads one message from r: the header first, checked with
+// DecodeHeader and against max (the largest whole message accepted,
+// header included; 0 or anything above MaxMessageSize means
+// MaxMessageSize) before anything is allocated, then exactly payload_len
+// bytes. It returns the whole message (header and payload).
+//
+// A stream that ends before the first byte returns io.EOF itself; one that
+// ends inside the message returns an *Error with CodeMalformed wrapping
+// io.ErrUnexpectedEOF. Other read errors (deadlines, resets) are returned
+// unchanged. Header failures are the *Error of DecodeHeader (or
+// CodeTooLarge for max).
+func ReadMessage(r io.Reader, max uint32) ([]byte, error) {
+	if max == 0 || max > MaxMessageSize {
+		max = MaxMessageSize
+	}
+	var hdr [HeaderSize]byte
+	if n, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &Error{Code: CodeMalformed, Msg: "stream ended after " + strconv.Itoa(n) + " of 16 header bytes", Err: io.ErrUnexpectedEOF}
+		}
+		return nil, err
+	}
+	h, err := DecodeHeader(hdr[:])
+	if err != nil {
+		return nil, err
+	}
+	if size := h.MessageSize(); size > uint64(max) {
+		return nil, newError(CodeTooLarge, 0, "message of %d bytes exceeds the limit of %d", size, max)
+	}
+	msg := make([]byte, h.MessageSize())
+	copy(msg, hdr[:])
+	if n, err := io.ReadFull(r, msg[HeaderSize:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &Error{Code: CodeMalformed, RequestID: echoID(msg[HeaderSize : HeaderSize+n]),
+				Msg: "stream ended after " + strconv.Itoa(n) + " of " + strconv.FormatUint(uint64(h.PayloadLen), 10) + " payload bytes", Err: io.ErrUnexpectedEOF}
+		}
+		return nil, err
+	}
+	return msg, nil
+}
