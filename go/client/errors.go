@@ -1,0 +1,90 @@
+package client
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Sentinel errors. Their messages are part of the contract (docs/CONTRACTS.md)
+// and must not change. Errors returned by this package that stand for one of
+// these conditions satisfy errors.Is(err, Sentinel), and their Error() text
+// starts with the sentinel's text, optionally followed by ": detail".
+var (
+	// ErrXDGNotSet: $XDG_RUNTIME_DIR is unset or empty.
+	ErrXDGNotSet = errors.New("XDG_RUNTIME_DIR not set")
+	// ErrDaemonNotRunning: the socket file does not exist (ENOENT, ENOTDIR).
+	ErrDaemonNotRunning = errors.New("weave-compute daemon not running (socket not found)")
+	// ErrConnectionRefused: the socket file exists but nothing listens on it
+	// (ECONNREFUSED; typically a stale socket left by a crashed daemon).
+	ErrConnectionRefused = errors.New("weave-compute daemon not accepting connections")
+	// ErrConnectTimeout: the connection was not established within the
+	// connect timeout (including a listen backlog that stayed full).
+	ErrConnectTimeout = errors.New("weave-compute daemon connection timeout")
+	// ErrReadTimeout: no complete reply arrived within the read timeout.
+	ErrReadTimeout = errors.New("weave-compute daemon response timeout")
+	// ErrConnectionClosed: the daemon closed the connection before a whole
+	// reply arrived. A client of another UID, which the daemon rejects
+	// silently, sees this too.
+	ErrConnectionClosed = errors.New("weave-compute daemon closed the connection without a response")
+)
+
+// ErrStatusNotSupported is returned by Status when the daemon answers the
+// status request with an error reply: it is up but does not serve the status
+// extension (SPEC section 7). The *protocol.ErrorResponse is wrapped.
+var ErrStatusNotSupported = errors.New("weave-compute daemon does not support the status request")
+
+// IsUnavailable reports whether err means the daemon could not be reached or
+// did not answer (one of the connection sentinels). ErrXDGNotSet is not
+// included: that is a configuration problem of the caller.
+func IsUnavailable(err error) bool {
+	for _, s := range []error{ErrDaemonNotRunning, ErrConnectionRefused, ErrConnectTimeout, ErrReadTimeout, ErrConnectionClosed} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Error is the error type behind the sentinels: Error() is the sentinel's text
+// plus ": Detail" when Detail is set. errors.Is matches the sentinel, and
+// errors.Is/As also see the underlying cause (e.g. syscall.ECONNREFUSED).
+type Error struct {
+	Sentinel error  // one of the Err* variables above
+	Detail   string // extra context for people; may be empty
+	Cause    error  // the low-level error, if any
+}
+
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return e.Sentinel.Error()
+	}
+	return e.Sentinel.Error() + ": " + e.Detail
+}
+
+// Is reports whether target is the sentinel of e.
+func (e *Error) Is(target error) bool { return target == e.Sentinel }
+
+// Unwrap returns the low-level cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+func newError(sentinel error, detail string, cause error) error {
+	return &Error{Sentinel: sentinel, Detail: detail, Cause: cause}
+}
+
+// isTimeout reports whether err is a deadline expiry of a net.Conn operation.
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// isClosedByPeer reports whether err means the peer went away.
+func isClosedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}

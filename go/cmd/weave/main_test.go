@@ -1,0 +1,848 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/weave-app/weave/go/client"
+	"github.com/weave-app/weave/go/internal/fakedaemon"
+	"github.com/weave-app/weave/go/protocol"
+)
+
+// fakeDaemonEnv makes the test binary act as weave-compute when set (the
+// autostart tests point WEAVE_COMPUTE_BIN at the test binary):
+// "serve" serves fakedaemon.Default, "fail" logs and exits 1, "race" exits
+// 3 (another instance won).
+const fakeDaemonEnv = "WEAVE_TEST_FAKE_DAEMON"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(fakeDaemonEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "serve":
+		os.Exit(fakedaemon.Main(30 * time.Second))
+	case "fail":
+		fmt.Fprintln(os.Stderr, "weave-compute: boom: cannot open the GPU")
+		os.Exit(1)
+	case "race":
+		fmt.Fprintln(os.Stderr, "weave-compute: another instance serves the socket")
+		os.Exit(daemonExitAlreadyRunning)
+	default:
+		os.Exit(99)
+	}
+}
+
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "wvw")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// testEnv is a private XDG_RUNTIME_DIR and a working directory.
+type testEnv struct {
+	xdg  string
+	work string
+	vars map[string]string
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	root := shortTempDir(t)
+	e := &testEnv{xdg: filepath.Join(root, "x"), work: filepath.Join(root, "w"), vars: map[string]string{}}
+	require.NoError(t, os.Mkdir(e.xdg, 0o700))
+	require.NoError(t, os.Mkdir(e.work, 0o755))
+	e.vars["XDG_RUNTIME_DIR"] = e.xdg
+	e.vars["BUILD_WORKING_DIRECTORY"] = e.work
+	e.vars["PATH"] = "/nonexistent"
+	return e
+}
+
+func (e *testEnv) socketPath() string { return filepath.Join(e.xdg, "weave", "weave.sock") }
+
+func (e *testEnv) list() []string {
+	var out []string
+	for k, v := range e.vars {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// startFake serves h on the env's socket.
+func (e *testEnv) startFake(t *testing.T, h fakedaemon.Handler) *fakedaemon.Server {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(e.socketPath()), 0o700))
+	s, err := fakedaemon.Listen(e.socketPath(), h)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+type result struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+func (e *testEnv) run(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runContext(context.Background(), args, newEnviron(e.list()), &out, &errb)
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	img, err := png.Decode(f)
+	require.NoError(t, err)
+	return img
+}
+
+// requireRGB checks that img has exactly the RGB pixels, fully opaque.
+func requireRGB(t *testing.T, img image.Image, w, h int, rgb []byte) {
+	t.Helper()
+	require.Equal(t, image.Rect(0, 0, w, h), img.Bounds())
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			r, g, b, a := img.At(x, y).RGBA()
+			i := 3 * (y*w + x)
+			if byte(r>>8) != rgb[i] || byte(g>>8) != rgb[i+1] || byte(b>>8) != rgb[i+2] || a != 0xFFFF {
+				t.Fatalf("pixel (%d,%d) = %d,%d,%d,%d, want %d,%d,%d,255", x, y, r>>8, g>>8, b>>8, a>>8, rgb[i], rgb[i+1], rgb[i+2])
+			}
+		}
+	}
+}
+
+func TestUsageAndHelp(t *testing.T) {
+	tests := []struct {
+		args       []string
+		code       int
+		stdoutHas  string
+		stderrHas  string
+		quietOther bool // the other stream must be empty
+	}{
+		{args: nil, code: 2, stderrHas: "Usage: weave COMMAND"},
+		{args: []string{"help"}, code: 0, stdoutHas: "Usage: weave COMMAND", quietOther: true},
+		{args: []string{"--help"}, code: 0, stdoutHas: "Commands:", quietOther: true},
+		{args: []string{"-h"}, code: 0, stdoutHas: "Commands:", quietOther: true},
+		{args: []string{"help", "generate"}, code: 0, stdoutHas: "Usage: weave generate PROMPT", quietOther: true},
+		{args: []string{"help", "status"}, code: 0, stdoutHas: "Usage: weave status", quietOther: true},
+		{args: []string{"help", "nope"}, code: 2, stderrHas: `unknown command "nope"`},
+		{args: []string{"help", "a", "b"}, code: 2, stderrHas: "too many arguments"},
+		{args: []string{"generate", "--help"}, code: 0, stdoutHas: "--no-autostart", quietOther: true},
+		{args: []string{"generate", "a prompt", "-h"}, code: 0, stdoutHas: "Usage: weave generate", quietOther: true},
+		{args: []string{"status", "--help"}, code: 0, stdoutHas: "Usage: weave status", quietOther: true},
+		{args: []string{"version", "--help"}, code: 0, stdoutHas: "Usage: weave version", quietOther: true},
+		{args: []string{"version"}, code: 0, stdoutHas: "weave " + version + " (protocol 1", quietOther: true},
+		{args: []string{"--version"}, code: 0, stdoutHas: "weave " + version, quietOther: true},
+		{args: []string{"frobnicate"}, code: 2, stderrHas: `weave: unknown command "frobnicate"`},
+		{args: []string{"generate"}, code: 2, stderrHas: "weave: generate needs a PROMPT"},
+		{args: []string{"generate", "--steps", "abc", "x"}, code: 2, stderrHas: `invalid value "abc" for flag -steps: not a number`},
+		{args: []string{"generate", "--width", "99999999999", "x"}, code: 2, stderrHas: "value out of range"},
+		{args: []string{"generate", "--no-such-flag", "x"}, code: 2, stderrHas: "flag provided but not defined: -no-such-flag"},
+		{args: []string{"generate", "x", "--timeout", "0s"}, code: 2, stderrHas: "--timeout must be positive"},
+		{args: []string{"generate", "x", "-o"}, code: 2, stderrHas: "flag needs an argument: -o"},
+		{args: []string{"generate", "x", "-o", ""}, code: 2, stderrHas: "-o needs a file name"},
+		{args: []string{"status", "extra"}, code: 2, stderrHas: `unexpected argument "extra"`},
+		{args: []string{"version", "extra"}, code: 2, stderrHas: `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			e := newTestEnv(t)
+			r := e.run(t, tt.args...)
+			assert.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			if tt.stdoutHas != "" {
+				assert.Contains(t, r.stdout, tt.stdoutHas)
+				if tt.quietOther {
+					assert.Empty(t, r.stderr)
+				}
+			}
+			if tt.stderrHas != "" {
+				assert.Contains(t, r.stderr, tt.stderrHas)
+				if tt.quietOther {
+					assert.Empty(t, r.stdout)
+				}
+			}
+			_, err := os.Stat(filepath.Join(e.xdg, "weave"))
+			assert.True(t, os.IsNotExist(err), "a usage error must not start a daemon")
+		})
+	}
+}
+
+func TestParseGenerateArgs(t *testing.T) {
+	def := generateOptions{width: 512, height: 512, steps: 28, cfg: 7.0, timeout: 65 * time.Second}
+	with := func(f func(o *generateOptions)) generateOptions {
+		o := def
+		f(&o)
+		return o
+	}
+	tests := []struct {
+		name string
+		args []string
+		want generateOptions
+	}{
+		{"defaults", []string{"a lighthouse"}, with(func(o *generateOptions) { o.prompt = "a lighthouse" })},
+		{"flags after the prompt", []string{"a lighthouse", "-o", "l.png", "--width", "768"},
+			with(func(o *generateOptions) { o.prompt, o.output, o.width = "a lighthouse", "l.png", 768 })},
+		{"flags before the prompt", []string{"--steps=4", "--cfg", "3.5", "--seed", "123456", "a lighthouse"},
+			with(func(o *generateOptions) { o.prompt, o.steps, o.cfg, o.seed = "a lighthouse", 4, 3.5, 123456 })},
+		{"flags around words joined", []string{"a", "--height", "256", "light", "house", "--output", "x.png"},
+			with(func(o *generateOptions) { o.prompt, o.height, o.output = "a light house", 256, "x.png" })},
+		{"double dash keeps dashes", []string{"--no-autostart", "--", "-o", "--width"},
+			with(func(o *generateOptions) { o.prompt, o.noAutostart = "-o --width", true })},
+		{"timeout", []string{"x", "--timeout", "2m"}, with(func(o *generateOptions) { o.prompt, o.timeout = "x", 2*time.Minute })},
+		{"hex seed", []string{"x", "--seed", "0xff"}, with(func(o *generateOptions) { o.prompt, o.seed = "x", 255 })},
+		{"max seed", []string{"x", "--seed", "18446744073709551615"}, with(func(o *generateOptions) { o.prompt, o.seed = "x", ^uint64(0) })},
+		{"invalid values are left to validation", []string{"x", "--width", "100", "--cfg", "NaN"},
+			with(func(o *generateOptions) { o.prompt, o.width, o.cfg = "x", 100, float32(nan()) })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseGenerateArgs(tt.args)
+			require.NoError(t, err)
+			if tt.want.cfg != tt.want.cfg { // NaN
+				assert.True(t, got.cfg != got.cfg)
+				got.cfg, tt.want.cfg = 0, 0
+			}
+			assert.Equal(t, tt.want, *got)
+		})
+	}
+}
+
+func nan() float64 {
+	zero := 0.0
+	return zero / zero
+}
+
+func TestParseGenerateArgsErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		help bool
+	}{
+		{args: []string{}},
+		{args: []string{"--width", "-1", "x"}},
+		{args: []string{"--seed", "-1", "x"}},
+		{args: []string{"--cfg", "abc", "x"}},
+		{args: []string{"--timeout", "5", "x"}},
+		{args: []string{"--help"}, help: true},
+		{args: []string{"x", "--help"}, help: true},
+	}
+	for _, tt := range tests {
+		_, err := parseGenerateArgs(tt.args)
+		require.Error(t, err, "%v", tt.args)
+		if tt.help {
+			assert.True(t, errors.Is(err, flag.ErrHelp), "%v", tt.args)
+		} else {
+			var ue *usageErr
+			assert.ErrorAs(t, err, &ue, "%v", tt.args)
+		}
+	}
+}
+
+func TestResolvePath(t *testing.T) {
+	tests := []struct {
+		path, bwd, want string
+	}{
+		{"out.png", "", "out.png"},
+		{"out.png", "/home/me/proj", "/home/me/proj/out.png"},
+		{"sub/out.png", "/home/me/proj", "/home/me/proj/sub/out.png"},
+		{"../out.png", "/home/me/proj", "/home/me/out.png"},
+		{"/abs/out.png", "/home/me/proj", "/abs/out.png"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, resolvePath(tt.path, tt.bwd), "%s in %s", tt.path, tt.bwd)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	validation := protocol.NewGenerateRequest(0, "x", 100, 512, 28, 7, 0).Validate()
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"ok", nil, 0},
+		{"not running", &client.Error{Sentinel: client.ErrDaemonNotRunning, Detail: "/x"}, 3},
+		{"refused", client.ErrConnectionRefused, 3},
+		{"connect timeout", client.ErrConnectTimeout, 3},
+		{"read timeout", client.ErrReadTimeout, 3},
+		{"closed", fmt.Errorf("wrapped: %w", client.ErrConnectionClosed), 3},
+		{"autostart failed", &daemonUnavailableError{msg: "x"}, 3},
+		{"XDG unset", client.ErrXDGNotSet, 1},
+		{"rejected 400", protocol.NewErrorResponse(1, protocol.CodeInvalidSteps, "x"), 4},
+		{"local validation", validation, 4},
+		{"failed 500", protocol.NewErrorResponse(1, protocol.CodeGPU, "x"), 5},
+		{"busy 500", protocol.NewErrorResponse(1, protocol.CodeBusy, "x"), 5},
+		{"unknown code 4xx", &protocol.ErrorResponse{Status: 404, Code: 77}, 4},
+		{"unknown status", &protocol.ErrorResponse{Status: 0, Code: 77}, 5},
+		{"bad reply", &client.ReplyError{Err: protocol.NewError(protocol.CodeMalformed, 0, "x")}, 1},
+		{"output", &outputError{path: "x.png", err: os.ErrPermission}, 1},
+		{"interrupted", context.Canceled, 1},
+		{"other", errors.New("x"), 1},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, exitCode(tt.err), tt.name)
+	}
+}
+
+func TestWritePNG(t *testing.T) {
+	const w, h = 5, 3
+	rgb := fakedaemon.Pixels(w, h, 77)
+	rgba := make([]byte, 0, w*h*4)
+	for i := 0; i < w*h; i++ {
+		rgba = append(rgba, rgb[3*i], rgb[3*i+1], rgb[3*i+2], byte(i*10))
+	}
+	tests := []struct {
+		name     string
+		channels uint32
+		pixels   []byte
+	}{
+		{"RGB", 3, rgb},
+		{"RGBA", 4, rgba},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "out.png")
+			img, err := responseImage(&protocol.GenerateResponse{Width: w, Height: h, Channels: tt.channels, Pixels: tt.pixels})
+			require.NoError(t, err)
+			require.NoError(t, writePNGAtomic(path, img))
+			got := decodePNG(t, path)
+			require.Equal(t, image.Rect(0, 0, w, h), got.Bounds())
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					c := got.At(x, y)
+					n := image.NewNRGBA(image.Rect(0, 0, 1, 1))
+					n.Set(0, 0, c)
+					i := int(tt.channels) * (y*w + x)
+					want := []byte{tt.pixels[i], tt.pixels[i+1], tt.pixels[i+2], 255}
+					if tt.channels == 4 {
+						want[3] = tt.pixels[i+3]
+					}
+					assert.Equal(t, want, n.Pix[:4], "pixel %d,%d", x, y)
+				}
+			}
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Len(t, entries, 1, "no temporary file left behind")
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o666)&^umask(), fi.Mode().Perm())
+		})
+	}
+}
+
+func TestWritePNGReplacesAtomically(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.png")
+	require.NoError(t, os.WriteFile(path, []byte("old"), 0o644))
+	img, err := responseImage(&protocol.GenerateResponse{Width: 2, Height: 2, Channels: 3, Pixels: make([]byte, 12)})
+	require.NoError(t, err)
+	require.NoError(t, writePNGAtomic(path, img))
+	decodePNG(t, path)
+
+	// A failing write (missing directory) leaves nothing.
+	err = writePNGAtomic(filepath.Join(dir, "missing", "out.png"), img)
+	require.Error(t, err)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+}
+
+func TestResponseImageRejectsInconsistentData(t *testing.T) {
+	for _, r := range []*protocol.GenerateResponse{
+		{Width: 2, Height: 2, Channels: 3, Pixels: make([]byte, 11)},
+		{Width: 2, Height: 2, Channels: 2, Pixels: make([]byte, 8)},
+		{Width: 0, Height: 2, Channels: 3},
+	} {
+		_, err := responseImage(r)
+		assert.Error(t, err)
+	}
+}
+
+func TestGenerateWritesPNG(t *testing.T) {
+	e := newTestEnv(t)
+	s := e.startFake(t, nil)
+	r := e.run(t, "generate", "a", "lighthouse", "-o", "lighthouse.png", "--width", "128", "--height", "64", "--seed", "123456", "--no-autostart")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, "wrote lighthouse.png (128x64, seed 123456, generated in 42 ms)\n", r.stdout)
+	assert.Empty(t, r.stderr, "no spinner when stderr is not a terminal")
+	img := decodePNG(t, filepath.Join(e.work, "lighthouse.png"))
+	requireRGB(t, img, 128, 64, fakedaemon.Pixels(128, 64, 123456))
+	assert.EqualValues(t, 1, s.Accepted())
+}
+
+func TestGenerateDefaultOutputName(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, nil)
+	r := e.run(t, "generate", "x", "--width", "64", "--height", "64")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	name := fmt.Sprintf("weave-%d.png", fakedaemon.DefaultSeed)
+	assert.Equal(t, fmt.Sprintf("wrote %s (64x64, seed %d, generated in 42 ms)\n", name, fakedaemon.DefaultSeed), r.stdout)
+	requireRGB(t, decodePNG(t, filepath.Join(e.work, name)), 64, 64, fakedaemon.Pixels(64, 64, fakedaemon.DefaultSeed))
+}
+
+func TestGenerateWithoutSeedExtension(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, func(m protocol.Message) protocol.Message {
+		resp := fakedaemon.Default(m).(*protocol.GenerateResponse)
+		resp.HasSeed = false
+		return resp
+	})
+	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", "x.png")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, "wrote x.png (64x64, seed unknown, generated in 42 ms)\n", r.stdout)
+}
+
+func TestGenerateAbsoluteOutputIgnoresBuildWorkingDirectory(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, nil)
+	out := filepath.Join(shortTempDir(t), "abs.png")
+	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", out)
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	decodePNG(t, out)
+}
+
+func TestGenerateErrors(t *testing.T) {
+	reply := func(code protocol.ErrorCode, msg string) fakedaemon.Handler {
+		return func(m protocol.Message) protocol.Message {
+			return protocol.NewErrorResponse(m.(*protocol.GenerateRequest).RequestID, code, msg)
+		}
+	}
+	tests := []struct {
+		name      string
+		handler   fakedaemon.Handler
+		noDaemon  bool
+		args      []string
+		code      int
+		stderr    string // exact stderr, if set
+		stderrHas []string
+		contacted bool
+	}{
+		{name: "not running, no autostart", noDaemon: true, args: []string{"--no-autostart"}, code: 3,
+			stderrHas: []string{"weave: weave-compute daemon not running (socket not found)"}},
+		{name: "width rule", args: []string{"--width", "100"}, code: 4,
+			stderr: "weave: invalid dimensions: width 100 is not a multiple of 64 in 64..2048\n"},
+		{name: "reply too large", args: []string{"--width", "2048", "--height", "2048"}, code: 4,
+			stderrHas: []string{"1856x1856"}},
+		{name: "steps", args: []string{"--steps", "0"}, code: 4, stderrHas: []string{"steps 0 outside 1..100"}},
+		{name: "cfg NaN", args: []string{"--cfg", "NaN"}, code: 4, stderrHas: []string{"invalid cfg"}},
+		{name: "daemon rejects", handler: reply(protocol.CodeInvalidPrompt, "t5 prompt is odd"), code: 4, contacted: true,
+			stderr: "weave: weave-compute rejected the request (400, invalid prompt): t5 prompt is odd\n"},
+		{name: "daemon fails", handler: reply(protocol.CodeGPU, "backend failed"), code: 5, contacted: true,
+			stderrHas: []string{"weave-compute failed the request (500, GPU error): backend failed"}},
+		{name: "daemon busy", handler: reply(protocol.CodeBusy, "server busy"), code: 5, contacted: true,
+			stderrHas: []string{"server busy"}},
+		{name: "daemon closes", handler: func(protocol.Message) protocol.Message { return nil }, code: 3, contacted: true,
+			stderr: "weave: weave-compute daemon closed the connection without a response\n"},
+		{name: "output directory missing", args: []string{"-o", "nowhere/x.png"}, code: 1,
+			stderrHas: []string{"weave: cannot write nowhere/x.png:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			var s *fakedaemon.Server
+			if !tt.noDaemon {
+				s = e.startFake(t, tt.handler)
+			}
+			args := append([]string{"generate", "a prompt", "--width", "64", "--height", "64", "-o", "out.png"}, tt.args...)
+			r := e.run(t, args...)
+			assert.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			assert.Empty(t, r.stdout)
+			if tt.stderr != "" {
+				assert.Equal(t, tt.stderr, r.stderr)
+			}
+			for _, want := range tt.stderrHas {
+				assert.Contains(t, r.stderr, want)
+			}
+			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+			_, err := os.Stat(filepath.Join(e.work, "out.png"))
+			assert.True(t, os.IsNotExist(err), "no output file on failure")
+			if s != nil {
+				assert.Equal(t, tt.contacted, s.Accepted() > 0)
+			}
+		})
+	}
+}
+
+func TestXDGNotSet(t *testing.T) {
+	for _, args := range [][]string{{"status"}, {"generate", "x"}} {
+		e := newTestEnv(t)
+		delete(e.vars, "XDG_RUNTIME_DIR")
+		r := e.run(t, args...)
+		assert.Equal(t, 1, r.code)
+		assert.True(t, strings.HasPrefix(r.stderr, "weave: XDG_RUNTIME_DIR not set (set it to"), r.stderr)
+		assert.Equal(t, 1, strings.Count(r.stderr, "\n"))
+	}
+}
+
+func TestStatus(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, nil)
+	r := e.run(t, "status")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	want := "weave-compute is running\n" +
+		"  socket:           " + e.socketPath() + "\n" +
+		"  backend:          fake\n" +
+		"  daemon version:   fake-1\n" +
+		"  protocol:         1 (weave speaks 1)\n" +
+		"  uptime:           1s\n" +
+		"  requests served:  7\n" +
+		"  connections:      1 open, 64 max\n" +
+		"  queue depth:      0\n"
+	assert.Equal(t, want, r.stdout)
+	assert.Empty(t, r.stderr)
+}
+
+func TestStatusDown(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, e *testEnv)
+		want  string
+	}{
+		{"no socket", func(t *testing.T, e *testEnv) {}, "weave: weave-compute daemon not running (socket not found): "},
+		{"stale socket", func(t *testing.T, e *testEnv) {
+			s := e.startFake(t, nil)
+			// Leave the socket file behind, as a killed daemon does.
+			require.NoError(t, os.Link(e.socketPath(), e.socketPath()+".keep"))
+			s.Close()
+			require.NoError(t, os.Rename(e.socketPath()+".keep", e.socketPath()))
+		}, "weave: weave-compute daemon not accepting connections: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			tt.setup(t, e)
+			r := e.run(t, "status")
+			assert.Equal(t, 3, r.code)
+			assert.True(t, strings.HasPrefix(r.stderr, tt.want), r.stderr)
+			assert.Empty(t, r.stdout)
+		})
+	}
+}
+
+func TestStatusNotSupported(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, func(m protocol.Message) protocol.Message {
+		return protocol.NewErrorResponse(0, protocol.CodeInternal, "unknown message")
+	})
+	r := e.run(t, "status")
+	assert.Equal(t, 0, r.code)
+	assert.Contains(t, r.stdout, "weave-compute is running")
+	assert.Contains(t, r.stdout, "not supported by this daemon")
+}
+
+func TestFormatUptime(t *testing.T) {
+	assert.Equal(t, "850ms", formatUptime(850*time.Millisecond))
+	assert.Equal(t, "2h3m4s", formatUptime(2*time.Hour+3*time.Minute+4*time.Second+200*time.Millisecond))
+}
+
+func TestEnvironGet(t *testing.T) {
+	e := newEnviron([]string{"A=1", "AB=2", "A=3", "EMPTY=", "NOEQ"})
+	assert.Equal(t, "3", e.Get("A"))
+	assert.Equal(t, "2", e.Get("AB"))
+	assert.Equal(t, "", e.Get("EMPTY"))
+	assert.Equal(t, "", e.Get("NOEQ"))
+	assert.Equal(t, "", e.Get("MISSING"))
+}
+
+var startedRE = regexp.MustCompile(`started weave-compute \(pid (\d+)\)`)
+
+// killStarted stops a fake daemon the CLI started (by its pid).
+func killStarted(t *testing.T, stderr string) {
+	t.Helper()
+	m := startedRE.FindStringSubmatch(stderr)
+	if m == nil {
+		return
+	}
+	pid, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+}
+
+func testBinary(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	return exe
+}
+
+func TestAutostart(t *testing.T) {
+	e := newTestEnv(t)
+	e.vars["WEAVE_COMPUTE_BIN"] = testBinary(t)
+	e.vars[fakeDaemonEnv] = "serve"
+	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", "auto.png")
+	defer killStarted(t, r.stderr)
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Regexp(t, `^started weave-compute \(pid \d+\)\n$`, r.stderr)
+	decodePNG(t, filepath.Join(e.work, "auto.png"))
+	fi, err := os.Stat(filepath.Join(e.xdg, "weave"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+	log, err := os.ReadFile(filepath.Join(e.xdg, "weave", "weave-compute.log"))
+	require.NoError(t, err)
+	assert.Contains(t, string(log), "fake weave-compute listening on")
+
+	// The daemon outlives the command and serves the next one.
+	r2 := e.run(t, "status")
+	assert.Equal(t, 0, r2.code, "stderr: %s", r2.stderr)
+}
+
+func TestAutostartStaleSocket(t *testing.T) {
+	e := newTestEnv(t)
+	e.vars["WEAVE_COMPUTE_BIN"] = testBinary(t)
+	e.vars[fakeDaemonEnv] = "serve"
+	s := e.startFake(t, nil)
+	require.NoError(t, os.Link(e.socketPath(), e.socketPath()+".keep"))
+	s.Close()
+	require.NoError(t, os.Rename(e.socketPath()+".keep", e.socketPath()))
+	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", "auto.png")
+	defer killStarted(t, r.stderr)
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Contains(t, r.stderr, "started weave-compute")
+}
+
+func TestAutostartFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		bin       func(t *testing.T) string
+		mode      string
+		stderrHas []string
+	}{
+		{name: "daemon exits early", bin: testBinary, mode: "fail",
+			stderrHas: []string{"\nweave: weave-compute (pid ", "exited with status 1 before it was ready", "weave-compute: boom: cannot open the GPU"}},
+		{name: "no binary", bin: func(t *testing.T) string { return "/nonexistent/weave-compute" },
+			stderrHas: []string{"weave: weave-compute daemon not running (socket not found): ", "cannot start it: WEAVE_COMPUTE_BIN=/nonexistent/weave-compute is not an executable file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.vars["WEAVE_COMPUTE_BIN"] = tt.bin(t)
+			if tt.mode != "" {
+				e.vars[fakeDaemonEnv] = tt.mode
+			}
+			r := e.run(t, "generate", "x", "-o", "out.png")
+			defer killStarted(t, r.stderr)
+			assert.Equal(t, 3, r.code)
+			for _, want := range tt.stderrHas {
+				assert.Contains(t, r.stderr, want)
+			}
+			_, err := os.Stat(filepath.Join(e.work, "out.png"))
+			assert.True(t, os.IsNotExist(err))
+		})
+	}
+}
+
+// A daemon that exits 3 lost the race to another instance: weave keeps
+// polling and uses the winner.
+func TestAutostartLostRace(t *testing.T) {
+	e := newTestEnv(t)
+	e.vars["WEAVE_COMPUTE_BIN"] = testBinary(t)
+	e.vars[fakeDaemonEnv] = "race"
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var winner *fakedaemon.Server
+	go func() {
+		defer wg.Done()
+		time.Sleep(300 * time.Millisecond)
+		if err := os.MkdirAll(filepath.Dir(e.socketPath()), 0o700); err != nil {
+			t.Error(err)
+			return
+		}
+		s, err := fakedaemon.Listen(e.socketPath(), nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		winner = s
+	}()
+	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", "out.png")
+	wg.Wait()
+	if winner != nil {
+		defer winner.Close()
+	}
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	decodePNG(t, filepath.Join(e.work, "out.png"))
+}
+
+func TestAutostartTimeout(t *testing.T) {
+	old := autostartReadyTimeout
+	autostartReadyTimeout = time.Second
+	defer func() { autostartReadyTimeout = old }()
+	e := newTestEnv(t)
+	e.vars["WEAVE_COMPUTE_BIN"] = testBinary(t)
+	e.vars[fakeDaemonEnv] = "race"
+	r := e.run(t, "generate", "x", "-o", "out.png")
+	assert.Equal(t, 3, r.code)
+	assert.Contains(t, r.stderr, "did not become ready within 1s")
+	assert.Equal(t, 1, strings.Count(r.stderr, "\nweave: "), r.stderr)
+}
+
+func TestFindDaemon(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, root string) (a *autostarter, want string)
+	}{
+		{"WEAVE_COMPUTE_BIN", func(t *testing.T, root string) (*autostarter, string) {
+			p := writeExe(t, filepath.Join(root, "custom", "daemon"))
+			writeExe(t, filepath.Join(root, "bin", "weave-compute"))
+			return &autostarter{env: newEnviron([]string{"WEAVE_COMPUTE_BIN=" + p}), executable: filepath.Join(root, "bin", "weave")}, p
+		}},
+		{"next to weave", func(t *testing.T, root string) (*autostarter, string) {
+			p := writeExe(t, filepath.Join(root, "bin", "weave-compute"))
+			return &autostarter{env: newEnviron(nil), executable: filepath.Join(root, "bin", "weave")}, p
+		}},
+		{"runfiles of weave", func(t *testing.T, root string) (*autostarter, string) {
+			exe := filepath.Join(root, "bin", "weave_", "weave")
+			p := writeExe(t, filepath.Join(exe+".runfiles", "com_github_weave_app_weave", "c", "weave-compute"))
+			return &autostarter{env: newEnviron(nil), executable: exe}, p
+		}},
+		{"RUNFILES_DIR", func(t *testing.T, root string) (*autostarter, string) {
+			p := writeExe(t, filepath.Join(root, "rf", "com_github_weave_app_weave", "c", "weave-compute"))
+			return &autostarter{env: newEnviron([]string{"RUNFILES_DIR=" + filepath.Join(root, "rf")}), executable: filepath.Join(root, "bin", "weave")}, p
+		}},
+		{"PATH", func(t *testing.T, root string) (*autostarter, string) {
+			p := writeExe(t, filepath.Join(root, "usr", "bin", "weave-compute"))
+			return &autostarter{env: newEnviron([]string{"PATH=relative:" + filepath.Join(root, "usr", "bin")}), executable: filepath.Join(root, "bin", "weave")}, p
+		}},
+		{"not executable next to weave", func(t *testing.T, root string) (*autostarter, string) {
+			p := filepath.Join(root, "bin", "weave-compute")
+			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			require.NoError(t, os.WriteFile(p, nil, 0o644))
+			return &autostarter{env: newEnviron(nil), executable: filepath.Join(root, "bin", "weave")}, ""
+		}},
+		{"WEAVE_COMPUTE_BIN missing is an error", func(t *testing.T, root string) (*autostarter, string) {
+			writeExe(t, filepath.Join(root, "bin", "weave-compute"))
+			return &autostarter{env: newEnviron([]string{"WEAVE_COMPUTE_BIN=" + filepath.Join(root, "nope")}), executable: filepath.Join(root, "bin", "weave")}, ""
+		}},
+		{"nowhere", func(t *testing.T, root string) (*autostarter, string) {
+			return &autostarter{env: newEnviron(nil), executable: filepath.Join(root, "bin", "weave")}, ""
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, want := tt.setup(t, t.TempDir())
+			got, err := a.findDaemon()
+			if want == "" {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func writeExe(t *testing.T, p string) string {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755))
+	return p
+}
+
+func TestLogTail(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "log")
+	old := "old line from an earlier daemon\n"
+	var b strings.Builder
+	for i := 1; i <= 15; i++ {
+		fmt.Fprintf(&b, "line %d\n", i)
+	}
+	require.NoError(t, os.WriteFile(p, []byte(old+b.String()), 0o600))
+	tail := logTail(p, int64(len(old)))
+	assert.NotContains(t, tail, "old line")
+	assert.NotContains(t, tail, "line 5\n")
+	assert.Contains(t, tail, "\n  line 6\n")
+	assert.True(t, strings.HasSuffix(tail, "\n  line 15"), tail)
+	assert.Equal(t, "; log: "+p, logTail(p, int64(len(old)+b.Len())))
+	assert.Equal(t, "", logTail(filepath.Join(dir, "missing"), 0))
+}
+
+// syncBuffer is a goroutine-safe buffer for the spinner tests.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestSpinner(t *testing.T) {
+	oldTerm, oldInterval := isTerminal, spinnerInterval
+	defer func() { isTerminal, spinnerInterval = oldTerm, oldInterval }()
+	spinnerInterval = 10 * time.Millisecond
+
+	t.Run("terminal", func(t *testing.T) {
+		isTerminal = func(io.Writer) bool { return true }
+		e := newTestEnv(t)
+		e.startFake(t, func(m protocol.Message) protocol.Message {
+			time.Sleep(100 * time.Millisecond)
+			return fakedaemon.Default(m)
+		})
+		var out bytes.Buffer
+		errb := &syncBuffer{}
+		code := runContext(context.Background(), []string{"generate", "x", "--width", "64", "--height", "64", "-o", "s.png"}, newEnviron(e.list()), &out, errb)
+		require.Equal(t, 0, code, errb.String())
+		s := errb.String()
+		assert.Contains(t, s, "generating 64x64, 28 steps... 0s")
+		assert.True(t, strings.HasSuffix(s, "\r\x1b[K"), "spinner line cleared: %q", s)
+		assert.Contains(t, out.String(), "wrote s.png")
+	})
+	t.Run("quick answers draw nothing", func(t *testing.T) {
+		isTerminal = func(io.Writer) bool { return true }
+		spinnerInterval = time.Hour
+		var b bytes.Buffer
+		sp := startSpinner(&b, "x")
+		sp.Stop()
+		sp.Stop()
+		assert.Empty(t, b.String())
+	})
+	t.Run("not a terminal", func(t *testing.T) {
+		isTerminal = oldTerm
+		spinnerInterval = 10 * time.Millisecond
+		var b bytes.Buffer
+		sp := startSpinner(&b, "x")
+		time.Sleep(50 * time.Millisecond)
+		sp.Stop()
+		assert.Empty(t, b.String())
+	})
+}
+
+func TestIsTerminal(t *testing.T) {
+	assert.False(t, isTerminal(&bytes.Buffer{}))
+	f, err := os.CreateTemp(t.TempDir(), "f")
+	require.NoError(t, err)
+	defer f.Close()
+	assert.False(t, isTerminal(f))
+}
