@@ -8,6 +8,8 @@
 #   bazel-skylib      @bazel_skylib  (/usr/share/bazel/tools/skylib)
 #   bazel-platforms   @platforms     (/usr/share/bazel/tools/platforms)
 #   clang, libclang-rt-14-dev   libFuzzer / sanitizer runtimes for clang
+#   util-linux        setpriv: integration tests connect as another user
+#   systemd           systemd-socket-activate, systemd-analyze: activation test
 set -euo pipefail
 
 WEAVE_DEBIAN_PACKAGES=(
@@ -17,6 +19,8 @@ WEAVE_DEBIAN_PACKAGES=(
   bazel-platforms
   clang
   libclang-rt-14-dev
+  util-linux
+  systemd
 )
 
 _weave_pkg_installed() {
