@@ -1,0 +1,267 @@
+/* Connection buffers and non-blocking I/O steps; see weave/conn.h. */
+#define _GNU_SOURCE
+#include "weave/conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "weave/wire.h"
+
+/* First payload buffer; it doubles as bytes arrive, up to msg_len, so a
+ * client that announces 10 MiB and sends nothing costs almost nothing. */
+#define FIRST_BUFFER (64u * 1024u)
+
+void weave_conn_init(struct weave_conn *c, int fd, uint64_t tag,
+                     const struct weave_peer *peer)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    c->tag = tag;
+    c->peer = *peer;
+    c->state = WEAVE_CONN_READ_HEADER;
+}
+
+void weave_conn_release(struct weave_conn *c)
+{
+    if (c->fd >= 0) {
+        /* close() on a socket can only fail with EINTR/EIO after the fd is
+         * already released on Linux: never retry it. */
+        close(c->fd);
+        c->fd = -1;
+    }
+    free(c->msg);
+    c->msg = NULL;
+    if (c->out_on_heap)
+        free(c->out);
+    c->out = NULL;
+    c->out_on_heap = 0;
+}
+
+size_t weave_conn_received(const struct weave_conn *c)
+{
+    return c->state == WEAVE_CONN_READ_HEADER ? c->header_got : c->msg_got;
+}
+
+/* recv() that retries EINTR. */
+static ssize_t recv_some(int fd, void *buf, size_t len)
+{
+    ssize_t n;
+    do {
+        n = recv(fd, buf, len, 0);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static enum weave_io eof_midway(struct weave_conn *c, struct weave_error *err)
+{
+    size_t got = weave_conn_received(c);
+    if (got == 0)
+        return WEAVE_IO_CLOSE; /* connected and left: nobody to answer */
+    if (c->state == WEAVE_CONN_READ_HEADER)
+        weave_error_set(err, 0, WEAVE_ERR_MALFORMED,
+                        "connection closed after %zu of the %u header bytes",
+                        got, (unsigned)WEAVE_HEADER_SIZE);
+    else
+        weave_error_set(err, weave_conn_partial_request_id(c), WEAVE_ERR_MALFORMED,
+                        "connection closed after %zu of the %zu message bytes",
+                        got, c->msg_len);
+    return WEAVE_IO_REPLY;
+}
+
+static int served_type(uint16_t msg_type)
+{
+    return msg_type == WEAVE_MSG_GENERATE_REQUEST ||
+           msg_type == WEAVE_MSG_STATUS_REQUEST;
+}
+
+/*
+ * The type is a header check (SPEC section 2: magic, version, size, type),
+ * so a type we do not serve is answered now, not after a payload we would
+ * throw away and that may never come. The request_id is echoed when its 8
+ * bytes are already here (clients write a message in one go), but we never
+ * wait for them: the codec then judges exactly what has arrived.
+ */
+static enum weave_io refuse_type(struct weave_conn *c, struct weave_error *err)
+{
+    uint8_t buf[WEAVE_HEADER_SIZE + 8];
+    size_t want = c->hdr.payload_len < 8 ? c->hdr.payload_len : 8;
+    size_t got = 0;
+
+    memcpy(buf, c->header, WEAVE_HEADER_SIZE);
+    while (got < want) {
+        ssize_t n = recv_some(c->fd, buf + WEAVE_HEADER_SIZE + got, want - got);
+        if (n <= 0)
+            break; /* EAGAIN, EOF or error: go with what we have */
+        got += (size_t)n;
+    }
+    struct weave_request req;
+    if (weave_request_decode(buf, WEAVE_HEADER_SIZE + got, &req, err) == 0 ||
+        err->code != WEAVE_ERR_UNKNOWN_TYPE)
+        weave_error_set(err, 0, WEAVE_ERR_UNKNOWN_TYPE,
+                        "message type 0x%04X is not a request this daemon serves",
+                        (unsigned)c->hdr.msg_type);
+    return WEAVE_IO_REPLY;
+}
+
+/* Header complete: judge it, and only then allocate for the payload. */
+static enum weave_io start_payload(struct weave_conn *c, struct weave_error *err)
+{
+    if (weave_header_decode(c->header, &c->hdr, err) != 0)
+        return WEAVE_IO_REPLY; /* reply now; the payload is never read */
+    c->header_ok = 1;
+    if (!served_type(c->hdr.msg_type))
+        return refuse_type(c, err);
+
+    c->msg_len = WEAVE_HEADER_SIZE + (size_t)c->hdr.payload_len; /* <= 10 MiB */
+    c->msg_cap = c->msg_len < FIRST_BUFFER ? c->msg_len : FIRST_BUFFER;
+    c->msg = malloc(c->msg_cap);
+    if (c->msg == NULL) {
+        weave_error_set(err, 0, WEAVE_ERR_OUT_OF_MEMORY,
+                        "out of memory for a %zu-byte request", c->msg_len);
+        return WEAVE_IO_REPLY;
+    }
+    memcpy(c->msg, c->header, WEAVE_HEADER_SIZE);
+    c->msg_got = WEAVE_HEADER_SIZE;
+    c->state = WEAVE_CONN_READ_PAYLOAD;
+    return c->msg_got == c->msg_len ? WEAVE_IO_DONE : WEAVE_IO_AGAIN;
+}
+
+/* Makes room for at least one more byte, doubling up to msg_len. */
+static int grow(struct weave_conn *c)
+{
+    if (c->msg_got < c->msg_cap)
+        return 0;
+    size_t cap = c->msg_cap * 2;
+    if (cap > c->msg_len || cap < c->msg_cap)
+        cap = c->msg_len;
+    uint8_t *p = realloc(c->msg, cap);
+    if (p == NULL)
+        return -1;
+    c->msg = p;
+    c->msg_cap = cap;
+    return 0;
+}
+
+static enum weave_io read_header(struct weave_conn *c, struct weave_error *err)
+{
+    while (c->header_got < WEAVE_HEADER_SIZE) {
+        ssize_t n = recv_some(c->fd, c->header + c->header_got,
+                              WEAVE_HEADER_SIZE - c->header_got);
+        if (n < 0)
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? WEAVE_IO_AGAIN
+                                                             : WEAVE_IO_CLOSE;
+        if (n == 0)
+            return eof_midway(c, err);
+        c->header_got += (size_t)n;
+    }
+    return start_payload(c, err);
+}
+
+static enum weave_io read_payload(struct weave_conn *c, struct weave_error *err,
+                                  size_t *budget)
+{
+    if (grow(c) != 0) {
+        weave_error_set(err, weave_conn_partial_request_id(c),
+                        WEAVE_ERR_OUT_OF_MEMORY,
+                        "out of memory for a %zu-byte request", c->msg_len);
+        return WEAVE_IO_REPLY;
+    }
+    size_t want = c->msg_cap - c->msg_got;
+    if (want > *budget)
+        want = *budget;
+    ssize_t n = recv_some(c->fd, c->msg + c->msg_got, want);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? WEAVE_IO_AGAIN
+                                                         : WEAVE_IO_CLOSE;
+    if (n == 0)
+        return eof_midway(c, err);
+    c->msg_got += (size_t)n;
+    *budget -= (size_t)n;
+    return c->msg_got == c->msg_len ? WEAVE_IO_DONE : WEAVE_IO_AGAIN;
+}
+
+enum weave_io weave_conn_read(struct weave_conn *c, struct weave_error *err)
+{
+    size_t budget = WEAVE_CONN_READ_BUDGET;
+
+    if (c->state == WEAVE_CONN_READ_HEADER) {
+        enum weave_io r = read_header(c, err);
+        if (r != WEAVE_IO_AGAIN || c->state == WEAVE_CONN_READ_HEADER)
+            return r;
+    }
+    while (c->state == WEAVE_CONN_READ_PAYLOAD && budget > 0) {
+        enum weave_io r = read_payload(c, err, &budget);
+        if (r != WEAVE_IO_AGAIN)
+            return r;
+        if (c->msg_got < c->msg_cap)
+            return WEAVE_IO_AGAIN; /* short read: the socket is drained */
+    }
+    return WEAVE_IO_AGAIN;
+}
+
+enum weave_io weave_conn_write(struct weave_conn *c)
+{
+    while (c->out_sent < c->out_len) {
+        /* MSG_NOSIGNAL: a client that went away is EPIPE, not SIGPIPE. */
+        ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+                         MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return WEAVE_IO_AGAIN;
+            return WEAVE_IO_CLOSE;
+        }
+        c->out_sent += (size_t)n;
+    }
+    return WEAVE_IO_DONE;
+}
+
+static void set_out(struct weave_conn *c, uint8_t *buf, size_t len, int heap)
+{
+    if (c->out_on_heap)
+        free(c->out);
+    c->out = buf;
+    c->out_len = len;
+    c->out_sent = 0;
+    c->out_on_heap = heap;
+}
+
+void weave_conn_reply_error(struct weave_conn *c, const struct weave_error *err)
+{
+    size_t n = weave_encode_error(c->small, sizeof c->small,
+                                  weave_conn_reply_version(c), err);
+    /* Cannot fail: 16 + 18 + 255 bytes fit in small. */
+    set_out(c, c->small, n, 0);
+}
+
+void weave_conn_reply_small(struct weave_conn *c, size_t len)
+{
+    set_out(c, c->small, len, 0);
+}
+
+void weave_conn_reply_heap(struct weave_conn *c, uint8_t *buf, size_t len)
+{
+    set_out(c, buf, len, 1);
+}
+
+uint64_t weave_conn_partial_request_id(const struct weave_conn *c)
+{
+    if (!c->header_ok || c->msg == NULL || c->msg_got < WEAVE_HEADER_SIZE + 8 ||
+        c->hdr.payload_len < 8)
+        return 0;
+    if (c->hdr.msg_type != WEAVE_MSG_GENERATE_REQUEST &&
+        c->hdr.msg_type != WEAVE_MSG_STATUS_REQUEST)
+        return 0;
+    return weave_get_u64(c->msg + WEAVE_HEADER_SIZE);
+}
+
+uint16_t weave_conn_reply_version(const struct weave_conn *c)
+{
+    /* Before the header passed its checks, answer in version 1, which
+     * every client reads (SPEC section 8). */
+    return c->header_ok ? c->hdr.version : (uint16_t)WEAVE_VERSION_MIN;
+}
