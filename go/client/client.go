@@ -40,7 +40,11 @@ type Client struct {
 	writeTimeout   time.Duration
 	maxMessageSize uint32
 
-	nextID uint64 // atomic; random start
+	// nextID is the last request id handed out; it starts at a random
+	// value. atomic.Uint64 keeps it 8-byte aligned on 32-bit platforms
+	// too, where a plain uint64 field after a uint32 makes the 64-bit
+	// atomic operations panic.
+	nextID atomic.Uint64
 }
 
 // Option configures a Client.
@@ -126,7 +130,7 @@ func New(opts ...Option) (*Client, error) {
 	if _, err := rand.Read(seed[:]); err != nil {
 		binary.BigEndian.PutUint64(seed[:], uint64(time.Now().UnixNano()))
 	}
-	c.nextID = binary.BigEndian.Uint64(seed[:])
+	c.nextID.Store(binary.BigEndian.Uint64(seed[:]))
 	return c, nil
 }
 
@@ -137,7 +141,7 @@ func (c *Client) SocketPath() string { return c.socketPath }
 // random value, so ids of concurrent clients rarely collide.
 func (c *Client) newRequestID() uint64 {
 	for {
-		if id := atomic.AddUint64(&c.nextID, 1); id != 0 {
+		if id := c.nextID.Add(1); id != 0 {
 			return id
 		}
 	}
@@ -150,7 +154,12 @@ type ReplyError struct {
 	Err error
 }
 
-func (e *ReplyError) Error() string { return "invalid reply from weave-compute: " + e.Err.Error() }
+func (e *ReplyError) Error() string {
+	if e.Err == nil {
+		return "invalid reply from weave-compute"
+	}
+	return "invalid reply from weave-compute: " + e.Err.Error()
+}
 
 // Unwrap returns the cause.
 func (e *ReplyError) Unwrap() error { return e.Err }
@@ -227,6 +236,9 @@ func (c *Client) Status(ctx context.Context) (*protocol.StatusResponse, error) {
 		}
 		return resp, nil
 	case *protocol.ErrorResponse:
+		if resp.RequestID != 0 && resp.RequestID != id {
+			return nil, &ReplyError{Err: fmt.Errorf("error reply for request_id %d, want %d: %v", resp.RequestID, id, resp)}
+		}
 		if resp.Code == protocol.CodeBusy {
 			return nil, resp
 		}

@@ -704,11 +704,51 @@ func TestReplyReadAfterFailedWrite(t *testing.T) {
 func TestRequestIDsAreNonZeroAndDistinct(t *testing.T) {
 	c := newTestClient(t, "/tmp/unused.sock")
 	seen := map[uint64]bool{}
-	c.nextID = ^uint64(0) - 2 // force a wrap-around through 0
+	c.nextID.Store(^uint64(0) - 2) // force a wrap-around through 0
 	for i := 0; i < 10; i++ {
 		id := c.newRequestID()
 		assert.NotZero(t, id)
 		assert.False(t, seen[id])
 		seen[id] = true
 	}
+}
+
+func TestStatusRejectsMismatchedReplies(t *testing.T) {
+	tests := []struct {
+		name  string
+		reply func(req *protocol.StatusRequest) protocol.Message
+	}{
+		{"wrong request_id", func(r *protocol.StatusRequest) protocol.Message {
+			m := fakedaemon.Default(r).(*protocol.StatusResponse)
+			m.RequestID++
+			return m
+		}},
+		{"error for another request_id", func(r *protocol.StatusRequest) protocol.Message {
+			return protocol.NewErrorResponse(r.RequestID+1, protocol.CodeUnknownType, "x")
+		}},
+		{"busy for another request_id", func(r *protocol.StatusRequest) protocol.Message {
+			return protocol.NewErrorResponse(r.RequestID+1, protocol.CodeBusy, "server busy")
+		}},
+		{"generate response to status", func(r *protocol.StatusRequest) protocol.Message {
+			return fakedaemon.Default(protocol.NewGenerateRequest(r.RequestID, "x", 64, 64, 1, 1, 1))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startFake(t, func(m protocol.Message) protocol.Message { return tt.reply(m.(*protocol.StatusRequest)) })
+			c := newTestClient(t, s.Path())
+			_, err := c.Status(context.Background())
+			var re *ReplyError
+			require.ErrorAs(t, err, &re)
+			assert.NotErrorIs(t, err, ErrStatusNotSupported)
+			assert.False(t, IsUnavailable(err))
+		})
+	}
+}
+
+func TestErrorTypesWithoutCause(t *testing.T) {
+	// Zero values built by callers must not panic.
+	assert.Equal(t, "invalid reply from weave-compute", (&ReplyError{}).Error())
+	assert.Equal(t, "weave-compute client error: x", (&Error{Detail: "x"}).Error())
+	assert.Equal(t, "weave-compute daemon connection timeout: 5s", (&Error{Sentinel: ErrConnectTimeout, Detail: "5s"}).Error())
 }

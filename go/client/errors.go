@@ -58,10 +58,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Detail == "" {
-		return e.Sentinel.Error()
+	msg := "weave-compute client error"
+	if e.Sentinel != nil {
+		msg = e.Sentinel.Error()
 	}
-	return e.Sentinel.Error() + ": " + e.Detail
+	if e.Detail == "" {
+		return msg
+	}
+	return msg + ": " + e.Detail
 }
 
 // Is reports whether target is the sentinel of e.

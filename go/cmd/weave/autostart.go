@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -91,6 +92,26 @@ func (a *autostarter) findDaemon() (string, error) {
 	return "", fmt.Errorf("no %s binary found (set WEAVE_COMPUTE_BIN; looked in %s)", daemonName, strings.Join(looked, ", "))
 }
 
+// closeInheritedOnExec marks every open descriptor above stderr
+// close-on-exec. Descriptors Go opens already are; this catches those
+// inherited from weave's parent. weave never execs anything that needs
+// them.
+func closeInheritedOnExec() {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil || fd <= 2 {
+			continue
+		}
+		syscall.CloseOnExec(fd)
+	}
+}
+
 func isExecutableFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
@@ -129,6 +150,12 @@ func (a *autostarter) start(ctx context.Context, socketPath string, cause error)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// os/exec passes the child stdin, stdout and stderr, but also every
+	// descriptor weave itself inherited without close-on-exec (a pipe of
+	// the shell or test harness that ran weave, a jobserver fd, ...). The
+	// long-lived daemon would hold such a pipe open, and whoever waits
+	// for its EOF would hang until the daemon exits.
+	closeInheritedOnExec()
 	err = cmd.Start()
 	logf.Close()
 	devnull.Close()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/weave-app/weave/go/client"
 	"github.com/weave-app/weave/go/protocol"
+	"golang.org/x/sys/unix"
 )
 
 const generateUsage = `Usage: weave generate PROMPT [-o FILE.png] [flags]
@@ -168,14 +169,15 @@ func runGenerate(ctx context.Context, args []string, e *environ, stdout, stderr 
 
 	// Fail before a long generation if the output cannot be written.
 	bwd := e.Get("BUILD_WORKING_DIRECTORY")
-	outDir := bwd
+	outDir, outPath := bwd, ""
 	if o.output != "" {
-		outDir = filepath.Dir(resolvePath(o.output, bwd))
+		outPath = resolvePath(o.output, bwd)
+		outDir = filepath.Dir(outPath)
 	}
 	if outDir == "" {
 		outDir = "."
 	}
-	if err := checkDir(outDir); err != nil {
+	if err := checkOutput(outDir, outPath); err != nil {
 		shown := o.output
 		if shown == "" {
 			shown = outDir
@@ -227,13 +229,24 @@ func needsAutostart(err error) bool {
 	return errors.Is(err, client.ErrDaemonNotRunning) || errors.Is(err, client.ErrConnectionRefused)
 }
 
-func checkDir(dir string) error {
+// checkOutput fails early when the PNG could not be written: dir must be
+// an existing directory weave may create files in, and path (when known)
+// must not be a directory.
+func checkOutput(dir, path string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return err
 	}
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("directory %s: %w", dir, err)
+	}
+	if path != "" {
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
+		}
 	}
 	return nil
 }

@@ -33,6 +33,10 @@ import (
 // 3 (another instance won).
 const fakeDaemonEnv = "WEAVE_TEST_FAKE_DAEMON"
 
+// raceMarkerEnv names a file the "race" fake daemon creates before it
+// exits, so a test can act after it lost.
+const raceMarkerEnv = "WEAVE_TEST_RACE_MARKER"
+
 func TestMain(m *testing.M) {
 	switch os.Getenv(fakeDaemonEnv) {
 	case "":
@@ -43,6 +47,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "weave-compute: boom: cannot open the GPU")
 		os.Exit(1)
 	case "race":
+		if p := os.Getenv(raceMarkerEnv); p != "" {
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				os.Exit(98)
+			}
+		}
 		fmt.Fprintln(os.Stderr, "weave-compute: another instance serves the socket")
 		os.Exit(daemonExitAlreadyRunning)
 	default:
@@ -487,6 +496,43 @@ func TestGenerateErrors(t *testing.T) {
 	}
 }
 
+// An output that cannot be written fails before the daemon is asked for
+// an image (which can take a minute), with exit code 1.
+func TestGenerateUnwritableOutputFailsEarly(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(t *testing.T, e *testEnv) string // returns the -o value
+		stderrHas string
+	}{
+		{"output is a directory", func(t *testing.T, e *testEnv) string {
+			require.NoError(t, os.Mkdir(filepath.Join(e.work, "adir"), 0o755))
+			return "adir"
+		}, "is a directory"},
+		{"directory not writable", func(t *testing.T, e *testEnv) string {
+			if os.Geteuid() == 0 {
+				t.Skip("root may write into a read-only directory")
+			}
+			d := filepath.Join(e.work, "ro")
+			require.NoError(t, os.Mkdir(d, 0o555))
+			return "ro/x.png"
+		}, "permission denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			s := e.startFake(t, nil)
+			out := tt.setup(t, e)
+			r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", out)
+			assert.Equal(t, 1, r.code, "stderr: %s", r.stderr)
+			assert.True(t, strings.HasPrefix(r.stderr, "weave: cannot write "+out+": "), r.stderr)
+			assert.Contains(t, r.stderr, tt.stderrHas)
+			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+			assert.Empty(t, r.stdout)
+			assert.Zero(t, s.Accepted(), "the daemon must not be asked")
+		})
+	}
+}
+
 func TestXDGNotSet(t *testing.T) {
 	for _, args := range [][]string{{"status"}, {"generate", "x"}} {
 		e := newTestEnv(t)
@@ -514,6 +560,35 @@ func TestStatus(t *testing.T) {
 		"  queue depth:      0\n"
 	assert.Equal(t, want, r.stdout)
 	assert.Empty(t, r.stderr)
+}
+
+func TestStatusSanitizesDaemonStrings(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, func(m protocol.Message) protocol.Message {
+		st := fakedaemon.Default(m).(*protocol.StatusResponse)
+		st.Backend = "fake\x1b]0;pwned\x07\r\n"
+		st.DaemonVersion = "v\xff1"
+		return st
+	})
+	r := e.run(t, "status")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Contains(t, r.stdout, "  backend:          fake\uFFFD]0;pwned\uFFFD\uFFFD\uFFFD\n")
+	assert.Contains(t, r.stdout, "  daemon version:   v\uFFFD1\n")
+	assert.NotContains(t, r.stdout, "\x1b")
+	assert.Equal(t, 9, strings.Count(r.stdout, "\n"), r.stdout)
+}
+
+// A daemon at its connection limit is up, but the status request got no
+// answer: exit 5 (status 500), as the usage text says.
+func TestStatusBusy(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, func(m protocol.Message) protocol.Message {
+		return protocol.NewErrorResponse(m.(*protocol.StatusRequest).RequestID, protocol.CodeBusy, "server busy")
+	})
+	r := e.run(t, "status")
+	assert.Equal(t, 5, r.code)
+	assert.Equal(t, "weave: weave-compute failed the request (500, server busy): server busy\n", r.stderr)
+	assert.Empty(t, r.stdout)
 }
 
 func TestStatusDown(t *testing.T) {
@@ -610,6 +685,44 @@ func TestAutostart(t *testing.T) {
 	assert.Equal(t, 0, r2.code, "stderr: %s", r2.stderr)
 }
 
+// The daemon must not inherit descriptors weave got from its parent
+// without close-on-exec (here: both ends of a pipe), or it would keep,
+// e.g., the pipe of a $(weave ...) caller open for its whole life.
+func TestAutostartDoesNotLeakDescriptors(t *testing.T) {
+	var p [2]int
+	require.NoError(t, syscall.Pipe(p[:])) // pipe2(..., 0): no O_CLOEXEC
+	defer syscall.Close(p[0])
+	defer syscall.Close(p[1])
+	pipeID, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", p[1]))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(pipeID, "pipe:"), pipeID)
+
+	e := newTestEnv(t)
+	e.vars["WEAVE_COMPUTE_BIN"] = testBinary(t)
+	e.vars[fakeDaemonEnv] = "serve"
+	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", "auto.png")
+	defer killStarted(t, r.stderr)
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	m := startedRE.FindStringSubmatch(r.stderr)
+	require.NotNil(t, m, r.stderr)
+
+	fdDir := "/proc/" + m[1] + "/fd"
+	entries, err := os.ReadDir(fdDir)
+	require.NoError(t, err)
+	var links []string
+	for _, ent := range entries {
+		l, err := os.Readlink(filepath.Join(fdDir, ent.Name()))
+		if err != nil {
+			continue
+		}
+		links = append(links, ent.Name()+" -> "+l)
+		assert.NotEqual(t, pipeID, l, "daemon fd %s is weave's inherited pipe", ent.Name())
+	}
+	// stdin is /dev/null, stdout and stderr the log.
+	assert.Contains(t, links, "0 -> /dev/null")
+	assert.Contains(t, links, "2 -> "+filepath.Join(e.xdg, "weave", "weave-compute.log"))
+}
+
 func TestAutostartStaleSocket(t *testing.T) {
 	e := newTestEnv(t)
 	e.vars["WEAVE_COMPUTE_BIN"] = testBinary(t)
@@ -661,12 +774,26 @@ func TestAutostartLostRace(t *testing.T) {
 	e := newTestEnv(t)
 	e.vars["WEAVE_COMPUTE_BIN"] = testBinary(t)
 	e.vars[fakeDaemonEnv] = "race"
+	marker := filepath.Join(e.work, "lost-race")
+	e.vars[raceMarkerEnv] = marker
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var winner *fakedaemon.Server
 	go func() {
 		defer wg.Done()
-		time.Sleep(300 * time.Millisecond)
+		// The winner starts listening only after the daemon weave started
+		// has lost (exits 3), so weave must keep polling to succeed.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, err := os.Stat(marker); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Error("the autostarted daemon never ran")
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		if err := os.MkdirAll(filepath.Dir(e.socketPath()), 0o700); err != nil {
 			t.Error(err)
 			return
@@ -684,6 +811,7 @@ func TestAutostartLostRace(t *testing.T) {
 		defer winner.Close()
 	}
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Regexp(t, `^started weave-compute \(pid \d+\)\n$`, r.stderr)
 	decodePNG(t, filepath.Join(e.work, "out.png"))
 }
 
@@ -806,12 +934,17 @@ func TestSpinner(t *testing.T) {
 	t.Run("terminal", func(t *testing.T) {
 		isTerminal = func(io.Writer) bool { return true }
 		e := newTestEnv(t)
+		errb := &syncBuffer{}
 		e.startFake(t, func(m protocol.Message) protocol.Message {
-			time.Sleep(100 * time.Millisecond)
+			// Answer once the spinner has drawn a frame (bounded wait; a
+			// spinner that never draws fails the assertion below).
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(errb.String(), "generating") && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
 			return fakedaemon.Default(m)
 		})
 		var out bytes.Buffer
-		errb := &syncBuffer{}
 		code := runContext(context.Background(), []string{"generate", "x", "--width", "64", "--height", "64", "-o", "s.png"}, newEnviron(e.list()), &out, errb)
 		require.Equal(t, 0, code, errb.String())
 		s := errb.String()

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/weave-app/weave/go/client"
 	"github.com/weave-app/weave/go/protocol"
@@ -19,7 +22,8 @@ Shows whether weave-compute is running, its socket, backend, protocol and
 daemon versions, uptime, requests served, open connections and queue depth.
 It never starts the daemon.
 
-Exit codes: 0 running, 3 not running or not answering, 1 other failure.
+Exit codes: 0 running, 3 not running or not answering, 5 running but busy
+(at its connection limit), 1 other failure.
 `
 
 // statusTimeout bounds the status request (the daemon answers at once).
@@ -80,11 +84,22 @@ func versionRange(lo, hi uint16) string {
 	return fmt.Sprintf("%d..%d", lo, hi)
 }
 
+// orUnknown returns the daemon-supplied s fit for a terminal (control
+// characters and invalid UTF-8 become U+FFFD, as in the daemon's error
+// messages), or "(unknown)" when empty.
 func orUnknown(s string) string {
 	if s == "" {
 		return "(unknown)"
 	}
-	return s
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, string(utf8.RuneError))
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, s)
 }
 
 // formatUptime prints a duration rounded to seconds (milliseconds under a
