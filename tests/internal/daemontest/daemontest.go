@@ -1,0 +1,672 @@
+// Package daemontest starts the real weave-compute daemon for integration
+// tests: each daemon gets its own short temporary XDG_RUNTIME_DIR, its stderr
+// is captured, readiness is detected by polling (socket exists and answers a
+// status request), and the process (and its process group) is always killed
+// when the test ends, whether it passed, failed or panicked.
+//
+// The daemon binary is found through Bazel runfiles (a go_test with
+// data = ["//c:weave-compute"]) or, for host `go test`, through the
+// WEAVE_COMPUTE_BIN environment variable. Under Bazel a missing binary is a
+// test failure, never a skip.
+package daemontest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// EnvDaemonBin names the variable that points host `go test` runs at a
+// daemon binary built outside Bazel (e.g. with gcc).
+const EnvDaemonBin = "WEAVE_COMPUTE_BIN"
+
+// EnvWeaveBin names the variable that points host `go test` runs at a weave
+// CLI binary built outside Bazel.
+const EnvWeaveBin = "WEAVE_BIN"
+
+// Default bounds. They are upper limits for polling loops, not sleeps: a
+// healthy daemon is ready in a few milliseconds.
+const (
+	ReadyTimeout = 10 * time.Second
+	StopTimeout  = 5 * time.Second
+)
+
+// UnderBazel reports whether the test runs under `bazel test`.
+func UnderBazel() bool {
+	return os.Getenv("TEST_SRCDIR") != "" && os.Getenv("TEST_WORKSPACE") != ""
+}
+
+// runfile returns the path of a runfile given its workspace-relative path
+// (e.g. "c/weave-compute"), or "" when not under Bazel.
+func runfile(rel string) string {
+	if !UnderBazel() {
+		return ""
+	}
+	return filepath.Join(os.Getenv("TEST_SRCDIR"), os.Getenv("TEST_WORKSPACE"), filepath.FromSlash(rel))
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+}
+
+// findBinary resolves a binary: first the runfiles candidates, then the
+// environment variable. Under Bazel a missing binary fails the test; outside
+// it, the test is skipped with the reason.
+func findBinary(t testing.TB, what, envVar string, runfileCandidates ...string) string {
+	t.Helper()
+	if UnderBazel() {
+		for _, rel := range runfileCandidates {
+			if p := runfile(rel); isExecutable(p) {
+				return p
+			}
+		}
+	}
+	if p := os.Getenv(envVar); p != "" {
+		if !isExecutable(p) {
+			t.Fatalf("%s=%q is not an executable file", envVar, p)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatalf("%s: %v", envVar, err)
+		}
+		return abs
+	}
+	if UnderBazel() {
+		t.Fatalf("%s binary not found in runfiles (tried %v under %s/%s) and %s is not set; "+
+			"add it to the go_test's data", what, runfileCandidates,
+			os.Getenv("TEST_SRCDIR"), os.Getenv("TEST_WORKSPACE"), envVar)
+	}
+	t.Skipf("SKIP: %s binary not available: not running under Bazel and %s is not set "+
+		"(build it, e.g. with gcc, and export %s=/path/to/it)", what, envVar, envVar)
+	return ""
+}
+
+// Binary returns the path of the weave-compute binary.
+func Binary(t testing.TB) string {
+	t.Helper()
+	return findBinary(t, "weave-compute", EnvDaemonBin, "c/weave-compute")
+}
+
+// WeaveBinary returns the path of the weave CLI binary.
+func WeaveBinary(t testing.TB) string {
+	t.Helper()
+	return findBinary(t, "weave", EnvWeaveBin,
+		"go/cmd/weave/weave_/weave", "go/cmd/weave/weave")
+}
+
+// RuntimeDir creates a short temporary directory to use as XDG_RUNTIME_DIR
+// (sun_path is 108 bytes, Bazel's TEST_TMPDIR is too long) and removes it
+// when the test ends.
+func RuntimeDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "wv")
+	if err != nil {
+		t.Fatalf("create runtime dir: %v", err)
+	}
+	// MkdirTemp makes it 0700 already; be explicit (umask-independent).
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatalf("chmod runtime dir: %v", err)
+	}
+	t.Cleanup(func() {
+		// Restore write/search permission anywhere a test removed it, so
+		// RemoveAll works for non-root runs too.
+		_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+			if err == nil && info.IsDir() && info.Mode()&os.ModeSymlink == 0 {
+				_ = os.Chmod(p, 0o700)
+			}
+			return nil
+		})
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("remove runtime dir %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// SocketPath returns $dir/weave/weave.sock.
+func SocketPath(runtimeDir string) string {
+	return filepath.Join(runtimeDir, "weave", "weave.sock")
+}
+
+// LockPath returns $dir/weave/weave.lock.
+func LockPath(runtimeDir string) string {
+	return filepath.Join(runtimeDir, "weave", "weave.lock")
+}
+
+// Options configure a daemon start.
+type Options struct {
+	// Args are the daemon's command-line flags.
+	Args []string
+	// Env are extra KEY=VALUE entries added to the daemon's environment.
+	Env []string
+	// RuntimeDir is used as XDG_RUNTIME_DIR; when empty a new one is made.
+	RuntimeDir string
+	// NoXDG starts the daemon without XDG_RUNTIME_DIR in its environment.
+	NoXDG bool
+}
+
+// Daemon is one running (or exited) weave-compute process.
+type Daemon struct {
+	t          testing.TB
+	Cmd        *exec.Cmd
+	Pid        int
+	RuntimeDir string
+	SocketPath string
+	LockPath   string
+
+	stderr     *syncBuffer
+	done       chan struct{} // closed when the process has been reaped
+	state      *os.ProcessState
+	waitErr    error
+	readerDone chan struct{} // closed when stderr reached EOF
+}
+
+// Start starts a daemon and waits until it is ready (socket answers a
+// status request). The test fails if it does not become ready.
+func Start(t testing.TB, opts Options) *Daemon {
+	t.Helper()
+	d := StartProcess(t, opts)
+	if err := d.WaitReady(ReadyTimeout); err != nil {
+		t.Fatalf("daemon not ready: %v", err)
+	}
+	return d
+}
+
+// StartProcess starts a daemon without waiting for readiness (for tests that
+// expect it to exit). Cleanup is registered: the process group is killed and
+// reaped when the test ends.
+func StartProcess(t testing.TB, opts Options) *Daemon {
+	t.Helper()
+	bin := Binary(t)
+	dir := opts.RuntimeDir
+	if dir == "" && !opts.NoXDG {
+		dir = RuntimeDir(t)
+	}
+	env := cleanEnv()
+	if !opts.NoXDG {
+		env = append(env, "XDG_RUNTIME_DIR="+dir)
+	}
+	env = append(env, opts.Env...)
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatalf("pipe: %v", err)
+	}
+	cmd := exec.Command(bin, opts.Args...)
+	cmd.Env = env
+	cmd.Stdout = pw
+	cmd.Stderr = pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid: true,
+		// If the test binary dies without running cleanups (killed by
+		// a Bazel timeout), take the daemon with it.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	d := &Daemon{
+		t:          t,
+		Cmd:        cmd,
+		RuntimeDir: dir,
+		stderr:     newSyncBuffer(),
+		done:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+	}
+	if dir != "" {
+		d.SocketPath = SocketPath(dir)
+		d.LockPath = LockPath(dir)
+	}
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	pw.Close()
+	d.Pid = cmd.Process.Pid
+	go func() {
+		_, _ = io.Copy(d.stderr, pr)
+		pr.Close()
+		close(d.readerDone)
+	}()
+	go func() {
+		err := cmd.Wait()
+		d.state = cmd.ProcessState
+		d.waitErr = err
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		d.kill()
+		if t.Failed() {
+			t.Logf("weave-compute (pid %d, args %q) output:\n%s", d.Pid, opts.Args, d.Stderr())
+		}
+	})
+	return d
+}
+
+// cleanEnv is the test's environment without the variables the daemon
+// reads, so the caller decides them.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "XDG_RUNTIME_DIR=") ||
+			strings.HasPrefix(kv, "WEAVE_LOG_LEVEL=") ||
+			strings.HasPrefix(kv, "LISTEN_FDS=") ||
+			strings.HasPrefix(kv, "LISTEN_PID=") ||
+			strings.HasPrefix(kv, "LISTEN_FDNAMES=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// kill stops the process group: SIGCONT (in case a test stopped it), SIGTERM,
+// wait, then SIGKILL. Always reaps.
+func (d *Daemon) kill() {
+	if d.Exited() {
+		// Reaped: its pid (and so the group id) may belong to someone
+		// else by now; signal nothing.
+		return
+	}
+	_ = syscall.Kill(-d.Pid, syscall.SIGCONT)
+	_ = syscall.Kill(-d.Pid, syscall.SIGTERM)
+	select {
+	case <-d.done:
+		return
+	case <-time.After(StopTimeout):
+		d.t.Logf("daemon pid %d did not exit %v after SIGTERM; sending SIGKILL", d.Pid, StopTimeout)
+	}
+	_ = syscall.Kill(-d.Pid, syscall.SIGKILL)
+	<-d.done
+}
+
+// Exited reports whether the process has exited (and been reaped).
+func (d *Daemon) Exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Done is closed when the process has exited.
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// Signal sends sig to the daemon process (not its group).
+func (d *Daemon) Signal(sig syscall.Signal) error {
+	return syscall.Kill(d.Pid, sig)
+}
+
+// WaitExit waits at most timeout for the process to exit and returns its
+// exit code; a process killed by a signal yields an error.
+func (d *Daemon) WaitExit(timeout time.Duration) (int, error) {
+	select {
+	case <-d.done:
+	default:
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-d.done:
+		case <-t.C:
+			return -1, fmt.Errorf("daemon pid %d still running after %v", d.Pid, timeout)
+		}
+	}
+	// Let the stderr copier drain what the process wrote before exiting.
+	select {
+	case <-d.readerDone:
+	case <-time.After(time.Second):
+	}
+	ws, ok := d.state.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		return -1, fmt.Errorf("daemon pid %d killed by signal %v", d.Pid, ws.Signal())
+	}
+	return d.state.ExitCode(), nil
+}
+
+// Stop sends SIGTERM and waits for the exit code (SIGKILL after
+// StopTimeout, which is reported as an error).
+func (d *Daemon) Stop() (int, error) {
+	if !d.Exited() {
+		_ = syscall.Kill(d.Pid, syscall.SIGCONT)
+		if err := d.Signal(syscall.SIGTERM); err != nil && !d.Exited() {
+			return -1, err
+		}
+	}
+	code, err := d.WaitExit(StopTimeout)
+	if err != nil && !d.Exited() {
+		_ = syscall.Kill(-d.Pid, syscall.SIGKILL)
+		<-d.done
+	}
+	return code, err
+}
+
+// Stderr returns everything the daemon wrote so far (stdout and stderr).
+func (d *Daemon) Stderr() string { return d.stderr.String() }
+
+// Logs returns the output split into lines.
+func (d *Daemon) Logs() []string {
+	s := strings.TrimRight(d.Stderr(), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// WaitForLog waits until a line of output matches re, and returns it.
+func (d *Daemon) WaitForLog(re *regexp.Regexp, timeout time.Duration) (string, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		changed := d.stderr.changed()
+		for _, line := range d.Logs() {
+			if re.MatchString(line) {
+				return line, nil
+			}
+		}
+		select {
+		case <-changed:
+		case <-d.readerDone:
+			// No more output can come; one last look.
+			for _, line := range d.Logs() {
+				if re.MatchString(line) {
+					return line, nil
+				}
+			}
+			return "", fmt.Errorf("daemon output closed without a line matching %q", re)
+		case <-deadline.C:
+			return "", fmt.Errorf("no daemon log line matching %q within %v", re, timeout)
+		}
+	}
+}
+
+// MustWaitForLog is WaitForLog failing the test on error.
+func (d *Daemon) MustWaitForLog(re *regexp.Regexp, timeout time.Duration) string {
+	d.t.Helper()
+	line, err := d.WaitForLog(re, timeout)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return line
+}
+
+// WaitReady polls until the socket exists and a status request succeeds,
+// with short exponential backoff, bounded by timeout. It fails fast when the
+// process exits.
+func (d *Daemon) WaitReady(timeout time.Duration) error {
+	if d.SocketPath == "" {
+		return errors.New("daemon has no runtime dir")
+	}
+	deadline := time.Now().Add(timeout)
+	backoff := 2 * time.Millisecond
+	var lastErr error
+	for {
+		if d.Exited() {
+			code, _ := d.WaitExit(0)
+			return fmt.Errorf("daemon exited (code %d) before becoming ready; output:\n%s", code, d.Stderr())
+		}
+		if _, err := os.Stat(d.SocketPath); err != nil {
+			lastErr = err
+		} else if err := Ping(d.SocketPath, time.Second); err != nil {
+			lastErr = err
+		} else {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready within %v: %v", timeout, lastErr)
+		}
+		select {
+		case <-d.done:
+		case <-time.After(backoff):
+		}
+		if backoff < 100*time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
+
+// FDCount returns the number of open file descriptors of the daemon.
+func (d *Daemon) FDCount() (int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.Pid))
+	if err != nil {
+		return -1, err
+	}
+	return len(ents), nil
+}
+
+// ConnFDs returns how many of the daemon's file descriptors are accepted
+// client connections: sockets that carry the address of a listening socket
+// the daemon holds (an accepted Unix socket inherits its listener's bound
+// address; the daemon may bind under a temporary name and rename it, so the
+// address is taken from /proc/net/unix rather than assumed to be
+// SocketPath), excluding the listeners themselves.
+func (d *Daemon) ConnFDs() (int, error) {
+	fdDir := fmt.Sprintf("/proc/%d/fd", d.Pid)
+	ents, err := os.ReadDir(fdDir)
+	if err != nil {
+		return -1, err
+	}
+	var inodes []string
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join(fdDir, e.Name()))
+		if err != nil || !strings.HasPrefix(target, "socket:[") {
+			continue
+		}
+		inodes = append(inodes, strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]"))
+	}
+	data, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return -1, err
+	}
+	type sockInfo struct {
+		path      string
+		listening bool
+	}
+	info := map[string]sockInfo{}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		// Num RefCount Protocol Flags Type St Inode [Path]
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		const soAcceptCon = 0x10000
+		var flags uint64
+		if _, err := fmt.Sscanf(f[3], "%x", &flags); err != nil {
+			continue
+		}
+		info[f[6]] = sockInfo{path: f[7], listening: flags&soAcceptCon != 0}
+	}
+	listenPaths := map[string]bool{}
+	for _, ino := range inodes {
+		if si, ok := info[ino]; ok && si.listening {
+			listenPaths[si.path] = true
+		}
+	}
+	n := 0
+	for _, ino := range inodes {
+		if si, ok := info[ino]; ok && !si.listening && listenPaths[si.path] {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// WaitIdle polls until the daemon holds no client connection (bounded by
+// timeout) and returns its fd count then: the baseline for leak checks.
+func (d *Daemon) WaitIdle(timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
+	wait := time.Millisecond
+	for {
+		n, err := d.ConnFDs()
+		if err != nil {
+			return -1, err
+		}
+		if n == 0 {
+			return d.FDCount()
+		}
+		if time.Now().After(deadline) {
+			return -1, fmt.Errorf("daemon still holds %d client connections after %v", n, timeout)
+		}
+		select {
+		case <-d.done:
+			return -1, errors.New("daemon exited")
+		case <-time.After(wait):
+		}
+		if wait < 50*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// WaitFDs polls until the daemon's fd count is want (bounded by timeout).
+func (d *Daemon) WaitFDs(want int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	wait := time.Millisecond
+	for {
+		n, err := d.FDCount()
+		if err != nil {
+			return err
+		}
+		if n == want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("daemon fd count %d, want %d (still %v after %v)", n, want, n, timeout)
+		}
+		select {
+		case <-d.done:
+			return errors.New("daemon exited")
+		case <-time.After(wait):
+		}
+		if wait < 50*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// --- A tiny raw status exchange, independent of go/protocol ---------------
+
+// StatusRequest returns the bytes of a protocol v1 status request.
+func StatusRequest(requestID uint64) []byte {
+	b := make([]byte, 24)
+	binary.BigEndian.PutUint32(b[0:], 0x57455645)
+	binary.BigEndian.PutUint16(b[4:], 1)
+	binary.BigEndian.PutUint16(b[6:], 0x0003)
+	binary.BigEndian.PutUint32(b[8:], 8)
+	binary.BigEndian.PutUint64(b[16:], requestID)
+	return b
+}
+
+// Ping sends a status request over a fresh connection and checks that a
+// status response (msg_type 4, status 200, same request_id) comes back.
+func Ping(socketPath string, timeout time.Duration) error {
+	conn, err := net.DialTimeout("unix", socketPath, timeout)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	const id = 0x5eed0001
+	if _, err := conn.Write(StatusRequest(id)); err != nil {
+		return err
+	}
+	hdr := make([]byte, 16)
+	if _, err := io.ReadFull(conn, hdr); err != nil {
+		return fmt.Errorf("read status reply header: %w", err)
+	}
+	if m := binary.BigEndian.Uint32(hdr); m != 0x57455645 {
+		return fmt.Errorf("status reply magic %#x", m)
+	}
+	if mt := binary.BigEndian.Uint16(hdr[6:]); mt != 0x0004 {
+		return fmt.Errorf("status reply msg_type %#x, want 0x0004", mt)
+	}
+	n := binary.BigEndian.Uint32(hdr[8:])
+	if n < 48 || n > 4096 {
+		return fmt.Errorf("status reply payload_len %d", n)
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(conn, p); err != nil {
+		return fmt.Errorf("read status reply payload: %w", err)
+	}
+	if got := binary.BigEndian.Uint64(p); got != id {
+		return fmt.Errorf("status reply request_id %#x, want %#x", got, id)
+	}
+	if st := binary.BigEndian.Uint32(p[8:]); st != 200 {
+		return fmt.Errorf("status reply status %d", st)
+	}
+	return nil
+}
+
+// --- Concurrency-safe output buffer ----------------------------------------
+
+type syncBuffer struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	notify chan struct{} // closed and replaced on every write
+}
+
+func newSyncBuffer() *syncBuffer {
+	return &syncBuffer{notify: make(chan struct{})}
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, err := b.buf.Write(p)
+	close(b.notify)
+	b.notify = make(chan struct{})
+	return n, err
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// changed returns a channel closed at the next write.
+func (b *syncBuffer) changed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.notify
+}
+
+// DataPath returns the path of a repository file given its workspace-relative
+// path (e.g. "proto_spec/testdata"): the runfile under Bazel, otherwise the
+// file in the source tree found by walking up from the working directory to
+// the directory holding go.mod.
+func DataPath(t testing.TB, rel string) string {
+	t.Helper()
+	if UnderBazel() {
+		p := runfile(rel)
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("runfile %s missing (add it to the test's data): %v", rel, err)
+		}
+		return p
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, filepath.FromSlash(rel))
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skipf("SKIP: %s not found: not under Bazel and no go.mod above the working directory", rel)
+		}
+		dir = parent
+	}
+}
