@@ -97,13 +97,28 @@ static int check_dir(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * umask may have taken owner bits from the directory we just made: set
+ * exactly 0700. Through an O_NOFOLLOW descriptor, not chmod(path): if the
+ * entry was swapped for a symlink since mkdir (a parent writable by others),
+ * chmod would change the mode of whatever the link points to.
+ */
+static int set_mode_0700(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fchmod(fd, 0700);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}
+
 int weave_rundir_prepare(const char *dir, char *err, size_t errlen)
 {
     if (mkdir(dir, 0700) == 0) {
-        /* umask may have taken owner bits away; set exactly 0700. Nobody
-         * else can have swapped the entry: the parent is the user's own
-         * runtime directory. */
-        if (chmod(dir, 0700) != 0)
+        if (set_mode_0700(dir) != 0)
             return fail(err, errlen, "cannot chmod %s: %s", dir, strerror(errno));
     } else if (errno != EEXIST) {
         return fail(err, errlen, "cannot create directory %s: %s", dir,

@@ -14,19 +14,22 @@
 #include "weave/clock.h"
 #include "weave/protocol.h"
 
-static void set_interest(struct server *s, struct weave_conn *c,
-                         uint32_t events)
+/* Returns 0, or -1 when c has been closed and freed: the caller must not
+ * touch c again. */
+static int set_interest(struct server *s, struct weave_conn *c,
+                        uint32_t events)
 {
     if (c->events == events)
-        return;
+        return 0;
     if (server_epoll_set(s, EPOLL_CTL_MOD, c->fd, events, c->tag) != 0) {
-        /* Cannot happen for a registered fd; without it we would never
-         * hear from the client again, so give up on the connection. */
+        /* Only ENOMEM is possible for a registered fd; without it we would
+         * never hear from the client again, so give up on the connection. */
         weave_warn(s->log, "epoll_ctl: %s; closing connection", strerror(errno));
         server_close_conn(s, c);
-        return;
+        return -1;
     }
     c->events = events;
+    return 0;
 }
 
 static void finish_conn(struct server *s, struct weave_conn *c)
@@ -97,6 +100,11 @@ static void reply_status(struct server *s, struct weave_conn *c, uint64_t id)
 static void queue_generate(struct server *s, struct weave_conn *c,
                            const struct weave_request *req)
 {
+    /* Interest 0 first: still told about EPOLLHUP/EPOLLERR if the client
+     * leaves. If that fails c is gone, and no job may name it (a submitted
+     * job would be generated for nobody, and c used after free below). */
+    if (set_interest(s, c, 0) != 0)
+        return;
     struct weave_job *job = calloc(1, sizeof *job);
     if (job == NULL) {
         struct weave_error err;
@@ -113,8 +121,6 @@ static void queue_generate(struct server *s, struct weave_conn *c,
     c->job = job;
     c->state = WEAVE_CONN_WORKING;
     c->deadline_ms = 0; /* generation takes what it takes */
-    /* Interest 0: still told about EPOLLHUP/EPOLLERR if the client leaves. */
-    set_interest(s, c, 0);
     weave_worker_submit(s->worker, job);
     weave_debug(s->log, "request_id=%llu from pid=%ld queued (%u waiting)",
                 (unsigned long long)job->req.request_id, (long)c->peer.pid,
