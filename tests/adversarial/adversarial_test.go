@@ -5,7 +5,6 @@
 package adversarial_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -25,19 +24,6 @@ import (
 // prompt is the bound for "served promptly": far below the daemon's 60 s
 // read deadline, far above what a 64x64 generate takes.
 const prompt = 5 * time.Second
-
-func newClient(t *testing.T, d *daemontest.Daemon, opts ...client.Option) *client.Client {
-	t.Helper()
-	c, err := client.New(append([]client.Option{client.WithSocketPath(d.SocketPath)}, opts...)...)
-	require.NoError(t, err)
-	return c
-}
-
-func testCtx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
 
 // baseline waits until the daemon holds no client connection and returns
 // its fd count.
@@ -67,9 +53,9 @@ func dialRaw(t *testing.T, d *daemontest.Daemon) *net.UnixConn {
 // completes within the bound.
 func servedPromptly(t *testing.T, d *daemontest.Daemon, seed uint64) {
 	t.Helper()
-	c := newClient(t, d, client.WithReadTimeout(prompt+time.Second))
+	c := d.Client(t, client.WithReadTimeout(prompt+time.Second))
 	start := time.Now()
-	resp, err := c.Generate(testCtx(t), protocol.NewGenerateRequest(0, "well behaved", 64, 64, 1, 3, seed))
+	resp, err := c.Generate(daemontest.Context(t), protocol.NewGenerateRequest(0, "well behaved", 64, 64, 1, 3, seed))
 	elapsed := time.Since(start)
 	require.NoError(t, err)
 	require.Len(t, resp.Pixels, 64*64*3)
@@ -131,7 +117,7 @@ func trickle(t *testing.T, d *daemontest.Daemon) {
 	}()
 	for i := 0; i < 5; i++ {
 		servedPromptly(t, d, uint64(10+i))
-		_, err := newClient(t, d).Status(testCtx(t))
+		_, err := d.Client(t).Status(daemontest.Context(t))
 		require.NoError(t, err)
 	}
 	require.NoError(t, <-done, "trickle write")
@@ -225,8 +211,8 @@ func flood(t *testing.T, d *daemontest.Daemon, max int) {
 
 	// The client library sees "busy" as a daemon error reply (or a closed
 	// connection), not a hang.
-	c := newClient(t, d, client.WithReadTimeout(prompt))
-	_, err := c.Status(testCtx(t))
+	c := d.Client(t, client.WithReadTimeout(prompt))
+	_, err := c.Status(daemontest.Context(t))
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, protocol.ErrBusy) || errors.Is(err, client.ErrConnectionClosed),
 		"status past the connection limit: %v", err)
@@ -250,7 +236,7 @@ func flood(t *testing.T, d *daemontest.Daemon, max int) {
 	}
 	_, err = d.WaitIdle(prompt)
 	require.NoError(t, err)
-	st, err := newClient(t, d).Status(testCtx(t))
+	st, err := d.Client(t).Status(daemontest.Context(t))
 	require.NoError(t, err, "service resumes after the flood")
 	assert.EqualValues(t, max, st.MaxConnections)
 	servedPromptly(t, d, 11)

@@ -4,7 +4,6 @@
 package deadlines_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -20,19 +19,6 @@ import (
 	"github.com/weave-app/weave/go/protocol"
 	"github.com/weave-app/weave/tests/internal/daemontest"
 )
-
-func newClient(t *testing.T, d *daemontest.Daemon, opts ...client.Option) *client.Client {
-	t.Helper()
-	c, err := client.New(append([]client.Option{client.WithSocketPath(d.SocketPath)}, opts...)...)
-	require.NoError(t, err)
-	return c
-}
-
-func testCtx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
 
 func requireSentinel(t *testing.T, err error, sentinel error) {
 	t.Helper()
@@ -85,9 +71,9 @@ func TestClientConnectTimeout(t *testing.T) {
 	n := fillBacklog(t, d.SocketPath)
 	t.Logf("listen backlog full after %d connections", n)
 
-	c := newClient(t, d, client.WithConnectTimeout(200*time.Millisecond))
+	c := d.Client(t, client.WithConnectTimeout(200*time.Millisecond))
 	start := time.Now()
-	_, err := c.Status(testCtx(t))
+	_, err := c.Status(daemontest.Context(t))
 	elapsed := time.Since(start)
 	requireSentinel(t, err, client.ErrConnectTimeout)
 	assert.Equal(t, "weave-compute daemon connection timeout", client.ErrConnectTimeout.Error())
@@ -103,9 +89,9 @@ func TestClientReadTimeout(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{})
 	stopDaemon(t, d)
 
-	c := newClient(t, d, client.WithReadTimeout(300*time.Millisecond), client.WithConnectTimeout(2*time.Second))
+	c := d.Client(t, client.WithReadTimeout(300*time.Millisecond), client.WithConnectTimeout(2*time.Second))
 	start := time.Now()
-	_, err := c.Generate(testCtx(t), protocol.NewGenerateRequest(5, "frozen", 64, 64, 1, 1, 1))
+	_, err := c.Generate(daemontest.Context(t), protocol.NewGenerateRequest(5, "frozen", 64, 64, 1, 1, 1))
 	elapsed := time.Since(start)
 	requireSentinel(t, err, client.ErrReadTimeout)
 	assert.Equal(t, "weave-compute daemon response timeout", client.ErrReadTimeout.Error())
@@ -114,7 +100,7 @@ func TestClientReadTimeout(t *testing.T) {
 
 	// Thawed, the daemon serves again.
 	require.NoError(t, d.Signal(syscall.SIGCONT))
-	_, err = newClient(t, d).Status(testCtx(t))
+	_, err = d.Client(t).Status(daemontest.Context(t))
 	require.NoError(t, err)
 }
 
@@ -196,7 +182,7 @@ func TestDaemonReadDeadline(t *testing.T) {
 	})
 
 	// The daemon still serves normally afterwards.
-	_, err := newClient(t, d).Status(testCtx(t))
+	_, err := d.Client(t).Status(daemontest.Context(t))
 	require.NoError(t, err)
 }
 
@@ -220,10 +206,10 @@ func TestDaemonWriteDeadline(t *testing.T) {
 	require.NoError(t, err)
 
 	// Others are served while that reply is stuck (or after it is dropped).
-	c := newClient(t, d, client.WithReadTimeout(5*time.Second))
+	c := d.Client(t, client.WithReadTimeout(5*time.Second))
 	for i := 0; i < 3; i++ {
 		start := time.Now()
-		_, err := c.Generate(testCtx(t), protocol.NewGenerateRequest(0, "other", 64, 64, 1, 1, 9))
+		_, err := c.Generate(daemontest.Context(t), protocol.NewGenerateRequest(0, "other", 64, 64, 1, 1, 9))
 		require.NoError(t, err)
 		assert.Less(t, time.Since(start), 3*time.Second, "other client served promptly")
 	}
@@ -240,7 +226,7 @@ func TestDaemonWriteDeadline(t *testing.T) {
 	}
 	assert.Less(t, len(got), full, "the daemon must not have delivered the whole reply")
 
-	_, err = newClient(t, d).Status(testCtx(t))
+	_, err = d.Client(t).Status(daemontest.Context(t))
 	require.NoError(t, err)
 }
 

@@ -5,37 +5,21 @@
 package integration_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/weave-app/weave/go/client"
 	"github.com/weave-app/weave/go/protocol"
 	"github.com/weave-app/weave/tests/internal/daemontest"
 )
-
-func newClient(t *testing.T, d *daemontest.Daemon, opts ...client.Option) *client.Client {
-	t.Helper()
-	c, err := client.New(append([]client.Option{client.WithSocketPath(d.SocketPath)}, opts...)...)
-	require.NoError(t, err)
-	return c
-}
-
-func testCtx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
 
 // TestStatusRoundTrip: daemon starts, client connects, sends a status
 // request, receives a well-formed status reply.
 func TestStatusRoundTrip(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{Args: []string{"--max-connections=17"}})
-	st, err := newClient(t, d).Status(testCtx(t))
+	st, err := d.Client(t).Status(daemontest.Context(t))
 	require.NoError(t, err)
 	assert.EqualValues(t, 200, st.Status)
 	assert.EqualValues(t, 1, st.VersionMin)
@@ -51,10 +35,10 @@ func TestStatusRoundTrip(t *testing.T) {
 // (at DEBUG) the daemon logs no rejection for it.
 func TestMatchingUIDAccepted(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{Args: []string{"--log-level=debug"}})
-	c := newClient(t, d)
-	_, err := c.Status(testCtx(t))
+	c := d.Client(t)
+	_, err := c.Status(daemontest.Context(t))
 	require.NoError(t, err)
-	resp, err := c.Generate(testCtx(t), protocol.NewGenerateRequest(0, "same uid", 64, 64, 1, 1.0, 7))
+	resp, err := c.Generate(daemontest.Context(t), protocol.NewGenerateRequest(0, "same uid", 64, 64, 1, 1.0, 7))
 	require.NoError(t, err)
 	assert.Len(t, resp.Pixels, 64*64*3)
 
@@ -68,8 +52,8 @@ func TestMatchingUIDAccepted(t *testing.T) {
 // succeed; requests_served counts them.
 func TestManySequentialRequests(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{})
-	c := newClient(t, d)
-	ctx := testCtx(t)
+	c := d.Client(t)
+	ctx := daemontest.Context(t)
 	first, err := c.Status(ctx)
 	require.NoError(t, err)
 	const n = 200
@@ -94,11 +78,11 @@ func TestManySequentialRequests(t *testing.T) {
 // also refused by the daemon with the same code when sent raw.
 func TestErrorReplyOverSocket(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{})
-	c := newClient(t, d)
+	c := d.Client(t)
 	req := protocol.NewGenerateRequest(77, "too wide", 100, 64, 1, 1, 1)
 	msg, err := protocol.EncodeGenerateRequest(req)
 	require.NoError(t, err)
-	reply, err := c.Send(testCtx(t), msg)
+	reply, err := c.Send(daemontest.Context(t), msg)
 	require.NoError(t, err)
 	m, err := protocol.DecodeResponse(reply)
 	require.NoError(t, err)
@@ -112,7 +96,7 @@ func TestErrorReplyOverSocket(t *testing.T) {
 	// naming 1856x1856.
 	msg, err = protocol.EncodeGenerateRequest(protocol.NewGenerateRequest(78, "huge", 2048, 2048, 1, 1, 1))
 	require.NoError(t, err)
-	reply, err = c.Send(testCtx(t), msg)
+	reply, err = c.Send(daemontest.Context(t), msg)
 	require.NoError(t, err)
 	m, err = protocol.DecodeResponse(reply)
 	require.NoError(t, err)

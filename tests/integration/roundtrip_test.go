@@ -18,9 +18,9 @@ import (
 // different seed or prompt gives different pixels.
 func TestSameSeedIdentical(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{})
-	c := newClient(t, d)
+	c := d.Client(t)
 	gen := func(prompt string, seed uint64) *protocol.GenerateResponse {
-		resp, err := c.Generate(testCtx(t), protocol.NewGenerateRequest(0, prompt, 128, 64, 3, 5.5, seed))
+		resp, err := c.Generate(daemontest.Context(t), protocol.NewGenerateRequest(0, prompt, 128, 64, 3, 5.5, seed))
 		require.NoError(t, err)
 		require.True(t, resp.HasSeed)
 		require.Equal(t, seed, resp.Seed)
@@ -39,7 +39,7 @@ func TestSameSeedIdentical(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
 	d2 := daemontest.Start(t, daemontest.Options{RuntimeDir: d.RuntimeDir})
-	resp, err := newClient(t, d2).Generate(testCtx(t), protocol.NewGenerateRequest(0, "a lighthouse at dusk", 128, 64, 3, 5.5, 123456789))
+	resp, err := d2.Client(t).Generate(daemontest.Context(t), protocol.NewGenerateRequest(0, "a lighthouse at dusk", 128, 64, 3, 5.5, 123456789))
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(a.Pixels, resp.Pixels), "same request on a new daemon: pixels differ")
 }
@@ -49,20 +49,20 @@ func TestSameSeedIdentical(t *testing.T) {
 // seed reproduces the same pixels.
 func TestSeedZeroPicksAndReports(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{})
-	c := newClient(t, d)
+	c := d.Client(t)
 	req := protocol.NewGenerateRequest(0, "pick a seed", 64, 128, 2, 7, 0)
-	first, err := c.Generate(testCtx(t), req)
+	first, err := c.Generate(daemontest.Context(t), req)
 	require.NoError(t, err)
 	require.True(t, first.HasSeed, "the daemon reports the seed it chose")
 	require.NotZero(t, first.Seed)
-	second, err := c.Generate(testCtx(t), req)
+	second, err := c.Generate(daemontest.Context(t), req)
 	require.NoError(t, err)
 	require.True(t, second.HasSeed)
 	assert.NotEqual(t, first.Seed, second.Seed, "two seed-0 requests got the same seed (not random)")
 
 	again := *req
 	again.Seed = first.Seed
-	repro, err := c.Generate(testCtx(t), &again)
+	repro, err := c.Generate(daemontest.Context(t), &again)
 	require.NoError(t, err)
 	assert.Equal(t, first.Seed, repro.Seed)
 	assert.True(t, bytes.Equal(first.Pixels, repro.Pixels), "the reported seed does not reproduce the image")
@@ -96,7 +96,7 @@ func requireSamePixels(t *testing.T, want, got []byte, width int) {
 // from docs/BACKEND.md).
 func TestRoundTripPixelsMatchReference(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{})
-	c := newClient(t, d)
+	c := d.Client(t)
 	cases := []struct {
 		name string
 		req  *protocol.GenerateRequest
@@ -112,7 +112,7 @@ func TestRoundTripPixelsMatchReference(t *testing.T) {
 	for _, tc := range cases {
 		tc := tc
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := c.Generate(testCtx(t), tc.req)
+			resp, err := c.Generate(daemontest.Context(t), tc.req)
 			require.NoError(t, err)
 			assert.EqualValues(t, tc.req.RequestID, resp.RequestID)
 			assert.EqualValues(t, 200, resp.Status)
@@ -139,7 +139,7 @@ func TestRoundTripOverlappingPromptOffsets(t *testing.T) {
 	data := []byte("xxhello worldyy")
 	msg := rawGenerate(77, 64, 64, 3, math.Float32bits(2.0), 99,
 		[3][2]uint32{{2, 11}, {2, 5}, {8, 5}}, data)
-	reply, err := newClient(t, d).Send(testCtx(t), msg)
+	reply, err := d.Client(t).Send(daemontest.Context(t), msg)
 	require.NoError(t, err)
 	m, err := protocol.DecodeResponse(reply)
 	require.NoError(t, err)

@@ -25,24 +25,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/weave-app/weave/go/client"
 	"github.com/weave-app/weave/tests/internal/daemontest"
 )
 
 const nobody = 65534
-
-func newClient(t *testing.T, d *daemontest.Daemon, opts ...client.Option) *client.Client {
-	t.Helper()
-	c, err := client.New(append([]client.Option{client.WithSocketPath(d.SocketPath)}, opts...)...)
-	require.NoError(t, err)
-	return c
-}
-
-func testCtx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
 
 func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
@@ -193,12 +179,12 @@ func TestOtherUIDRejectedSilentAtInfo(t *testing.T) {
 // normal traffic does not change what the daemon's own user gets.
 func TestOtherUIDCannotDisturbService(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{})
-	c := newClient(t, d)
-	before, err := c.Status(testCtx(t))
+	c := d.Client(t)
+	before, err := c.Status(daemontest.Context(t))
 	require.NoError(t, err)
 	_, report := runAsOtherUser(t, d)
 	checkRejectedSilently(t, report)
-	after, err := c.Status(testCtx(t))
+	after, err := c.Status(daemontest.Context(t))
 	require.NoError(t, err)
 	// A rejected connection is not a served request: only our own status
 	// request counts between the two.

@@ -5,7 +5,6 @@
 package socket_test
 
 import (
-	"context"
 	"errors"
 	"net"
 	"os"
@@ -25,19 +24,6 @@ import (
 )
 
 const exitTimeout = 5 * time.Second
-
-func newClient(t *testing.T, socketPath string, opts ...client.Option) *client.Client {
-	t.Helper()
-	c, err := client.New(append([]client.Option{client.WithSocketPath(socketPath)}, opts...)...)
-	require.NoError(t, err)
-	return c
-}
-
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
 
 // requireSentinel checks errors.Is and the exact contract text: the error
 // message is the sentinel's text, optionally followed by ": detail".
@@ -65,13 +51,13 @@ func TestDaemonNotRunning(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, daemontest.SocketPath(dir), c.SocketPath())
 
-	_, err = c.Status(ctx(t))
+	_, err = c.Status(daemontest.Context(t))
 	requireSentinel(t, err, client.ErrDaemonNotRunning, "weave-compute daemon not running (socket not found)")
 	assert.True(t, client.IsUnavailable(err))
 
 	// The weave directory exists but the socket does not: same answer.
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "weave"), 0o700))
-	_, err = c.Status(ctx(t))
+	_, err = c.Status(daemontest.Context(t))
 	requireSentinel(t, err, client.ErrDaemonNotRunning, "weave-compute daemon not running (socket not found)")
 }
 
@@ -96,7 +82,7 @@ func TestStaleSocketRefused(t *testing.T) {
 	sock := daemontest.SocketPath(dir)
 	bindStaleSocket(t, sock)
 
-	_, err := newClient(t, sock, client.WithConnectTimeout(time.Second)).Status(ctx(t))
+	_, err := daemontest.NewClient(t, sock, client.WithConnectTimeout(time.Second)).Status(daemontest.Context(t))
 	requireSentinel(t, err, client.ErrConnectionRefused, "weave-compute daemon not accepting connections")
 	assert.True(t, client.IsUnavailable(err))
 }
@@ -111,11 +97,11 @@ func TestStaleSocketReplacedAfterSIGKILL(t *testing.T) {
 	<-d1.Done()
 	require.True(t, exists(d1.SocketPath), "a SIGKILLed daemon cannot remove its socket")
 
-	_, err = newClient(t, d1.SocketPath, client.WithConnectTimeout(time.Second)).Status(ctx(t))
+	_, err = daemontest.NewClient(t, d1.SocketPath, client.WithConnectTimeout(time.Second)).Status(daemontest.Context(t))
 	requireSentinel(t, err, client.ErrConnectionRefused, "weave-compute daemon not accepting connections")
 
 	d2 := daemontest.Start(t, daemontest.Options{RuntimeDir: d1.RuntimeDir})
-	st, err := newClient(t, d2.SocketPath).Status(ctx(t))
+	st, err := daemontest.NewClient(t, d2.SocketPath).Status(daemontest.Context(t))
 	require.NoError(t, err)
 	assert.EqualValues(t, 200, st.Status)
 
@@ -132,7 +118,7 @@ func TestStaleSocketFromOtherProcessReplaced(t *testing.T) {
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "weave"), 0o700))
 	bindStaleSocket(t, daemontest.SocketPath(dir))
 	d := daemontest.Start(t, daemontest.Options{RuntimeDir: dir})
-	_, err := newClient(t, d.SocketPath).Status(ctx(t))
+	_, err := daemontest.NewClient(t, d.SocketPath).Status(daemontest.Context(t))
 	require.NoError(t, err)
 }
 
@@ -155,7 +141,7 @@ func TestShutdownSignalsCleanUp(t *testing.T) {
 			// The directory itself stays (it may be shared with later runs).
 			assert.True(t, exists(filepath.Dir(d.SocketPath)))
 
-			_, err = newClient(t, d.SocketPath).Status(ctx(t))
+			_, err = daemontest.NewClient(t, d.SocketPath).Status(daemontest.Context(t))
 			requireSentinel(t, err, client.ErrDaemonNotRunning, "weave-compute daemon not running (socket not found)")
 		})
 	}
