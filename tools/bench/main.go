@@ -1,0 +1,411 @@
+// Command bench measures the Weave transport against a floor and against
+// HTTP/1.1 and gRPC over the same kind of Unix socket, and prints one table
+// plus a JSON file.
+//
+//	bazel run -c opt //tools/bench              # full run, ~3 minutes
+//	bazel run -c opt //tools/bench -- --quick   # ~10 seconds (smoke test)
+//
+// docs/PERFORMANCE.md has the method, a full run and the analysis;
+// tools/bench/profile.sh the profiles behind it.
+//
+// Contestants (all over Unix sockets in a fresh mktemp dir under /tmp):
+//
+//	floor-c        C floor_client -> C floor_server: the floor, the base of every "x C floor" ratio
+//	floor-go       minimal Go raw-socket client -> C floor_server: the base of "x Go floor"
+//	weave          go/client -> weave-compute (this project)
+//	weave-rawgo    minimal Go raw-socket client -> weave-compute (attribution: library cost)
+//	weave-gosys    Go client on blocking syscalls, no netpoller -> weave-compute (attribution: Go net cost)
+//	weave-c        C floor_client -> weave-compute (attribution: daemon cost)
+//	http-close     net/http client -> net/http server, one request per connection
+//	http-keepalive net/http client -> net/http server, keep-alive connections
+//	grpc           grpc-go client (one ClientConn) -> grpc-go server, raw-bytes codec
+//
+// Every non-daemon server answers with the exact reply bytes captured from
+// weave-compute at start (same request -> same bytes), so generation cost is
+// not in their figures; see --help for the rest.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const workspaceName = "com_github_weave_app_weave"
+
+type options struct {
+	quick          bool
+	rounds         int
+	iterations     int
+	bulkIterations int
+	duration       time.Duration
+	levels         []int
+	startupReps    int
+	soak           int
+	out            string
+	daemon         string
+	floorServer    string
+	floorClient    string
+	floorThreads   int
+	noDaemon       bool
+	only           string
+	keep           bool
+}
+
+func main() {
+	// Server mode: the bench re-executes itself as the HTTP or gRPC server.
+	if len(os.Args) > 1 && os.Args[1] == "--serve" {
+		if len(os.Args) < 5 {
+			fmt.Fprintln(os.Stderr, "usage: bench --serve http|grpc SOCKET REPLY_FILE...")
+			os.Exit(2)
+		}
+		if err := serve(os.Args[2], os.Args[3], os.Args[4:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var o options
+	var levels string
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	fs.BoolVar(&o.quick, "quick", false, "a few seconds in total (smoke test): fewer rounds, iterations and a short soak")
+	fs.IntVar(&o.rounds, "rounds", 0, "rounds of every measurement (spread is min/median/max over rounds; default 5, quick 2)")
+	fs.IntVar(&o.iterations, "iterations", 0, "sequential requests per round for the small round trips (default 2000, quick 200)")
+	fs.IntVar(&o.bulkIterations, "bulk-iterations", 0, "sequential requests per round for the bulk reply (default 20, quick 2)")
+	fs.DurationVar(&o.duration, "duration", 0, "time per round and concurrency level (default 1s, quick 150ms)")
+	fs.StringVar(&levels, "concurrency", "1,8,64", "concurrency levels")
+	fs.IntVar(&o.startupReps, "startup-reps", 0, "daemon/server start-to-ready repetitions (default 10, quick 2)")
+	fs.IntVar(&o.soak, "soak", -1, "requests in the daemon RSS soak run (default 100000, quick 2000; 0 skips)")
+	fs.StringVar(&o.out, "out", "", "JSON output file (default $BUILD_WORKING_DIRECTORY/bench-results.json, else ./bench-results.json)")
+	fs.StringVar(&o.daemon, "daemon", "", "weave-compute binary (default: from runfiles)")
+	fs.StringVar(&o.floorServer, "floor-server", "", "floor_server binary (default: from runfiles)")
+	fs.StringVar(&o.floorClient, "floor-client", "", "floor_client binary (default: from runfiles)")
+	fs.IntVar(&o.floorThreads, "floor-threads", 1, "accept loops in floor_server")
+	fs.BoolVar(&o.noDaemon, "no-daemon", false, "run without weave-compute (synthesized replies, no weave rows; for developing the bench)")
+	fs.StringVar(&o.only, "only", "", "comma-separated contestants to run (floor-c is always run)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, reply files)")
+	writeReqs := fs.String("write-requests", "", "write the request files (status.req, gen64.req, bulk.req) and synthesized replies (*.reply) to this directory and exit (for tools/bench/profile.sh)")
+	loop := fs.String("loop", "", "profiling helper: run one Go client (weave, rawgo, gosys, http-close, http-keepalive, grpc) against --socket for --loop-n requests of --loop-workload, then exit")
+	loopSock := fs.String("socket", "", "socket for --loop")
+	loopN := fs.Int("loop-n", 10000, "requests for --loop")
+	loopWL := fs.String("loop-workload", "status", "status, gen64 or bulk, for --loop")
+	cpuProfile := fs.String("cpuprofile", "", "with --loop: write a Go CPU profile of the client here")
+	_ = fs.Parse(os.Args[1:])
+	if *loop != "" {
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				fatalf("%v", err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				fatalf("%v", err)
+			}
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+		if err := runLoop(*loop, *loopSock, *loopWL, *loopN); err != nil {
+			pprof.StopCPUProfile()
+			fatalf("%v", err)
+		}
+		return
+	}
+	if *writeReqs != "" {
+		if err := writeRequestFiles(*writeReqs); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
+	def := func(p *int, full, quick int) {
+		if *p <= 0 {
+			if o.quick {
+				*p = quick
+			} else {
+				*p = full
+			}
+		}
+	}
+	def(&o.rounds, 5, 2)
+	def(&o.iterations, 2000, 200)
+	def(&o.bulkIterations, 20, 2)
+	def(&o.startupReps, 10, 2)
+	if o.soak < 0 {
+		o.soak = 100000
+		if o.quick {
+			o.soak = 2000
+		}
+	}
+	if o.duration <= 0 {
+		o.duration = time.Second
+		if o.quick {
+			o.duration = 150 * time.Millisecond
+		}
+	}
+	for _, s := range strings.Split(levels, ",") {
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d", &n); err != nil || n < 1 {
+			fatalf("bad --concurrency %q", levels)
+		}
+		o.levels = append(o.levels, n)
+	}
+	if o.out == "" {
+		o.out = "bench-results.json"
+	}
+	if !filepath.IsAbs(o.out) {
+		if wd := os.Getenv("BUILD_WORKING_DIRECTORY"); wd != "" {
+			o.out = filepath.Join(wd, o.out)
+		}
+	}
+	failures, err := run(&o, os.Stdout)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	if failures != 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d failed requests (see the fail column)\n", failures)
+		os.Exit(1)
+	}
+}
+
+func fatalf(format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+// compilationMode is the Bazel compilation mode of the C binaries, from the
+// :compilation_mode runfile ("unknown" outside Bazel).
+func compilationMode() string {
+	for _, env := range []string{"RUNFILES_DIR", "TEST_SRCDIR"} {
+		if d := os.Getenv(env); d != "" {
+			if b, err := os.ReadFile(filepath.Join(d, workspaceName, "tools/bench/compilation_mode.txt")); err == nil {
+				return strings.TrimSpace(string(b))
+			}
+		}
+	}
+	exe, _ := os.Executable()
+	for _, p := range []string{exe + ".runfiles/" + workspaceName + "/tools/bench/compilation_mode.txt", "tools/bench/compilation_mode.txt"} {
+		if b, err := os.ReadFile(p); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	return "unknown (not built by Bazel)"
+}
+
+// runfile finds a data dependency: --flag value, then the runfiles tree
+// (RUNFILES_DIR, TEST_SRCDIR, <exe>.runfiles, the manifest), then the
+// current directory (bazel run starts in the runfiles tree), then next to
+// the bench binary (host builds).
+func runfile(flagValue, rel string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	var cands []string
+	for _, env := range []string{"RUNFILES_DIR", "TEST_SRCDIR"} {
+		if d := os.Getenv(env); d != "" {
+			cands = append(cands, filepath.Join(d, workspaceName, rel))
+		}
+	}
+	exe, _ := os.Executable()
+	if exe != "" {
+		cands = append(cands, filepath.Join(exe+".runfiles", workspaceName, rel))
+	}
+	if m := os.Getenv("RUNFILES_MANIFEST_FILE"); m != "" {
+		if b, err := os.ReadFile(m); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				parts := strings.SplitN(line, " ", 2)
+				if len(parts) == 2 && parts[0] == workspaceName+"/"+rel {
+					cands = append(cands, parts[1])
+				}
+			}
+		}
+	}
+	cands = append(cands, rel)
+	if exe != "" {
+		cands = append(cands, filepath.Join(filepath.Dir(exe), filepath.Base(rel)))
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			abs, err := filepath.Abs(c)
+			if err != nil {
+				return c, nil
+			}
+			return abs, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found (looked in %s); pass its path with a flag", rel, strings.Join(cands, ", "))
+}
+
+// writeJSON writes v to path (0644).
+func writeJSON(path string, v interface{}) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func goEnvInfo() map[string]string {
+	host, _ := os.Hostname()
+	info := map[string]string{
+		"go_version": runtime.Version(),
+		"goos":       runtime.GOOS,
+		"goarch":     runtime.GOARCH,
+		"num_cpu":    fmt.Sprint(runtime.NumCPU()),
+		"hostname":   host,
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		info["kernel"] = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				if i := strings.Index(l, ":"); i >= 0 {
+					info["cpu"] = strings.TrimSpace(l[i+1:])
+				}
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		info["loadavg_at_start"] = strings.TrimSpace(string(b))
+	}
+	return info
+}
+
+// startProcess starts a server with stdout/stderr to logPath.
+func startProcess(logPath string, env []string, name string, args ...string) (*exec.Cmd, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(name, args...)
+	// If the bench dies, its servers get SIGTERM instead of lingering.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	if env != nil {
+		cmd.Env = env
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	go func() { _ = cmd.Wait(); logf.Close() }()
+	return cmd, nil
+}
+
+func envWith(kv ...string) []string {
+	var env []string
+	skip := map[string]bool{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		skip[kv[i]] = true
+	}
+	for _, e := range os.Environ() {
+		if i := strings.IndexByte(e, '='); i > 0 && skip[e[:i]] {
+			continue
+		}
+		env = append(env, e)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		env = append(env, kv[i]+"="+kv[i+1])
+	}
+	return env
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// runLoop drives one Go client sequentially (for strace/perf/callgrind
+// sessions run by tools/bench/profile.sh) and prints the mean latency.
+func runLoop(kind, sock, workloadName string, n int) error {
+	if sock == "" {
+		return fmt.Errorf("--loop needs --socket")
+	}
+	ws := map[string]*workload{
+		"status": {name: "status", req: statusRequest(benchRequestID), replyType: typeStResp},
+		"gen64":  {name: "gen64", req: generateRequest(benchRequestID, 64, benchSteps, benchSeed, benchPrompt), replyType: typeGenResp, replyLen: generateReplySize(64), side: 64},
+		"bulk":   {name: "bulk", req: generateRequest(benchRequestID, 1856, benchSteps, benchSeed, benchPrompt), replyType: typeGenResp, replyLen: generateReplySize(1856), side: 1856},
+	}
+	w := ws[workloadName]
+	if w == nil {
+		return fmt.Errorf("unknown --loop-workload %q", workloadName)
+	}
+	var rt roundTripper
+	switch kind {
+	case "weave":
+		c, err := newWeaveClient(sock)
+		if err != nil {
+			return err
+		}
+		c.prepare([]*workload{w})
+		rt = c
+	case "rawgo":
+		rt = &rawGoClient{path: sock}
+	case "gosys":
+		rt = &goSysClient{addr: syscall.SockaddrUnix{Name: sock}}
+	case "http-close", "http-keepalive":
+		rt = newHTTPClient(sock, kind == "http-keepalive")
+	case "grpc":
+		c, err := newGRPCClient(sock)
+		if err != nil {
+			return err
+		}
+		rt = c
+	default:
+		return fmt.Errorf("unknown --loop client %q", kind)
+	}
+	defer rt.close()
+	res := runGo(rt, w, loadSpec{iterations: n, concurrency: 1, warmup: 10})
+	var sum int64
+	for _, l := range res.lat {
+		sum += l
+	}
+	mean := 0.0
+	if res.ok > 0 {
+		mean = float64(sum) / float64(res.ok) / 1e3
+	}
+	fmt.Printf("loop %s %s: ok=%d fail=%d mean=%.1fus elapsed=%v first_error=%s\n", kind, w.name, res.ok, res.fail, mean, res.elapsed, res.firstErr)
+	if res.fail != 0 {
+		return fmt.Errorf("%d failed requests", res.fail)
+	}
+	return nil
+}
+
+// writeRequestFiles writes the bench's request messages and synthesized
+// replies of the same shape as the daemon's, for profiling outside the bench.
+func writeRequestFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		"status.req":   statusRequest(benchRequestID),
+		"gen64.req":    generateRequest(benchRequestID, 64, benchSteps, benchSeed, benchPrompt),
+		"bulk.req":     generateRequest(benchRequestID, 1856, benchSteps, benchSeed, benchPrompt),
+		"status.reply": synthStatusReply(benchRequestID),
+		"gen64.reply":  synthGenerateReply(benchRequestID, 64),
+		"bulk.reply":   synthGenerateReply(benchRequestID, 1856),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

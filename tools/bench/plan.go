@@ -1,0 +1,242 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func dialUnix(path string) (*net.UnixConn, error) {
+	return net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+}
+
+// contestants lists the client/server pairs in table order.
+func (e *benchEnv) contestants(servers map[string]*server, only string) []*contestant {
+	want := map[string]bool{}
+	for _, k := range strings.Split(only, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			want[k] = true
+		}
+	}
+	var cs []*contestant
+	addC := func(c *contestant) {
+		if c.srv == nil {
+			return
+		}
+		if len(want) > 0 && !want[c.key] && c.key != "floor-c" {
+			return
+		}
+		cs = append(cs, c)
+	}
+	floor, weave, hs, gs := servers["floor"], servers["weave"], servers["http"], servers["grpc"]
+	rawGo := func(s *server) func() (roundTripper, error) {
+		return func() (roundTripper, error) { return &rawGoClient{path: s.sock}, nil }
+	}
+	addC(&contestant{key: "floor-c", label: "C floor_client -> C floor_server (the floor)", srv: floor, cside: true})
+	addC(&contestant{key: "floor-go", label: "minimal Go raw-socket client -> C floor_server (the Go-client floor)", srv: floor, newRT: rawGo(floor), goSide: true})
+	if weave != nil {
+		addC(&contestant{key: "weave", label: "go/client -> weave-compute (this project)", srv: weave, goSide: true,
+			newRT: func() (roundTripper, error) {
+				c, err := newWeaveClient(weave.sock)
+				if err != nil {
+					return nil, err
+				}
+				c.prepare([]*workload{{replyType: typeGenResp, side: 64}, {replyType: typeGenResp, side: 1856}})
+				return c, nil
+			}})
+		addC(&contestant{key: "weave-rawgo", label: "minimal Go raw-socket client -> weave-compute (attribution)", srv: weave, newRT: rawGo(weave), goSide: true})
+		addC(&contestant{key: "weave-gosys", label: "Go client on blocking syscalls (no net package) -> weave-compute (attribution: what a Go client can reach)", srv: weave, goSide: true,
+			newRT: func() (roundTripper, error) {
+				return &goSysClient{addr: syscall.SockaddrUnix{Name: weave.sock}}, nil
+			}})
+		addC(&contestant{key: "weave-c", label: "C floor_client -> weave-compute (attribution)", srv: weave, cside: true})
+	}
+	addC(&contestant{key: "http-close", label: "net/http -> net/http, HTTP/1.1, one request per connection", srv: hs, goSide: true,
+		newRT: func() (roundTripper, error) { return newHTTPClient(hs.sock, false), nil }})
+	addC(&contestant{key: "http-keepalive", label: "net/http -> net/http, HTTP/1.1, keep-alive", srv: hs, goSide: true,
+		newRT: func() (roundTripper, error) { return newHTTPClient(hs.sock, true), nil }})
+	addC(&contestant{key: "grpc", label: "grpc-go -> grpc-go, one ClientConn (HTTP/2), raw-bytes codec", srv: gs, goSide: true,
+		newRT: func() (roundTripper, error) {
+			c, err := newGRPCClient(gs.sock)
+			return c, err
+		}})
+	return cs
+}
+
+func contestantKeys(cs []*contestant) string {
+	var ks []string
+	for _, c := range cs {
+		ks = append(ks, c.key)
+	}
+	return strings.Join(ks, ", ")
+}
+
+func contestantDocs(cs []*contestant) []map[string]string {
+	var out []map[string]string
+	for _, c := range cs {
+		out = append(out, map[string]string{"key": c.key, "description": c.label, "server": c.srv.label})
+	}
+	return out
+}
+
+// notes are the methodological choices, printed above the table and kept
+// in the JSON.
+func notes(o *options) []string {
+	return []string{
+		"contestants: floor-c = C floor_client -> C floor_server (THE floor: the base of every 'x C floor' ratio); " +
+			"floor-go = minimal Go raw-socket client -> the same C server (the base of 'x Go floor', so the Go-runtime share of any gap is visible); " +
+			"weave = go/client -> weave-compute (this project); weave-rawgo = minimal Go net.Dial client, weave-gosys = Go client on blocking syscalls (socket/connect/write/read/close, no netpoller), weave-c = C floor_client, all -> weave-compute (gap attribution: library vs Go runtime vs daemon); " +
+			"http-close / http-keepalive = net/http both sides over UDS, one request per connection / keep-alive; grpc = grpc-go both sides over UDS, one ClientConn, raw []byte codec",
+		"floor syscalls per request: client socket, connect, write, read (until the announced length), close; server accept, getsockopt(SO_PEERCRED), read, write, close; floor_server runs " +
+			fmt.Sprint(o.floorThreads) + " blocking accept loop(s)",
+		"payloads: every server except weave-compute sends the exact reply bytes captured from weave-compute at start for the same request (status; 64x64 and 1856x1856 RGB generate, steps=1, seed=42); " +
+			"weave-compute really generates, so its generate figures include generation: 'small status' (no generation) is the transport figure for the small round trip, " +
+			"and bulk is also shown as 'wall - generation_time_ms' (the daemon's own report, ms resolution)",
+		"ratio = median of this contestant / median of the base, same metric, same run (latency, RSS, start time: lower is better; req/s, MB/s: higher is better); " +
+			"median/min/max are over rounds; rounds x req is rounds x requests measured per round (after 50 warm-up requests per run; 3 per worker under concurrency)",
+		"concurrency rows use the status request; N clients each loop connect-request-reply-close (Go: goroutines; C: threads) for the round's duration",
+		"bulk MB/s = whole reply message (header included, 10^6 bytes) / the round's median request time (wall; wall - generation_time_ms; first to last reply byte)",
+	}
+}
+
+type target struct {
+	Name    string `json:"name"`
+	Verdict string `json:"verdict"` // met, MISSED, n/a
+	Detail  string `json:"detail"`
+}
+
+func evaluateTargets(b *book, daemonIdleRSS int64, soak *soakResult) []target {
+	med := func(wl, m, c string) (float64, bool) {
+		f := b.get(wl, m, c)
+		if f == nil {
+			return 0, false
+		}
+		return f.Median, true
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	var ts []target
+	add := func(name string, ok, have bool, detail string) {
+		v := verdict(ok)
+		if !have {
+			v = "n/a"
+		}
+		ts = append(ts, target{Name: name, Verdict: v, Detail: detail})
+	}
+	w, okw := med("small status", "p50 latency", "weave")
+	fl, okf := med("small status", "p50 latency", "floor-c")
+	add("small round trip within 1.5x of the floor (status, p50)", okw && okf && w <= 1.5*fl, okw && okf,
+		fmt.Sprintf("weave %.1f us vs floor-c %.1f us = %.2fx", w, fl, w/fl))
+	h, okh := med("small status", "p50 latency", "http-close")
+	hk, okhk := med("small status", "p50 latency", "http-keepalive")
+	add(">=3x lower p50 than HTTP/1.1 over UDS (one request per connection)", okw && okh && h >= 3*w, okw && okh,
+		fmt.Sprintf("http-close %.1f us / weave %.1f us = %.2fx (keep-alive: %.1f us = %.2fx)", h, w, h/w, hk, hk/w))
+	_ = okhk
+	g, okg := med("small status", "p50 latency", "grpc")
+	add("ahead of gRPC over UDS (status, p50)", okw && okg && w < g, okw && okg,
+		fmt.Sprintf("grpc %.1f us vs weave %.1f us (grpc/weave = %.2fx)", g, w, g/w))
+	bw, okbw := med("bulk 1856x1856", "throughput, wall - generation_time_ms", "weave")
+	bf, okbf := med("bulk 1856x1856", "throughput, wall - generation_time_ms", "floor-c")
+	bww, _ := med("bulk 1856x1856", "throughput, wall", "weave")
+	xc, _ := med("bulk 1856x1856", "throughput, first to last reply byte", "weave-c")
+	xf, _ := med("bulk 1856x1856", "throughput, first to last reply byte", "floor-c")
+	add("bulk >= 80% of the floor's MB/s (generation subtracted)", okbw && okbf && bw >= 0.8*bf, okbw && okbf,
+		fmt.Sprintf("go/client wall - generation_time_ms %.0f MB/s vs floor-c %.0f MB/s = %.0f%%; same C client, first to last reply byte: weave-compute %.0f vs floor_server %.0f MB/s = %.0f%%; wall incl. generation: %.0f MB/s = %.0f%%",
+			bw, bf, 100*bw/bf, xc, xf, 100*xc/xf, bww, 100*bww/bf))
+	add("daemon idle RSS < 2 MiB", daemonIdleRSS > 0 && daemonIdleRSS < 2048, daemonIdleRSS > 0,
+		fmt.Sprintf("VmRSS %d KiB right after start", daemonIdleRSS))
+	if soak != nil {
+		growth := soak.RSSAfterIdle - soak.RSSWarm
+		add(fmt.Sprintf("no RSS growth across a %d-request run", soak.Requests), growth <= 64 && soak.Failures == 0, true,
+			fmt.Sprintf("idle VmRSS after %d warm-up requests %d KiB -> idle after %d more %d KiB (growth %+d KiB; tolerance 64 KiB); fresh %d KiB, right after the run %d KiB; %d failures",
+				soak.Warmup, soak.RSSWarm, soak.Requests, soak.RSSAfterIdle, growth, soak.RSSFresh, soak.RSSAfter, soak.Failures))
+	} else {
+		add("no RSS growth across a 100000-request run", false, false, "soak not run")
+	}
+	return ts
+}
+
+type soakResult struct {
+	Requests     int     `json:"requests"`
+	Concurrency  int     `json:"concurrency"`
+	Warmup       int     `json:"warmup_requests"`
+	Failures     int     `json:"failures"`
+	FirstError   string  `json:"first_error,omitempty"`
+	Seconds      float64 `json:"seconds"`
+	RSSFresh     int64   `json:"rss_fresh_kib"`
+	RSSWarm      int64   `json:"rss_after_warmup_kib"`
+	RSSAfter     int64   `json:"rss_after_kib"`
+	RSSAfterIdle int64   `json:"rss_after_idle_kib"`
+	HWM          int64   `json:"hwm_kib"`
+}
+
+// soak runs n requests (status and 64x64 generate, alternating) through
+// go/client against a fresh daemon and reads its VmRSS before and after.
+func (e *benchEnv) soak(n int, status, gen64 *workload) (*soakResult, error) {
+	s, _, err := e.start("weave", filepath.Join(e.tmp, "soak"))
+	if err != nil {
+		return nil, err
+	}
+	defer s.stop()
+	c, err := newWeaveClient(s.sock)
+	if err != nil {
+		return nil, err
+	}
+	c.prepare([]*workload{gen64})
+	const conc = 4
+	res := &soakResult{Requests: n, Concurrency: conc, Warmup: n / 100}
+	if res.Warmup < 100 {
+		res.Warmup = 100
+	}
+	time.Sleep(200 * time.Millisecond)
+	res.RSSFresh, _ = procStatus(s.pid())
+	var mu sync.Mutex
+	drive := func(total int) {
+		var next int64
+		var wg sync.WaitGroup
+		for i := 0; i < conc; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					j := atomic.AddInt64(&next, 1)
+					if j > int64(total) {
+						return
+					}
+					w := status
+					if j%2 == 0 {
+						w = gen64
+					}
+					if _, err := c.roundTrip(w); err != nil {
+						mu.Lock()
+						if res.Failures == 0 {
+							res.FirstError = err.Error()
+						}
+						res.Failures++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	drive(res.Warmup)
+	time.Sleep(200 * time.Millisecond)
+	res.RSSWarm, _ = procStatus(s.pid())
+	t0 := time.Now()
+	drive(n)
+	res.Seconds = time.Since(t0).Seconds()
+	res.RSSAfter, _ = procStatus(s.pid())
+	time.Sleep(200 * time.Millisecond)
+	res.RSSAfterIdle, res.HWM = procStatus(s.pid())
+	return res, nil
+}
