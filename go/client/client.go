@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,7 @@ const (
 // and is safe for concurrent use.
 type Client struct {
 	socketPath     string
+	unixAddr       *net.UnixAddr // socketPath, resolved once in New
 	connectTimeout time.Duration
 	readTimeout    time.Duration
 	writeTimeout   time.Duration
@@ -126,6 +128,7 @@ func New(opts ...Option) (*Client, error) {
 		}
 		c.socketPath = p
 	}
+	c.unixAddr = &net.UnixAddr{Name: c.socketPath, Net: "unix"}
 	var seed [8]byte
 	if _, err := rand.Read(seed[:]); err != nil {
 		binary.BigEndian.PutUint64(seed[:], uint64(time.Now().UnixNano()))

@@ -43,8 +43,8 @@ func fuzzDecoder(f *testing.F, decoder string, decode func([]byte) (Message, err
 		f.Add(b)
 	}
 	for _, v := range loadVectors(f) {
-		if v.decoder == decoder {
-			f.Add(v.msg)
+		if v.Decoder == decoder {
+			f.Add(v.Bytes)
 		}
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/weave-app/weave/go/client"
 	"github.com/weave-app/weave/go/protocol"
+	"github.com/weave-app/weave/go/protocol/vecfile"
 	"github.com/weave-app/weave/tests/internal/daemontest"
 )
 
@@ -356,7 +357,7 @@ func TestVectorsOverSocket(t *testing.T) {
 	requireFDsBack(t, d, base)
 }
 
-func checkVector(t *testing.T, d *daemontest.Daemon, v *vector) {
+func checkVector(t *testing.T, d *daemontest.Daemon, v *vecfile.Vector) {
 	conn := dialRaw(t, d)
 	_, werr := conn.Write(v.Bytes) // the daemon may answer and close before reading it all
 	if werr != nil {
@@ -372,33 +373,30 @@ func checkVector(t *testing.T, d *daemontest.Daemon, v *vector) {
 		// without a reply is as correct as the vector's 400/11.
 		return
 	}
-	require.NoError(t, err, "%s: no reply (write error: %v)", v.Fields["description"], werr)
+	require.NoError(t, err, "%s: no reply (write error: %v)", v.Description, werr)
 	m, err := protocol.DecodeResponse(msg)
 	require.NoError(t, err, "reply does not decode")
 
 	switch v.Result {
 	case "error":
-		wantStatus, err := v.uint("error.status")
-		require.NoError(t, err)
-		wantCode, err := v.uint("error.code")
-		require.NoError(t, err)
-		wantID, err := v.uint("error.request_id")
-		require.NoError(t, err)
+		require.True(t, v.HasErrRequestID, "request vector without error.request_id")
 		er, ok := m.(*protocol.ErrorResponse)
-		require.True(t, ok, "%s: want error %d/%d, got %s", v.Fields["description"], wantStatus, wantCode, describe(m))
-		assert.EqualValues(t, wantStatus, er.Status, "status (%s)", er.Message)
-		assert.EqualValues(t, wantCode, er.Code, "code (%s)", er.Message)
-		assert.EqualValues(t, wantID, er.RequestID, "request_id")
+		require.True(t, ok, "%s: want error %d/%d, got %s", v.Description, v.ErrStatus, v.ErrCode, describe(m))
+		assert.EqualValues(t, v.ErrStatus, er.Status, "status (%s)", er.Message)
+		assert.EqualValues(t, v.ErrCode, er.Code, "code (%s)", er.Message)
+		assert.EqualValues(t, v.ErrRequestID, er.RequestID, "request_id")
 		assert.LessOrEqual(t, len(er.Message), 255, "this daemon sends messages of at most 255 bytes")
 	case "ok":
-		id, err := v.uint("request_id")
+		id, err := v.Uint("request_id")
 		require.NoError(t, err)
-		switch v.Fields["type"] {
+		switch v.Type {
 		case "generate_request":
 			r, ok := m.(*protocol.GenerateResponse)
-			require.True(t, ok, "%s: want a generate response, got %s", v.Fields["description"], describe(m))
-			w, _ := v.uint("width")
-			h, _ := v.uint("height")
+			require.True(t, ok, "%s: want a generate response, got %s", v.Description, describe(m))
+			w, err := v.Uint("width")
+			require.NoError(t, err)
+			h, err := v.Uint("height")
+			require.NoError(t, err)
 			assert.EqualValues(t, id, r.RequestID)
 			assert.EqualValues(t, 200, r.Status)
 			assert.EqualValues(t, w, r.Width)
@@ -406,16 +404,20 @@ func checkVector(t *testing.T, d *daemontest.Daemon, v *vector) {
 			assert.EqualValues(t, 3, r.Channels)
 			assert.Len(t, r.Pixels, int(w*h*3))
 			assert.True(t, r.HasSeed, "this daemon appends the seed")
-			if seed, _ := v.uint("seed"); seed != 0 {
+			seed, err := v.Uint("seed")
+			require.NoError(t, err)
+			if seed != 0 {
 				assert.Equal(t, seed, r.Seed)
 			}
 		case "status_request":
 			r, ok := m.(*protocol.StatusResponse)
-			require.True(t, ok, "%s: want a status response, got %s", v.Fields["description"], describe(m))
+			require.True(t, ok, "%s: want a status response, got %s", v.Description, describe(m))
 			assert.EqualValues(t, id, r.RequestID)
 		default:
-			t.Fatalf("request vector with type %q", v.Fields["type"])
+			t.Fatalf("request vector with type %q", v.Type)
 		}
+	default:
+		t.Fatalf("vector with result %q", v.Result)
 	}
 	// One request per connection: the daemon closes after the reply.
 	rest, err := io.ReadAll(conn)

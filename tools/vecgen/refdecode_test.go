@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/weave-app/weave/go/protocol/vecfile"
 )
 
 type refOut struct {
@@ -206,28 +208,34 @@ func refDecodeResponse(b []byte) refOut {
 
 // refEncode is the canonical encoding of a decoded value (what an encoder
 // writes): header reserved 0, prompts back to back, nothing ignored.
-func refEncode(v *parsedVec) ([]byte, error) {
-	f := v.fields
+func refEncode(v *vecfile.Vector) ([]byte, error) {
 	num := func(k string) uint64 {
-		n, err := parseUint(f[k], 64)
+		n, err := v.Uint(k)
 		if err != nil {
 			panic(err)
 		}
 		return n
 	}
 	hx := func(k string) []byte {
-		b, err := parseHexBytes(f[k])
+		b, err := v.Hex(k)
 		if err != nil {
 			panic(err)
 		}
 		return b
+	}
+	str := func(k string) string {
+		s, err := v.String(k)
+		if err != nil {
+			panic(err)
+		}
+		return s
 	}
 	var p []byte
 	p64 := func(x uint64) { p = be.AppendUint64(p, x) }
 	p32 := func(x uint64) { p = be.AppendUint32(p, uint32(x)) }
 	p16 := func(x uint64) { p = be.AppendUint16(p, uint16(x)) }
 	var t uint16
-	switch v.typ {
+	switch v.Type {
 	case "generate_request":
 		t = 1
 		l, g, t5 := hx("clip_l_hex"), hx("clip_g_hex"), hx("t5_hex")
@@ -259,7 +267,7 @@ func refEncode(v *parsedVec) ([]byte, error) {
 		p32(num("channels"))
 		p32(uint64(len(img)))
 		p = append(p, img...)
-		if f["seed"] != "none" {
+		if str("seed") != "none" {
 			p64(num("seed"))
 		}
 	case "status_response":
@@ -273,19 +281,19 @@ func refEncode(v *parsedVec) ([]byte, error) {
 		p32(num("connections_open"))
 		p32(num("max_connections"))
 		p32(num("queue_depth"))
-		p16(uint64(len(f["backend"])))
-		p = append(p, f["backend"]...)
-		p16(uint64(len(f["daemon_version"])))
-		p = append(p, f["daemon_version"]...)
+		p16(uint64(len(str("backend"))))
+		p = append(p, str("backend")...)
+		p16(uint64(len(str("daemon_version"))))
+		p = append(p, str("daemon_version")...)
 	case "error":
 		t = 0xFF
 		p64(num("request_id"))
 		p32(num("status"))
 		p32(num("code"))
-		p16(uint64(len(f["message"])))
-		p = append(p, f["message"]...)
+		p16(uint64(len(str("message"))))
+		p = append(p, str("message")...)
 	default:
-		return nil, fmt.Errorf("no encoder for %q", v.typ)
+		return nil, fmt.Errorf("no encoder for %q", v.Type)
 	}
 	out := be.AppendUint32(nil, 0x57455645)
 	out = be.AppendUint16(out, uint16(num("version")))
@@ -298,48 +306,53 @@ func refEncode(v *parsedVec) ([]byte, error) {
 func TestVectorsAgreeWithReferenceDecoder(t *testing.T) {
 	for _, v := range loadVectors(t) {
 		var got refOut
-		if v.decoder == "request" {
-			got = refDecodeRequest(v.msg)
+		if v.Decoder == "request" {
+			got = refDecodeRequest(v.Bytes)
 		} else {
-			got = refDecodeResponse(v.msg)
+			got = refDecodeResponse(v.Bytes)
 		}
-		if got.ok != v.ok {
-			t.Errorf("%s: reference decoder ok=%v (code %d), vector says ok=%v", v.name, got.ok, got.code, v.ok)
+		if got.ok != v.OK() {
+			t.Errorf("%s: reference decoder ok=%v (code %d), vector says ok=%v", v.Name, got.ok, got.code, v.OK())
 			continue
 		}
-		if !v.ok {
-			if uint64(got.code) != v.errCode {
-				t.Errorf("%s: reference decoder error %d, vector says %d", v.name, got.code, v.errCode)
+		if !v.OK() {
+			if got.code != v.ErrCode {
+				t.Errorf("%s: reference decoder error %d, vector says %d", v.Name, got.code, v.ErrCode)
 			}
-			if v.errStat != uint64(statusOf(uint32(v.errCode))) {
-				t.Errorf("%s: error.status %d does not go with code %d", v.name, v.errStat, v.errCode)
+			if v.ErrStatus != statusOf(v.ErrCode) {
+				t.Errorf("%s: error.status %d does not go with code %d", v.Name, v.ErrStatus, v.ErrCode)
 			}
-			if v.hasErrID && got.id != v.errID {
-				t.Errorf("%s: reference decoder echoes request_id %d, vector says %d", v.name, got.id, v.errID)
+			if v.HasErrRequestID && got.id != v.ErrRequestID {
+				t.Errorf("%s: reference decoder echoes request_id %d, vector says %d", v.Name, got.id, v.ErrRequestID)
 			}
 			continue
 		}
-		if got.typ != v.typ {
-			t.Errorf("%s: reference decoder type %s, vector says %s", v.name, got.typ, v.typ)
+		if got.typ != v.Type {
+			t.Errorf("%s: reference decoder type %s, vector says %s", v.Name, got.typ, v.Type)
 			continue
 		}
-		for k, want := range v.fields {
-			g := got.fields[k]
-			if !textFields[k] && !hexFields[k] && want != "none" {
-				n, _ := parseUint(want, 64)
+		for _, k := range v.FieldNames() {
+			want, err := v.String(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Integers compare by value (the vector may write 0x...);
+			// hex and text fields, and seed "none", as written.
+			if n, err := v.Uint(k); err == nil {
 				want = u(n)
 			}
-			if g != want {
-				t.Errorf("%s: field %s: reference decoder %q, vector %q", v.name, k, g, want)
+			g, present := got.fields[k]
+			if !present || g != want {
+				t.Errorf("%s: field %s: reference decoder %q, vector %q", v.Name, k, g, want)
 			}
 		}
 		enc, err := refEncode(v)
 		if err != nil {
-			t.Errorf("%s: %v", v.name, err)
+			t.Errorf("%s: %v", v.Name, err)
 			continue
 		}
-		if same := bytes.Equal(enc, v.msg); same != v.rt {
-			t.Errorf("%s: canonical re-encoding equal=%v, but roundtrip=%v", v.name, same, v.rt)
+		if same := bytes.Equal(enc, v.Bytes); same != v.Roundtrip {
+			t.Errorf("%s: canonical re-encoding equal=%v, but roundtrip=%v", v.Name, same, v.Roundtrip)
 		}
 	}
 }
