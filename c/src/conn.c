@@ -14,6 +14,9 @@
  * client that announces 10 MiB and sends nothing costs almost nothing. */
 #define FIRST_BUFFER (64u * 1024u)
 
+_Static_assert(WEAVE_CONN_FIRST_READ <= FIRST_BUFFER,
+               "what the first read brings must fit in the first buffer");
+
 void weave_conn_init(struct weave_conn *c, int fd, uint64_t tag,
                      const struct weave_peer *peer)
 {
@@ -81,22 +84,19 @@ static int served_type(uint16_t msg_type)
  * The type is a header check (SPEC section 2: magic, version, size, type),
  * so a type we do not serve is answered now, not after a payload we would
  * throw away and that may never come. The request_id is echoed when its 8
- * bytes are already here (clients write a message in one go), but we never
- * wait for them: the codec then judges exactly what has arrived.
+ * bytes came with the header (clients write a message in one go), but we
+ * never wait for them: the codec then judges exactly what has arrived.
  */
-static enum weave_io refuse_type(struct weave_conn *c, struct weave_error *err)
+static enum weave_io refuse_type(struct weave_conn *c, const uint8_t *extra,
+                                 size_t extra_len, struct weave_error *err)
 {
     uint8_t buf[WEAVE_HEADER_SIZE + 8];
-    size_t want = c->hdr.payload_len < 8 ? c->hdr.payload_len : 8;
-    size_t got = 0;
+    size_t got = c->hdr.payload_len < 8 ? c->hdr.payload_len : 8;
 
+    if (got > extra_len)
+        got = extra_len;
     memcpy(buf, c->header, WEAVE_HEADER_SIZE);
-    while (got < want) {
-        ssize_t n = recv_some(c->fd, buf + WEAVE_HEADER_SIZE + got, want - got);
-        if (n <= 0)
-            break; /* EAGAIN, EOF or error: go with what we have */
-        got += (size_t)n;
-    }
+    memcpy(buf + WEAVE_HEADER_SIZE, extra, got);
     struct weave_request req;
     if (weave_request_decode(buf, WEAVE_HEADER_SIZE + got, &req, err) == 0 ||
         err->code != WEAVE_ERR_UNKNOWN_TYPE)
@@ -106,14 +106,19 @@ static enum weave_io refuse_type(struct weave_conn *c, struct weave_error *err)
     return WEAVE_IO_REPLY;
 }
 
-/* Header complete: judge it, and only then allocate for the payload. */
-static enum weave_io start_payload(struct weave_conn *c, struct weave_error *err)
+/*
+ * Header complete: judge it, and only then allocate for the payload, from
+ * the checked length (at most FIRST_BUFFER to start with). `extra` are the
+ * bytes that came after the header in the same recv.
+ */
+static enum weave_io start_payload(struct weave_conn *c, const uint8_t *extra,
+                                   size_t extra_len, struct weave_error *err)
 {
     if (weave_header_decode(c->header, &c->hdr, err) != 0)
-        return WEAVE_IO_REPLY; /* reply now; the payload is never read */
+        return WEAVE_IO_REPLY; /* reply now; no more of the payload is read */
     c->header_ok = 1;
     if (!served_type(c->hdr.msg_type))
-        return refuse_type(c, err);
+        return refuse_type(c, extra, extra_len, err);
 
     c->msg_len = WEAVE_HEADER_SIZE + (size_t)c->hdr.payload_len; /* <= 10 MiB */
     c->msg_cap = c->msg_len < FIRST_BUFFER ? c->msg_len : FIRST_BUFFER;
@@ -123,8 +128,14 @@ static enum weave_io start_payload(struct weave_conn *c, struct weave_error *err
                         "out of memory for a %zu-byte request", c->msg_len);
         return WEAVE_IO_REPLY;
     }
+    /* Fits: extra_len < WEAVE_CONN_FIRST_READ <= FIRST_BUFFER, and what
+     * lies past the message's end is dropped. */
+    size_t take = c->msg_len - WEAVE_HEADER_SIZE;
+    if (take > extra_len)
+        take = extra_len;
     memcpy(c->msg, c->header, WEAVE_HEADER_SIZE);
-    c->msg_got = WEAVE_HEADER_SIZE;
+    memcpy(c->msg + WEAVE_HEADER_SIZE, extra, take);
+    c->msg_got = WEAVE_HEADER_SIZE + take;
     c->state = WEAVE_CONN_READ_PAYLOAD;
     return c->msg_got == c->msg_len ? WEAVE_IO_DONE : WEAVE_IO_AGAIN;
 }
@@ -145,19 +156,36 @@ static int grow(struct weave_conn *c)
     return 0;
 }
 
-static enum weave_io read_header(struct weave_conn *c, struct weave_error *err)
+/*
+ * Reading the header: ONE recv into a stack buffer, which usually brings
+ * the whole request (WEAVE_CONN_FIRST_READ). Only a header that arrives in
+ * pieces (rare: clients write a message in one go) takes more recvs, until
+ * it is complete, EAGAIN or EOF. *drained is set when the last recv came
+ * back short: the socket is empty, asking again would only be EAGAIN.
+ */
+static enum weave_io read_first(struct weave_conn *c, struct weave_error *err,
+                                size_t *budget, int *drained)
 {
-    while (c->header_got < WEAVE_HEADER_SIZE) {
-        ssize_t n = recv_some(c->fd, c->header + c->header_got,
-                              WEAVE_HEADER_SIZE - c->header_got);
+    uint8_t buf[WEAVE_CONN_FIRST_READ];
+    ssize_t n;
+    size_t take;
+
+    do {
+        n = recv_some(c->fd, buf, sizeof buf);
         if (n < 0)
             return (errno == EAGAIN || errno == EWOULDBLOCK) ? WEAVE_IO_AGAIN
                                                              : WEAVE_IO_CLOSE;
         if (n == 0)
             return eof_midway(c, err);
-        c->header_got += (size_t)n;
-    }
-    return start_payload(c, err);
+        *budget -= (size_t)n;
+        take = WEAVE_HEADER_SIZE - c->header_got;
+        if (take > (size_t)n)
+            take = (size_t)n;
+        memcpy(c->header + c->header_got, buf, take);
+        c->header_got += take;
+    } while (c->header_got < WEAVE_HEADER_SIZE);
+    *drained = (size_t)n < sizeof buf;
+    return start_payload(c, buf + take, (size_t)n - take, err);
 }
 
 static enum weave_io read_payload(struct weave_conn *c, struct weave_error *err,
@@ -188,8 +216,9 @@ enum weave_io weave_conn_read(struct weave_conn *c, struct weave_error *err)
     size_t budget = WEAVE_CONN_READ_BUDGET;
 
     if (c->state == WEAVE_CONN_READ_HEADER) {
-        enum weave_io r = read_header(c, err);
-        if (r != WEAVE_IO_AGAIN || c->state == WEAVE_CONN_READ_HEADER)
+        int drained = 1;
+        enum weave_io r = read_first(c, err, &budget, &drained);
+        if (r != WEAVE_IO_AGAIN || drained)
             return r;
     }
     while (c->state == WEAVE_CONN_READ_PAYLOAD && budget > 0) {

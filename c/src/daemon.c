@@ -3,6 +3,7 @@
 #include "weave/daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,27 @@ static void check_fd_limit(const struct weave_config *cfg,
         weave_warn(log, "--max-connections=%u needs about %lu file descriptors; "
                    "the limit is %lu", (unsigned)cfg->max_connections,
                    (unsigned long)need, (unsigned long)rl.rlim_cur);
+}
+
+/*
+ * Big buffers (the 10 MiB request and reply buffers) go back to the kernel
+ * when freed. glibc serves them with mmap at first, but after the first
+ * free it raises its mmap threshold to that size ("dynamic threshold"), so
+ * from then on they come from the heap and stay resident when freed: ~10 MB
+ * idle after one large image. Setting the threshold fixes it at 128 KiB
+ * (glibc's own starting value) and turns that adjustment off. The price:
+ * a large reply is written into fresh pages every time, ~5 ms per 10 MB
+ * reply on the bench VM (page faults, then munmap; docs/PERFORMANCE.md),
+ * small next to a real model's seconds per image. glibc-specific; another
+ * allocator simply keeps its own policy.
+ */
+static void release_big_buffers(const struct weave_log *log)
+{
+    /* DEBUG only: nothing to act on, and an allocator that replaces
+     * glibc's (ASan's, a preloaded one) says no and has its own policy. */
+    if (mallopt(M_MMAP_THRESHOLD, 128 * 1024) != 1)
+        weave_debug(log, "mallopt(M_MMAP_THRESHOLD) refused; large buffers "
+                    "may stay resident after use");
 }
 
 /* Block SIGTERM/SIGINT from the start: one arriving during setup waits in
@@ -173,6 +195,7 @@ int weave_daemon_main(int argc, char *argv[])
     struct weave_log log;
     weave_log_init(&log, cfg.log_level, STDERR_FILENO);
     block_signals();
+    release_big_buffers(&log);
 
     struct weave_listener listener;
     struct weave_lock lock = {.fd = -1};

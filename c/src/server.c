@@ -45,6 +45,22 @@ struct weave_conn *server_find_conn(struct server *s, uint64_t tag)
     return (c != NULL && c->tag == tag) ? c : NULL;
 }
 
+/* The free slots are a stack in s->free_slots[0 .. nslots - nconns). */
+uint32_t server_take_slot(struct server *s, struct weave_conn *c)
+{
+    uint32_t slot = s->free_slots[s->nslots - s->nconns - 1];
+    s->slots[slot] = c;
+    s->nconns++;
+    return slot;
+}
+
+void server_free_slot(struct server *s, uint32_t slot)
+{
+    s->slots[slot] = NULL;
+    s->nconns--;
+    s->free_slots[s->nslots - s->nconns - 1] = slot;
+}
+
 /* Returns 1 when a warning of this kind may be printed now. */
 int server_warn_due(uint64_t *last, uint64_t now)
 {
@@ -56,22 +72,99 @@ int server_warn_due(uint64_t *last, uint64_t now)
 
 /* ---- deadlines -------------------------------------------------------- */
 
+/*
+ * Deadlines are kept in two intrusive lists, each in deadline order, so the
+ * loop never scans the max_connections slots (up to 65536): the nearest
+ * deadline is a list head, O(1), and setting or clearing one is O(1).
+ *
+ * Why lists and not a heap: every read deadline is accept time + the same
+ * read timeout, and every write deadline is the time the reply was ready +
+ * the same write timeout. Appending at the tail with a monotonic clock
+ * therefore keeps each list sorted by construction (FIFO = deadline order);
+ * a single list would not be, since the two timeouts differ. Connections
+ * that are WORKING have no deadline and are on no list.
+ *
+ * Insertion still walks back from the tail past later deadlines: with the
+ * clock and timeouts as they are it never moves (O(1)), and should a caller
+ * ever pass an earlier deadline the list stays sorted instead of a timeout
+ * being missed.
+ */
+
+static void list_unlink(struct weave_conn *c)
+{
+    struct weave_conn_list *l = c->dl_list;
+
+    if (l == NULL)
+        return;
+    if (c->dl_prev != NULL)
+        c->dl_prev->dl_next = c->dl_next;
+    else
+        l->head = c->dl_next;
+    if (c->dl_next != NULL)
+        c->dl_next->dl_prev = c->dl_prev;
+    else
+        l->tail = c->dl_prev;
+    c->dl_list = NULL;
+    c->dl_prev = c->dl_next = NULL;
+}
+
+/* Inserts c after the last entry whose deadline is not later than c's. */
+static void list_insert_sorted(struct weave_conn_list *l, struct weave_conn *c)
+{
+    struct weave_conn *after = l->tail;
+
+    while (after != NULL && after->deadline_ms > c->deadline_ms)
+        after = after->dl_prev;
+    c->dl_list = l;
+    c->dl_prev = after;
+    c->dl_next = after != NULL ? after->dl_next : l->head;
+    if (c->dl_next != NULL)
+        c->dl_next->dl_prev = c;
+    else
+        l->tail = c;
+    if (after != NULL)
+        after->dl_next = c;
+    else
+        l->head = c;
+}
+
+void server_set_deadline(struct weave_conn_list *list, struct weave_conn *c,
+                         uint64_t deadline_ms)
+{
+    list_unlink(c);
+    c->deadline_ms = deadline_ms;
+    list_insert_sorted(list, c);
+}
+
+void server_clear_deadline(struct weave_conn *c)
+{
+    list_unlink(c);
+    c->deadline_ms = 0;
+}
+
 static void expire(struct server *s, uint64_t now)
 {
-    for (uint32_t i = 0; i < s->nslots; i++) {
-        struct weave_conn *c = s->slots[i];
-        if (c == NULL || c->deadline_ms == 0 || now < c->deadline_ms)
-            continue;
-        if (c->state == WEAVE_CONN_WRITING) {
-            /* The client's problem, not ours: INFO, not ERROR. */
-            weave_info(s->log, "write deadline: pid=%ld took %zu of %zu bytes in "
-                       "%u ms; closing", (long)c->peer.pid, c->out_sent,
-                       c->out_len, (unsigned)s->cfg->write_timeout_ms);
-            server_close_conn(s, c);
-        } else {
-            server_read_deadline(s, c);
-        }
+    struct weave_conn *c;
+
+    while ((c = s->writing.head) != NULL && now >= c->deadline_ms) {
+        /* The client's problem, not ours: INFO, not ERROR. */
+        weave_info(s->log, "write deadline: pid=%ld took %zu of %zu bytes in "
+                   "%u ms; closing", (long)c->peer.pid, c->out_sent,
+                   c->out_len, (unsigned)s->cfg->write_timeout_ms);
+        server_close_conn(s, c);
     }
+    /* Each one leaves s->reading: replying moves it to s->writing (with a
+     * deadline in the future) or closes it. */
+    while ((c = s->reading.head) != NULL && now >= c->deadline_ms)
+        server_read_deadline(s, c);
+}
+
+/* The earlier of two deadlines, 0 meaning none. */
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+    if (a == 0)
+        return b;
+    return (b != 0 && b < a) ? b : a;
 }
 
 /* epoll_wait timeout: until the nearest deadline, or forever (-1). */
@@ -79,16 +172,13 @@ static int next_timeout(const struct server *s, uint64_t now)
 {
     uint64_t next = 0;
 
-    for (uint32_t i = 0; i < s->nslots; i++) {
-        const struct weave_conn *c = s->slots[i];
-        if (c != NULL && c->deadline_ms != 0 &&
-            (next == 0 || c->deadline_ms < next))
-            next = c->deadline_ms;
-    }
-    if (s->accept_resume_ms != 0 && (next == 0 || s->accept_resume_ms < next))
-        next = s->accept_resume_ms;
-    if (s->stopping && (next == 0 || s->stop_deadline_ms < next))
-        next = s->stop_deadline_ms;
+    if (s->reading.head != NULL)
+        next = s->reading.head->deadline_ms;
+    if (s->writing.head != NULL)
+        next = earlier(next, s->writing.head->deadline_ms);
+    next = earlier(next, s->accept_resume_ms);
+    if (s->stopping)
+        next = earlier(next, s->stop_deadline_ms);
     if (next == 0)
         return -1;
     if (next <= now)
@@ -132,14 +222,11 @@ static void begin_shutdown(struct server *s, int signo)
         weave_job_free(job);
         job = next;
     }
-    /* Requests still arriving will not be served either. Connections with
-     * a job in progress or a reply on its way get until the deadline. */
-    for (uint32_t i = 0; i < s->nslots; i++) {
-        struct weave_conn *c = s->slots[i];
-        if (c != NULL && (c->state == WEAVE_CONN_READ_HEADER ||
-                          c->state == WEAVE_CONN_READ_PAYLOAD))
-            server_close_conn(s, c);
-    }
+    /* Requests still arriving will not be served either (they are exactly
+     * the connections on s->reading). Connections with a job in progress or
+     * a reply on its way get until the deadline. */
+    while (s->reading.head != NULL)
+        server_close_conn(s, s->reading.head);
 }
 
 static void signal_ready(struct server *s)
@@ -185,10 +272,14 @@ static int setup(struct server *s, const struct weave_server_params *p)
     s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->slots = calloc(s->nslots, sizeof *s->slots);
-    if (s->sigfd < 0 || s->epfd < 0 || s->slots == NULL) {
+    s->free_slots = calloc(s->nslots, sizeof *s->free_slots);
+    if (s->sigfd < 0 || s->epfd < 0 || s->slots == NULL || s->free_slots == NULL) {
         weave_error(s->log, "event loop setup: %s", strerror(errno));
         return -1;
     }
+    /* Slot 0 on top; from then on the slot freed last is reused first. */
+    for (uint32_t i = 0; i < s->nslots; i++)
+        s->free_slots[i] = s->nslots - 1 - i;
     /* Missing is survivable: EMFILE then pauses the listener instead. */
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
@@ -231,6 +322,7 @@ static int teardown(struct server *s)
         }
     }
     free(s->slots);
+    free(s->free_slots);
     if (s->reserve_fd >= 0)
         close(s->reserve_fd);
     if (s->sigfd >= 0)

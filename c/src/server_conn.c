@@ -14,20 +14,23 @@
 #include "weave/clock.h"
 #include "weave/protocol.h"
 
-/* Returns 0, or -1 when c has been closed and freed: the caller must not
- * touch c again. */
+/* Registers c with epoll on first use (a connection whose request and
+ * reply go through at once never is), else changes its interest. Returns 0,
+ * or -1 when c has been closed and freed: the caller must not touch c again. */
 static int set_interest(struct server *s, struct weave_conn *c,
                         uint32_t events)
 {
-    if (c->events == events)
+    if (c->polled && c->events == events)
         return 0;
-    if (server_epoll_set(s, EPOLL_CTL_MOD, c->fd, events, c->tag) != 0) {
-        /* Only ENOMEM is possible for a registered fd; without it we would
-         * never hear from the client again, so give up on the connection. */
+    int op = c->polled ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (server_epoll_set(s, op, c->fd, events, c->tag) != 0) {
+        /* ENOMEM (or ENOSPC: max_user_watches); without it we would never
+         * hear from the client again, so give up on the connection. */
         weave_warn(s->log, "epoll_ctl: %s; closing connection", strerror(errno));
         server_close_conn(s, c);
         return -1;
     }
+    c->polled = 1;
     c->events = events;
     return 0;
 }
@@ -45,7 +48,7 @@ static void finish_conn(struct server *s, struct weave_conn *c)
 static void start_writing(struct server *s, struct weave_conn *c)
 {
     c->state = WEAVE_CONN_WRITING;
-    c->deadline_ms = weave_now_ms() + s->cfg->write_timeout_ms;
+    server_set_deadline(&s->writing, c, weave_now_ms() + s->cfg->write_timeout_ms);
     switch (weave_conn_write(c)) {
     case WEAVE_IO_DONE:
         finish_conn(s, c);
@@ -120,7 +123,7 @@ static void queue_generate(struct server *s, struct weave_conn *c,
     c->msg = NULL;
     c->job = job;
     c->state = WEAVE_CONN_WORKING;
-    c->deadline_ms = 0; /* generation takes what it takes */
+    server_clear_deadline(c); /* generation takes what it takes */
     weave_worker_submit(s->worker, job);
     weave_debug(s->log, "request_id=%llu from pid=%ld queued (%u waiting)",
                 (unsigned long long)job->req.request_id, (long)c->peer.pid,
@@ -163,6 +166,7 @@ static void on_readable(struct server *s, struct weave_conn *c)
 
     switch (weave_conn_read(c, &err)) {
     case WEAVE_IO_AGAIN:
+        set_interest(s, c, EPOLLIN); /* closes c if that fails */
         return;
     case WEAVE_IO_DONE:
         on_message(s, c);
@@ -197,6 +201,11 @@ static void on_writable(struct server *s, struct weave_conn *c)
     }
 }
 
+void server_conn_start(struct server *s, struct weave_conn *c)
+{
+    on_readable(s, c);
+}
+
 void server_conn_event(struct server *s, struct weave_conn *c,
                        uint32_t events)
 {
@@ -229,10 +238,10 @@ void server_close_conn(struct server *s, struct weave_conn *c)
     if (c->job != NULL && weave_worker_cancel(s->worker, c->job))
         weave_job_free(c->job);
     c->job = NULL;
+    server_clear_deadline(c);
     weave_conn_release(c); /* close() also removes it from epoll */
     free(c);
-    s->slots[slot] = NULL;
-    s->nconns--;
+    server_free_slot(s, slot);
 }
 
 void server_jobs_done(struct server *s)
@@ -249,12 +258,14 @@ void server_jobs_done(struct server *s)
         }
         c->job = NULL;
         if (job->reply != NULL) {
-            weave_info(s->log,
-                       "generated request_id=%llu %ux%u steps=%u seed=%llu in %u ms",
-                       (unsigned long long)job->req.request_id,
-                       (unsigned)job->req.width, (unsigned)job->req.height,
-                       (unsigned)job->req.steps, (unsigned long long)job->seed,
-                       (unsigned)job->generation_ms);
+            /* DEBUG: a busy daemon must not write a line per request at
+             * the default level (INFO is for events worth reading). */
+            weave_debug(s->log,
+                        "generated request_id=%llu %ux%u steps=%u seed=%llu in %u ms",
+                        (unsigned long long)job->req.request_id,
+                        (unsigned)job->req.width, (unsigned)job->req.height,
+                        (unsigned)job->req.steps, (unsigned long long)job->seed,
+                        (unsigned)job->generation_ms);
             weave_conn_reply_heap(c, job->reply, job->reply_len);
             job->reply = NULL;
             weave_job_free(job);

@@ -21,7 +21,6 @@
 #define TAG_SIGNAL 2u
 #define TAG_WORKER 3u
 
-#define ACCEPT_BATCH 64          /* accepts per wakeup, then serve the rest */
 #define ACCEPT_PAUSE_MS 100      /* listener rest after fd exhaustion */
 #define WARN_INTERVAL_MS 10000   /* rate limit for repeated warnings */
 
@@ -37,8 +36,11 @@ struct server {
     int reserve_fd;            /* spare fd, given up to shed a connection on EMFILE */
     struct weave_worker *worker;
     struct weave_conn **slots; /* max_connections entries */
+    uint32_t *free_slots;      /* stack of the nslots - nconns free slots */
     uint32_t nslots;
     uint32_t nconns;
+    struct weave_conn_list reading; /* READ_HEADER/PAYLOAD, by read deadline */
+    struct weave_conn_list writing; /* WRITING, by write deadline */
     uint32_t generation;
     uid_t uid;
     uint64_t started_ms;
@@ -54,8 +56,17 @@ int server_epoll_set(struct server *s, int op, int fd, uint32_t events,
                      uint64_t tag);
 /* Returns 1 when a warning of this kind may be printed now. */
 int server_warn_due(uint64_t *last, uint64_t now);
+/* Takes a free slot for c (nconns < nslots) and returns its number. */
+uint32_t server_take_slot(struct server *s, struct weave_conn *c);
+void server_free_slot(struct server *s, uint32_t slot);
 /* The live connection with this tag, or NULL (closed, slot reused). */
 struct weave_conn *server_find_conn(struct server *s, uint64_t tag);
+/* Puts c on `list` (s->reading or s->writing) with this deadline, off the
+ * list it was on. */
+void server_set_deadline(struct weave_conn_list *list, struct weave_conn *c,
+                         uint64_t deadline_ms);
+/* Takes c off its deadline list: no deadline (WORKING, or closing). */
+void server_clear_deadline(struct weave_conn *c);
 
 /* server_accept.c: the listening socket */
 void server_accept_ready(struct server *s);
@@ -64,6 +75,8 @@ void server_resume_accept(struct server *s, uint64_t now);
 void server_stop_listening(struct server *s);
 
 /* server_conn.c: connections, requests, replies */
+/* A connection just accepted (in slots, on s->reading): read at once. */
+void server_conn_start(struct server *s, struct weave_conn *c);
 void server_conn_event(struct server *s, struct weave_conn *c, uint32_t events);
 /* Closes and frees c; a job still queued for it is taken back. */
 void server_close_conn(struct server *s, struct weave_conn *c);

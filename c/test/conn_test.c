@@ -13,6 +13,17 @@
 #include "weave/conn.h"
 #include "weave/wire.h"
 
+/* Counts recv(2) calls: this test links with -Wl,--wrap=recv (c/BUILD.bazel). */
+static int recv_calls;
+ssize_t __real_recv(int fd, void *buf, size_t len, int flags);
+ssize_t __wrap_recv(int fd, void *buf, size_t len, int flags);
+
+ssize_t __wrap_recv(int fd, void *buf, size_t len, int flags)
+{
+    recv_calls++;
+    return __real_recv(fd, buf, len, flags);
+}
+
 struct pair {
     struct weave_conn c; /* server side, non-blocking */
     int client;
@@ -86,9 +97,25 @@ static void test_bad_magic_no_payload_read(void)
     CHECK(err.code == WEAVE_ERR_INVALID_MAGIC && err.status == 400);
     CHECK(err.request_id == 0);
     CHECK(p.c.msg == NULL); /* nothing allocated for the payload */
-    /* The payload is still unread in the socket. */
-    uint8_t rest[256];
-    CHECK(recv(p.c.fd, rest, sizeof rest, MSG_DONTWAIT) == (ssize_t)(n - 16));
+    close_pair(&p);
+
+    /* A payload longer than the first read: the header is judged on what
+     * that one fixed-size recv brought, and the payload is not read on. */
+    size_t len = 16 + 3 * WEAVE_CONN_FIRST_READ;
+    uint8_t *big = calloc(1, len);
+    uint8_t *rest = malloc(len);
+    memcpy(big, msg, 16);
+    weave_put_u32(big + 8, (uint32_t)(len - 16));
+    open_pair(&p);
+    CHECK(write(p.client, big, len) == (ssize_t)len);
+    CHECK(weave_conn_read(&p.c, &err) == WEAVE_IO_REPLY);
+    CHECK(err.code == WEAVE_ERR_INVALID_MAGIC && err.request_id == 0);
+    CHECK(p.c.msg == NULL);
+    /* The rest of the payload is still unread in the socket. */
+    CHECK(recv(p.c.fd, rest, len, MSG_DONTWAIT) ==
+          (ssize_t)(len - WEAVE_CONN_FIRST_READ));
+    free(big);
+    free(rest);
     close_pair(&p);
 }
 
@@ -188,6 +215,94 @@ static void test_eof(void)
     close_pair(&p);
 }
 
+/* The largest request a client normally sends: one 2048-byte prompt used
+ * three times (SPEC: 16 + 60 + 3 x 2048 bytes). */
+static size_t longest_usual_request(uint8_t *buf, size_t cap)
+{
+    static uint8_t prompt[2048];
+    memset(prompt, 'a', sizeof prompt);
+    struct weave_generate_request req;
+    memset(&req, 0, sizeof req);
+    req.request_id = 12;
+    req.width = req.height = 64;
+    req.steps = 1;
+    req.cfg_scale = 7.0f;
+    req.clip_l.data = req.clip_g.data = req.t5.data = prompt;
+    req.clip_l.len = req.clip_g.len = req.t5.len = sizeof prompt;
+    return weave_encode_generate_request(buf, cap, 1, &req);
+}
+
+/* Reads one message written in one go; returns the recv calls it took. */
+static int recvs_for(const uint8_t *msg, size_t n)
+{
+    struct pair p;
+    struct weave_error err;
+    open_pair(&p);
+    CHECK(tu_send_all(p.client, msg, n) == 0);
+    recv_calls = 0;
+    CHECK(weave_conn_read(&p.c, &err) == WEAVE_IO_DONE);
+    int calls = recv_calls;
+    CHECK(p.c.msg_len == n && memcmp(p.c.msg, msg, n) == 0);
+    close_pair(&p);
+    return calls;
+}
+
+static void test_few_recvs(void)
+{
+    /* Already in the socket: header and payload in ONE recv, and no second
+     * recv only to hear EAGAIN. */
+    uint8_t msg[8192];
+    size_t n = tu_status_request(msg, sizeof msg, 3);
+    CHECK(n == 24 && recvs_for(msg, n) == 1);
+    n = tu_example_request(msg, sizeof msg, 4, 512, 512, 0);
+    CHECK(n == 118 && recvs_for(msg, n) == 1);
+    n = longest_usual_request(msg, sizeof msg);
+    CHECK(n == 6220 && n <= WEAVE_CONN_FIRST_READ && recvs_for(msg, n) == 1);
+
+    /* Longer than the first read: the rest in one more recv, into a buffer
+     * allocated (after the header check) for exactly the message. */
+    size_t len = 16 + 2 * WEAVE_CONN_FIRST_READ;
+    uint8_t *big = calloc(1, len);
+    weave_put_u32(big, WEAVE_MAGIC);
+    weave_put_u16(big + 4, 1);
+    weave_put_u16(big + 6, 1);
+    weave_put_u32(big + 8, (uint32_t)(len - 16));
+    CHECK(recvs_for(big, len) == 2);
+    free(big);
+
+    /* The header alone, the payload later: each read stops at the short
+     * recv instead of asking again. */
+    struct pair p;
+    struct weave_error err;
+    n = tu_example_request(msg, sizeof msg, 5, 512, 512, 0);
+    open_pair(&p);
+    CHECK(write(p.client, msg, 16) == 16);
+    recv_calls = 0;
+    CHECK(weave_conn_read(&p.c, &err) == WEAVE_IO_AGAIN && recv_calls == 1);
+    CHECK(p.c.state == WEAVE_CONN_READ_PAYLOAD && p.c.msg_cap == n);
+    CHECK(write(p.client, msg + 16, n - 16) == (ssize_t)(n - 16));
+    recv_calls = 0;
+    CHECK(weave_conn_read(&p.c, &err) == WEAVE_IO_DONE && recv_calls == 1);
+    CHECK(memcmp(p.c.msg, msg, n) == 0);
+    close_pair(&p);
+}
+
+static void test_trailing_bytes_ignored(void)
+{
+    /* One request per connection: bytes after it in the same read are not
+     * part of it. */
+    struct pair p;
+    struct weave_error err;
+    uint8_t msg[256];
+    size_t n = tu_status_request(msg, sizeof msg, 6);
+    memset(msg + n, 0xEE, 40);
+    open_pair(&p);
+    CHECK(write(p.client, msg, n + 40) == (ssize_t)(n + 40));
+    CHECK(weave_conn_read(&p.c, &err) == WEAVE_IO_DONE);
+    CHECK(p.c.msg_len == n && p.c.msg_got == n && memcmp(p.c.msg, msg, n) == 0);
+    close_pair(&p);
+}
+
 static void test_large_payload_grows(void)
 {
     struct pair p;
@@ -283,10 +398,12 @@ int main(void)
 {
     tu_run("conn: request arriving byte by byte", test_byte_by_byte);
     tu_run("conn: header-only message", test_header_only);
-    tu_run("conn: bad magic answered before the payload", test_bad_magic_no_payload_read);
+    tu_run("conn: bad magic answered, payload not read on", test_bad_magic_no_payload_read);
     tu_run("conn: payload_len over the limit", test_too_large);
     tu_run("conn: unknown msg_type refused at the header", test_unknown_type_at_header);
     tu_run("conn: EOF before a whole message", test_eof);
+    tu_run("conn: a waiting request takes one recv", test_few_recvs);
+    tu_run("conn: bytes after the message ignored", test_trailing_bytes_ignored);
     tu_run("conn: 3 MiB payload, buffer grows", test_large_payload_grows);
     tu_run("conn: partial writes", test_write_partial);
     tu_run("conn: write to a closed peer", test_write_peer_gone);

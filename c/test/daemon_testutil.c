@@ -252,15 +252,21 @@ void tu_daemon_spawn(struct tu_daemon *d, const char *const *args,
     snprintf(d->lock, sizeof d->lock, "%s/weave/weave.lock", d->dir);
     if (d->log[0] == '\0') {
         /* Log files need no short path: Bazel's TEST_TMPDIR when there is
-         * one (cleaned by Bazel), /tmp otherwise. */
-        static int counter;
+         * one (cleaned by Bazel), /tmp otherwise. Unique names from
+         * mkstemp, not from the pid: sandboxed tests run in their own pid
+         * namespace, so concurrent ones share a pid (and /tmp). */
         const char *base = getenv("TEST_TMPDIR");
-        if (base == NULL || base[0] == '\0' || strlen(base) > 64)
+        if (base == NULL || base[0] == '\0' || strlen(base) > 200)
             base = "/tmp";
-        snprintf(d->log, sizeof d->log, "%s/wvt-log.%ld.%d", base,
-                 (long)getpid(), counter);
-        snprintf(d->out, sizeof d->out, "%s/wvt-out.%ld.%d", base,
-                 (long)getpid(), counter++);
+        snprintf(d->log, sizeof d->log, "%s/wvt-log.XXXXXX", base);
+        snprintf(d->out, sizeof d->out, "%s/wvt-out.XXXXXX", base);
+        int lfd = mkstemp(d->log), ofd = mkstemp(d->out);
+        if (lfd < 0 || ofd < 0) {
+            perror("mkstemp");
+            exit(2);
+        }
+        close(lfd);
+        close(ofd);
     }
     d->reaped = 0;
     /* Truncated here, before the fork, so a reader never sees the log of

@@ -1,9 +1,12 @@
 /* Log format (docs/CONTRACTS.md), level parsing and filtering. */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon_testutil.h"
@@ -124,11 +127,91 @@ static void test_one_line_always(void)
     CHECK(len > 5 && strcmp(out + len - 5, "x...\n") == 0);
 }
 
+/* Fills the buffer behind fd until not one more byte fits, then puts fd
+ * back in blocking mode: a pipe or socket nobody reads. */
+static void fill(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    char junk[4096];
+    memset(junk, 'j', sizeof junk);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    while (write(fd, junk, sizeof junk) > 0)
+        ;
+    while (write(fd, junk, 1) > 0)
+        ;
+    fcntl(fd, F_SETFL, flags);
+}
+
+/* Reads what is there (non-blocking) into out; returns its length. */
+static size_t drain(int fd, char *out, size_t cap)
+{
+    size_t len = 0;
+    char buf[4096];
+    ssize_t n;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != 'j' && len + 1 < cap)
+                out[len++] = buf[i];
+        }
+    }
+    out[len] = '\0';
+    return len;
+}
+
+static void check_never_blocks(int r, int w)
+{
+    struct weave_log log;
+    static char out[16384];
+    weave_log_init(&log, WEAVE_LOG_INFO, w);
+    fill(w);
+    alarm(20); /* a blocking write would hang here: SIGALRM ends the test */
+    uint64_t t0 = tu_now_ms();
+    weave_info(&log, "lost %d", 1);
+    weave_warn(&log, "lost %d", 2);
+    CHECK(tu_now_ms() - t0 < 1000);
+    alarm(0);
+    CHECK(drain(r, out, sizeof out) == 0); /* nothing got in */
+
+    /* Room again: the next line is preceded by the count of lost ones. */
+    weave_info(&log, "back");
+    drain(r, out, sizeof out);
+    CHECK(tu_count_lines(out, "weave-compute[") == 2);
+    CHECK(strstr(out, " WARN 2 log lines dropped: the log output was full "
+                      "(is anyone reading it?)\n") != NULL);
+    CHECK(strstr(out, " INFO back\n") != NULL);
+    CHECK(strstr(out, "WARN 2") < strstr(out, "INFO back"));
+    CHECK(strstr(out, "lost") == NULL);
+
+    /* And nothing more to report after that. */
+    weave_info(&log, "again");
+    drain(r, out, sizeof out);
+    CHECK(tu_count_lines(out, "weave-compute[") == 1 && strstr(out, " INFO again\n"));
+}
+
+static void test_full_output_never_blocks(void)
+{
+    /* stderr as a pipe nobody drains must not stall the daemon. */
+    int p[2];
+    CHECK(pipe(p) == 0);
+    check_never_blocks(p[0], p[1]);
+    close(p[0]);
+    close(p[1]);
+
+    /* Or as a stream socket (systemd's journal). */
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    check_never_blocks(sv[0], sv[1]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void)
 {
     tu_run("log: line format", test_format);
     tu_run("log: level filtering", test_filtering);
     tu_run("log: level names", test_parse);
     tu_run("log: newlines and long messages stay one line", test_one_line_always);
+    tu_run("log: a full pipe or socket never blocks", test_full_output_never_blocks);
     return tu_summary();
 }

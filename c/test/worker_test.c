@@ -87,7 +87,7 @@ static int collect(struct weave_worker *w, struct weave_job **out, int n)
     return got;
 }
 
-static struct weave_log quiet = {WEAVE_LOG_ERROR, -1};
+static struct weave_log quiet = {.level = WEAVE_LOG_ERROR, .fd = -1};
 
 static void test_fifo_one_at_a_time(void)
 {

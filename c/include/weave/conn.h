@@ -39,7 +39,23 @@ enum weave_io {
 /* Largest read per readiness event, so one fast sender cannot hog the loop. */
 #define WEAVE_CONN_READ_BUDGET (1u << 20)
 
+/*
+ * The first recv of a request goes into a stack buffer of this size, so the
+ * header and, usually, the whole payload arrive in ONE recv: any request a
+ * client normally sends fits (16 + 60 + 3 x 2048 prompt bytes at most). The
+ * payload buffer is allocated only after the header passed its checks,
+ * from the checked length; a refused header has cost at most these bytes.
+ */
+#define WEAVE_CONN_FIRST_READ 8192u
+
 struct weave_job;
+struct weave_conn;
+
+/* A list of connections in deadline order; the event loop keeps two
+ * (server.c explains why FIFOs are enough). */
+struct weave_conn_list {
+    struct weave_conn *head, *tail;
+};
 
 struct weave_conn {
     int fd;
@@ -48,6 +64,12 @@ struct weave_conn {
     struct weave_peer peer;
     uint64_t deadline_ms;  /* read or write deadline; 0 while WORKING */
     uint32_t events;       /* epoll interest currently registered */
+    int polled;            /* registered in epoll at all (events may be 0) */
+
+    /* Owned by the event loop: the deadline list c is on (NULL while
+     * WORKING) and its neighbours there. */
+    struct weave_conn_list *dl_list;
+    struct weave_conn *dl_prev, *dl_next;
 
     uint8_t header[WEAVE_HEADER_SIZE];
     size_t header_got;
@@ -80,11 +102,14 @@ void weave_conn_release(struct weave_conn *c);
 size_t weave_conn_received(const struct weave_conn *c);
 
 /*
- * Reads what is available, up to WEAVE_CONN_READ_BUDGET bytes. DONE: the
- * whole message is in c->msg (c->msg_len bytes). REPLY: *err is the error
- * to send (header refused: magic, version, size or a msg_type we do not
- * serve; EOF mid-message; out of memory). CLOSE: the peer left before
- * sending anything, or the socket failed.
+ * Reads what is available, up to WEAVE_CONN_READ_BUDGET bytes, and stops at
+ * a short read (the socket is drained) instead of asking again for EAGAIN.
+ * Bytes past the message's end that came with the first read are ignored
+ * (one request per connection). DONE: the whole message is in c->msg
+ * (c->msg_len bytes). REPLY: *err is the error to send (header refused:
+ * magic, version, size or a msg_type we do not serve; EOF mid-message; out
+ * of memory). CLOSE: the peer left before sending anything, or the socket
+ * failed.
  */
 enum weave_io weave_conn_read(struct weave_conn *c, struct weave_error *err);
 

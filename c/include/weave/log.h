@@ -8,6 +8,11 @@
  * global level to mutate and tests can point it anywhere. Each line goes out
  * in a single write(2), so lines from the worker thread and the event loop
  * never interleave (lines are shorter than PIPE_BUF).
+ *
+ * Logging never blocks the daemon on a pipe or socket nobody reads: a line
+ * that does not fit is dropped, and the next line that gets through is
+ * preceded by "WARN N log line(s) dropped: ...". Files and terminals get a
+ * plain blocking write (log.c explains why).
  */
 #ifndef WEAVE_LOG_H
 #define WEAVE_LOG_H
@@ -21,11 +26,21 @@ enum weave_log_level {
 
 #define WEAVE_LOG_LINE_MAX 1024 /* longer messages are cut, marked "..." */
 
+/* How a line is written to fd without blocking (chosen by weave_log_init). */
+enum weave_log_sink {
+    WEAVE_LOG_SINK_WRITE = 0, /* file, terminal, unknown: plain write(2) */
+    WEAVE_LOG_SINK_PIPE,      /* pwritev2(RWF_NOWAIT) */
+    WEAVE_LOG_SINK_SOCKET,    /* send(MSG_DONTWAIT) */
+};
+
 struct weave_log {
     enum weave_log_level level; /* lines below this level are dropped */
     int fd;                     /* where lines go; -1 drops everything */
+    long pid;                   /* in every line; cached, no getpid() each */
+    enum weave_log_sink sink;
 };
 
+/* Call it in the process that logs (the pid is taken now). */
 void weave_log_init(struct weave_log *log, enum weave_log_level level, int fd);
 
 /* Parses "debug", "info", "warn", "error" (any case). Returns 0 or -1. */
