@@ -66,34 +66,27 @@ func WithSocketPath(path string) Option {
 // WithConnectTimeout bounds connection establishment (default 5 s), including
 // the retries while the daemon's listen backlog is full.
 func WithConnectTimeout(d time.Duration) Option {
-	return func(c *Client) error {
-		if d <= 0 {
-			return fmt.Errorf("client: connect timeout must be positive, got %v", d)
-		}
-		c.connectTimeout = d
-		return nil
-	}
+	return timeoutOption("connect", d, func(c *Client) *time.Duration { return &c.connectTimeout })
 }
 
 // WithReadTimeout bounds the wait for the whole reply after the request was
 // written (default 65 s).
 func WithReadTimeout(d time.Duration) Option {
-	return func(c *Client) error {
-		if d <= 0 {
-			return fmt.Errorf("client: read timeout must be positive, got %v", d)
-		}
-		c.readTimeout = d
-		return nil
-	}
+	return timeoutOption("read", d, func(c *Client) *time.Duration { return &c.readTimeout })
 }
 
 // WithWriteTimeout bounds writing the request (default 5 s).
 func WithWriteTimeout(d time.Duration) Option {
+	return timeoutOption("write", d, func(c *Client) *time.Duration { return &c.writeTimeout })
+}
+
+// timeoutOption sets the timeout field picks out, refusing d <= 0.
+func timeoutOption(name string, d time.Duration, field func(*Client) *time.Duration) Option {
 	return func(c *Client) error {
 		if d <= 0 {
-			return fmt.Errorf("client: write timeout must be positive, got %v", d)
+			return fmt.Errorf("client: %s timeout must be positive, got %v", name, d)
 		}
-		c.writeTimeout = d
+		*field(c) = d
 		return nil
 	}
 }
