@@ -178,17 +178,9 @@ func (c *Client) Generate(ctx context.Context, req *protocol.GenerateRequest) (*
 	if r.RequestID == 0 {
 		r.RequestID = c.newRequestID()
 	}
-	msg, err := protocol.EncodeGenerateRequest(&r)
+	m, err := c.roundTrip(ctx, &r)
 	if err != nil {
 		return nil, err
-	}
-	reply, err := c.Send(ctx, msg)
-	if err != nil {
-		return nil, err
-	}
-	m, err := protocol.DecodeResponse(reply)
-	if err != nil {
-		return nil, &ReplyError{Err: err}
 	}
 	switch resp := m.(type) {
 	case *protocol.GenerateResponse:
@@ -206,14 +198,10 @@ func (c *Client) Generate(ctx context.Context, req *protocol.GenerateRequest) (*
 	}
 }
 
-// Status asks the daemon for its status (SPEC section 7). A daemon that
-// answers with an error reply is up but does not serve the extension: the
-// error then matches ErrStatusNotSupported and wraps the
-// *protocol.ErrorResponse — except for a "server busy" reply, which is
-// returned as the *protocol.ErrorResponse itself.
-func (c *Client) Status(ctx context.Context) (*protocol.StatusResponse, error) {
-	id := c.newRequestID()
-	msg, err := protocol.EncodeStatusRequest(&protocol.StatusRequest{RequestID: id})
+// roundTrip encodes req, sends it on a new connection and decodes the
+// reply; a reply that does not decode is a *ReplyError.
+func (c *Client) roundTrip(ctx context.Context, req protocol.Message) (protocol.Message, error) {
+	msg, err := protocol.Encode(req)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +212,20 @@ func (c *Client) Status(ctx context.Context) (*protocol.StatusResponse, error) {
 	m, err := protocol.DecodeResponse(reply)
 	if err != nil {
 		return nil, &ReplyError{Err: err}
+	}
+	return m, nil
+}
+
+// Status asks the daemon for its status (SPEC section 7). A daemon that
+// answers with an error reply is up but does not serve the extension: the
+// error then matches ErrStatusNotSupported and wraps the
+// *protocol.ErrorResponse — except for a "server busy" reply, which is
+// returned as the *protocol.ErrorResponse itself.
+func (c *Client) Status(ctx context.Context) (*protocol.StatusResponse, error) {
+	id := c.newRequestID()
+	m, err := c.roundTrip(ctx, &protocol.StatusRequest{RequestID: id})
+	if err != nil {
+		return nil, err
 	}
 	switch resp := m.(type) {
 	case *protocol.StatusResponse:
