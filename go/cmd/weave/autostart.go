@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/weave-app/weave/go/client"
-	"github.com/weave-app/weave/go/internal/runfiles"
 	"github.com/weave-app/weave/go/protocol"
+	"github.com/weave-app/weave/internal/runfiles"
 )
 
 // daemonName is the daemon's binary name; daemonRunfile its runfiles path.
