@@ -24,7 +24,7 @@ const (
 	daemonName    = "weave-compute"
 	daemonRunfile = runfiles.Workspace + "/c/weave-compute"
 	// daemonExitAlreadyRunning is weave-compute's exit code when another
-	// instance already serves the socket (docs/CONTRACTS.md).
+	// instance already serves the socket (docs/DEVELOPMENT.md).
 	daemonExitAlreadyRunning = 3
 	// logTailLines is how much of the daemon's log an error shows.
 	logTailLines = 10
