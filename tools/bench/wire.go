@@ -15,12 +15,13 @@ import (
 // of SPEC.md.
 
 const (
-	headerSize  = wire.HeaderSize
-	typeGen     = wire.TypeGenerateRequest
-	typeGenResp = wire.TypeGenerateResponse
-	typeStatus  = wire.TypeStatusRequest
-	typeStResp  = wire.TypeStatusResponse
-	typeError   = wire.TypeError
+	headerSize    = wire.HeaderSize
+	maxPayloadLen = wire.MaxPayloadLen
+	typeGen       = wire.TypeGenerateRequest
+	typeGenResp   = wire.TypeGenerateResponse
+	typeStatus    = wire.TypeStatusRequest
+	typeStResp    = wire.TypeStatusResponse
+	typeError     = wire.TypeError
 
 	benchRequestID = 0x7765617665 // "weave"
 	benchPrompt    = "a cat in space"
@@ -30,6 +31,9 @@ const (
 )
 
 var be = binary.BigEndian
+
+// payloadLen is the payload_len of a message header.
+func payloadLen(hdr []byte) uint32 { return be.Uint32(hdr[wire.OffPayloadLen:]) }
 
 // statusRequest is the 24-byte status request (SPEC section 7).
 func statusRequest(id uint64) []byte {
