@@ -1,4 +1,4 @@
-/* Log lines in the CONTRACTS.md format; see weave/log.h. */
+/* Log lines in the docs/DEVELOPMENT.md format; see weave/log.h. */
 #define _GNU_SOURCE
 #include "weave/log.h"
 

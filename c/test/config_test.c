@@ -1,4 +1,4 @@
-/* Command line and WEAVE_LOG_LEVEL parsing (docs/CONTRACTS.md). */
+/* Command line and WEAVE_LOG_LEVEL parsing (docs/DEVELOPMENT.md). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>

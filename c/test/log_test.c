@@ -1,4 +1,4 @@
-/* Log format (docs/CONTRACTS.md), level parsing and filtering. */
+/* Log format (docs/DEVELOPMENT.md), level parsing and filtering. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>

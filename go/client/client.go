@@ -5,7 +5,7 @@
 // Every request uses a new connection that is closed before the call
 // returns (one request per connection, SPEC section 1). Failures to reach
 // the daemon are reported with the sentinel errors of this package (whose
-// messages are fixed by docs/CONTRACTS.md); a daemon error reply is returned
+// messages are fixed by docs/DEVELOPMENT.md); a daemon error reply is returned
 // as a *protocol.ErrorResponse; a request that fails local validation is
 // returned as the *protocol.Error of GenerateRequest.Validate.
 package client

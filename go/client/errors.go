@@ -8,7 +8,7 @@ import (
 	"syscall"
 )
 
-// Sentinel errors. Their messages are part of the contract (docs/CONTRACTS.md)
+// Sentinel errors. Their messages are part of the contract (docs/DEVELOPMENT.md)
 // and must not change. Errors returned by this package that stand for one of
 // these conditions satisfy errors.Is(err, Sentinel), and their Error() text
 // starts with the sentinel's text, optionally followed by ": detail".

@@ -37,9 +37,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-const workspaceName = "com_github_weave_app_weave"
+	"github.com/weave-app/weave/internal/runfiles"
+)
 
 type options struct {
 	quick          bool
@@ -180,53 +180,35 @@ func fatalf(format string, args ...interface{}) {
 // compilationMode is the Bazel compilation mode of the C binaries, from the
 // :compilation_mode runfile ("unknown" outside Bazel).
 func compilationMode() string {
-	for _, env := range []string{"RUNFILES_DIR", "TEST_SRCDIR"} {
-		if d := os.Getenv(env); d != "" {
-			if b, err := os.ReadFile(filepath.Join(d, workspaceName, "tools/bench/compilation_mode.txt")); err == nil {
-				return strings.TrimSpace(string(b))
-			}
-		}
+	const rel = "tools/bench/compilation_mode.txt"
+	p, ok := runfiles.Default().Rootpath(rel)
+	if !ok {
+		p = rel // bazel run starts in the runfiles tree
 	}
-	exe, _ := os.Executable()
-	for _, p := range []string{exe + ".runfiles/" + workspaceName + "/tools/bench/compilation_mode.txt", "tools/bench/compilation_mode.txt"} {
-		if b, err := os.ReadFile(p); err == nil {
-			return strings.TrimSpace(string(b))
-		}
+	if b, err := os.ReadFile(p); err == nil {
+		return strings.TrimSpace(string(b))
 	}
 	return "unknown (not built by Bazel)"
 }
 
 // runfile finds a data dependency: --flag value, then the runfiles tree
-// (RUNFILES_DIR, TEST_SRCDIR, <exe>.runfiles, the manifest), then the
-// current directory (bazel run starts in the runfiles tree), then next to
-// the bench binary (host builds).
+// (internal/runfiles: RUNFILES_DIR, <exe>.runfiles, TEST_SRCDIR, the
+// manifests), then the current directory (bazel run starts in the runfiles
+// tree), then next to the bench binary (host builds).
 func runfile(flagValue, rel string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
+	src := runfiles.Default()
 	var cands []string
-	for _, env := range []string{"RUNFILES_DIR", "TEST_SRCDIR"} {
-		if d := os.Getenv(env); d != "" {
-			cands = append(cands, filepath.Join(d, workspaceName, rel))
-		}
-	}
-	exe, _ := os.Executable()
-	if exe != "" {
-		cands = append(cands, filepath.Join(exe+".runfiles", workspaceName, rel))
-	}
-	if m := os.Getenv("RUNFILES_MANIFEST_FILE"); m != "" {
-		if b, err := os.ReadFile(m); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				parts := strings.SplitN(line, " ", 2)
-				if len(parts) == 2 && parts[0] == workspaceName+"/"+rel {
-					cands = append(cands, parts[1])
-				}
-			}
-		}
+	if p, ok := src.Rootpath(rel); ok {
+		cands = append(cands, p)
+	} else {
+		cands = append(cands, src.Candidates(runfiles.RunfilePath(rel))...)
 	}
 	cands = append(cands, rel)
-	if exe != "" {
-		cands = append(cands, filepath.Join(filepath.Dir(exe), filepath.Base(rel)))
+	if src.Executable != "" {
+		cands = append(cands, filepath.Join(filepath.Dir(src.Executable), filepath.Base(rel)))
 	}
 	for _, c := range cands {
 		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {

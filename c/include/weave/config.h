@@ -1,5 +1,5 @@
 /*
- * Command line and environment of weave-compute (docs/CONTRACTS.md):
+ * Command line and environment of weave-compute (docs/DEVELOPMENT.md):
  *
  *   weave-compute [--log-level=debug|info|warn|error] [--read-timeout-ms=N]
  *                 [--write-timeout-ms=N] [--max-connections=N]

@@ -1,4 +1,4 @@
-/* Exit codes of weave-compute (docs/CONTRACTS.md). Setup functions return
+/* Exit codes of weave-compute (docs/DEVELOPMENT.md). Setup functions return
  * one of these directly, so main() never has to translate. */
 #ifndef WEAVE_EXITCODES_H
 #define WEAVE_EXITCODES_H

@@ -1,6 +1,6 @@
 /*
  * Daemon logging: one line per call on a file descriptor (stderr in the
- * daemon, a pipe in tests), in the format fixed by docs/CONTRACTS.md:
+ * daemon, a pipe in tests), in the format fixed by docs/DEVELOPMENT.md ("Log levels"):
  *
  *   2026-11-26T09:30:00.123Z weave-compute[1234] INFO listening on PATH
  *

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/weave-app/weave/go/client"
-	"github.com/weave-app/weave/go/internal/runfiles"
 	"github.com/weave-app/weave/go/protocol"
+	"github.com/weave-app/weave/internal/runfiles"
 )
 
 // daemonName is the daemon's binary name; daemonRunfile its runfiles path.
@@ -24,7 +24,7 @@ const (
 	daemonName    = "weave-compute"
 	daemonRunfile = runfiles.Workspace + "/c/weave-compute"
 	// daemonExitAlreadyRunning is weave-compute's exit code when another
-	// instance already serves the socket (docs/CONTRACTS.md).
+	// instance already serves the socket (docs/DEVELOPMENT.md).
 	daemonExitAlreadyRunning = 3
 	// logTailLines is how much of the daemon's log an error shows.
 	logTailLines = 10

@@ -31,7 +31,7 @@ func (e *outputError) Error() string {
 }
 func (e *outputError) Unwrap() error { return e.err }
 
-// exitCode maps an error to the exit codes of docs/CONTRACTS.md.
+// exitCode maps an error to the exit codes of docs/DEVELOPMENT.md.
 func exitCode(err error) int {
 	if err == nil {
 		return exitOK

@@ -6,7 +6,7 @@
 //	weave version
 //	weave help [COMMAND]
 //
-// Exit codes (docs/CONTRACTS.md): 0 success, 1 other failure, 2 usage
+// Exit codes (docs/DEVELOPMENT.md): 0 success, 1 other failure, 2 usage
 // error, 3 daemon unavailable, 4 request rejected (400), 5 daemon failure
 // (500).
 package main
@@ -25,7 +25,7 @@ import (
 // x_defs = {"main.version": "..."}.
 var version = "0.1.0-dev"
 
-// Exit codes (docs/CONTRACTS.md).
+// Exit codes (docs/DEVELOPMENT.md, "Exit codes and sentinel errors").
 const (
 	exitOK          = 0
 	exitFailure     = 1

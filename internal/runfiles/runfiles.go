@@ -1,5 +1,9 @@
 // Package runfiles finds files of a Bazel runfiles tree (the `data` of a
 // go_binary or go_test) without depending on rules_go's runfiles library.
+// It is the one resolver of the repository: the weave CLI finds the daemon
+// with it, the bench its C binaries, and the tests the binaries their BUILD
+// file names (env = {"WEAVE_COMPUTE_BIN": "$(rootpath //c:weave-compute)"},
+// resolved with Rootpath).
 //
 // Lookup order for Find:
 //  1. directories: $RUNFILES_DIR, <executable>.runfiles, <argv0>.runfiles,
@@ -13,6 +17,7 @@ package runfiles
 import (
 	"bufio"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -26,6 +31,34 @@ type Source struct {
 	Getenv     func(string) string // required
 	Executable string              // os.Executable(); may be empty
 	Argv0      string              // os.Args[0]; may be empty
+}
+
+// Default is the Source of this process: its environment, os.Executable()
+// and os.Args[0].
+func Default() Source {
+	exe, _ := os.Executable()
+	argv0 := ""
+	if len(os.Args) > 0 {
+		argv0 = os.Args[0]
+	}
+	return Source{Getenv: os.Getenv, Executable: exe, Argv0: argv0}
+}
+
+// RunfilePath is the runfiles path of p, a path as Bazel's $(rootpath ...)
+// writes it: relative to the main workspace ("c/weave-compute" is
+// "com_github_weave_app_weave/c/weave-compute"; "../repo/file", an external
+// repository's file, is "repo/file").
+func RunfilePath(p string) string {
+	return path.Clean(Workspace + "/" + filepath.ToSlash(p))
+}
+
+// Rootpath resolves p, a $(rootpath ...) value (see RunfilePath) or an
+// absolute path, to the real path of an existing regular file.
+func (s Source) Rootpath(p string) (string, bool) {
+	if filepath.IsAbs(p) {
+		return p, isRegular(p)
+	}
+	return s.Find(RunfilePath(p))
 }
 
 // Find returns the real path of the runfile rpath (e.g.

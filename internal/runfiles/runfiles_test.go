@@ -98,3 +98,48 @@ func TestFind(t *testing.T) {
 		})
 	}
 }
+
+func TestRootpath(t *testing.T) {
+	root := t.TempDir()
+	rf := filepath.Join(root, "rf")
+	bin := filepath.Join(rf, rpath)
+	touch(t, bin)
+	ext := filepath.Join(rf, "other_repo", "tool")
+	touch(t, ext)
+	abs := filepath.Join(root, "elsewhere", "weave-compute")
+	touch(t, abs)
+	src := Source{Getenv: envOf(map[string]string{"RUNFILES_DIR": rf})}
+	tests := []struct {
+		in   string
+		want string // "" = not found
+	}{
+		{"c/weave-compute", bin},
+		{"./c/../c/weave-compute", bin},
+		{"../other_repo/tool", ext},
+		{abs, abs},
+		{"c/missing", ""},
+		{filepath.Join(root, "missing"), ""},
+		{"c", ""}, // a directory
+	}
+	for _, tt := range tests {
+		got, ok := src.Rootpath(tt.in)
+		if tt.want == "" {
+			assert.False(t, ok, "%s: found %s", tt.in, got)
+			continue
+		}
+		require.True(t, ok, "%s: candidates %v", tt.in, src.Candidates(RunfilePath(tt.in)))
+		assert.Equal(t, tt.want, got, tt.in)
+	}
+	assert.Equal(t, Workspace+"/c/weave-compute", RunfilePath("c/weave-compute"))
+	assert.Equal(t, "other_repo/tool", RunfilePath("../other_repo/tool"))
+}
+
+func TestDefault(t *testing.T) {
+	t.Setenv("RUNFILES_DIR", "/nonexistent/rf")
+	s := Default()
+	assert.Equal(t, "/nonexistent/rf", s.Getenv("RUNFILES_DIR"))
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	assert.Equal(t, exe, s.Executable)
+	assert.Equal(t, os.Args[0], s.Argv0)
+}
