@@ -2,9 +2,11 @@
 // section 11.4): it reads one message together with the file descriptors
 // that came with it, and turns the single descriptor of a 0x0006 reply into
 // a read-only mapping of the pixels, after checking that the descriptor can
-// be trusted. It never trusts the daemon's descriptors: every descriptor it
-// receives is either owned by an *Image it returns or closed before the
-// function that received it returns. The package is Linux-only (memfd,
+// be trusted. It never trusts the daemon's descriptors, and none is left
+// open on any path: ReadMessage either hands a message's descriptors to its
+// caller (who passes them to Accept, or to CloseFDs for a message that must
+// not carry any) or closes them all; Accept maps and closes the one it
+// accepts and closes every one it refuses. The package is Linux-only (memfd,
 // F_GET_SEALS).
 //
 // # Reading
@@ -26,10 +28,12 @@
 // F_SEAL_WRITE and F_SEAL_SEAL whose size is at least the image size. The
 // checks, in this order:
 //
-//  1. fcntl(F_GET_SEALS) succeeds. Only files created to be sealable
-//     support it (memfds; other tmpfs files report F_SEAL_SEAL, i.e.
-//     "sealed against sealing", so they can never pass step 2); a pipe, a
-//     socket or a file on a disk file system fails with EINVAL: ErrNotMemfd.
+//  1. fcntl(F_GET_SEALS) succeeds. It works only on shmem-backed files
+//     (memfds, tmpfs and hugetlbfs files); a pipe, a socket, a device or a
+//     file on a disk file system fails with EINVAL: ErrNotMemfd. A file that
+//     was not created sealable (a tmpfs file, a memfd without
+//     MFD_ALLOW_SEALING) reports F_SEAL_SEAL alone, "sealed against
+//     sealing", so it can never pass step 2.
 //  2. All four seals are set: ErrUnsealed otherwise. F_SEAL_SEAL makes the
 //     set final, so what was checked stays true for the life of the file.
 //  3. fstat: a regular file (ErrNotMemfd otherwise) of at least the image

@@ -170,6 +170,9 @@ type receiver struct {
 func (r *receiver) fill(p []byte) error {
 	for got := 0; got < len(p); {
 		n, oobn, flags, _, err := r.conn.ReadMsgUnix(p[got:], r.oob)
+		if n < 0 {
+			n = 0 // a failed recvmsg can report -1
+		}
 		if oobn > 0 {
 			r.collect(r.oob[:oobn], n)
 		}
