@@ -294,6 +294,11 @@ type session struct {
 	bulk    *workload
 	idleRSS map[string]int64
 	soak    *soakResult
+
+	placer     *placer
+	plans      []cpuPlan // --cpus, in order
+	warnings   []noiseWarning
+	cliPNGFlag bool // the weave CLI has --png-compression
 }
 
 var serverOrder = []string{"floor", "weave", "http", "grpc"}
@@ -320,15 +325,39 @@ func run(o *options, out io.Writer) (int, error) {
 	s.cs = s.e.contestants(s.servers, o.only)
 	s.pt.say("contestants: %s", contestantKeys(s.cs))
 	s.measureStart()
-	s.measureSmall()
+	// The sequential workloads, once per placement.
+	for _, p := range s.plans {
+		if err := s.place(p); err != nil {
+			return 0, err
+		}
+		s.measureSmall()
+		s.measureBulk()
+	}
+	if err := s.place(cpuPlan{name: cpusFree}); err != nil {
+		return 0, err
+	}
 	s.measureConcurrency()
-	s.measureBulk()
 	s.measureMemoryAfterLoad()
 	if err := s.measureSoak(); err != nil {
 		return 0, err
 	}
+	if err := s.measureEndToEnd(); err != nil {
+		return 0, err
+	}
 	s.finishBook()
+	s.warnings = noiseCheck(noiseInputs(s.b, o.placements), o.noiseSpread, o.noiseBeat)
 	return s.report(out)
+}
+
+// place pins the bench and the servers for p; the figures that follow are
+// filed under its name.
+func (s *session) place(p cpuPlan) error {
+	if err := s.placer.apply(p); err != nil {
+		return err
+	}
+	s.b.placement = p.name
+	s.pt.say("cpus=%s (%s)", p.name, p.describe())
+	return nil
 }
 
 // setup finds the binaries, makes the temp dir and writes the request
@@ -338,7 +367,18 @@ func (s *session) setup() (func(), error) {
 	s.env = goEnvInfo() // at start: loadavg_at_start
 	e := &benchEnv{o: o, reqFiles: map[string]string{}}
 	s.e = e
-	var err error
+	allowed, err := allowedCPUs()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range o.placements {
+		p, err := planFor(name, allowed)
+		if err != nil {
+			return nil, err
+		}
+		s.plans = append(s.plans, p)
+	}
+	s.placer = &placer{allowed: allowed, maxProcs: runtime.GOMAXPROCS(0), current: cpusFree, serverPIDs: s.serverPIDs}
 	if e.exe, err = os.Executable(); err != nil {
 		return nil, err
 	}
@@ -419,6 +459,17 @@ func (s *session) startServers() error {
 	return nil
 }
 
+// serverPIDs are the long-running servers (the placements pin them).
+func (s *session) serverPIDs() []int {
+	var pids []int
+	for _, k := range serverOrder {
+		if srv := s.servers[k]; srv != nil {
+			pids = append(pids, srv.pid())
+		}
+	}
+	return pids
+}
+
 func (s *session) stopServers() {
 	for _, srv := range s.servers {
 		srv.stop()
@@ -447,6 +498,7 @@ func (s *session) measureStart() {
 		var fails int
 		var firstErr string
 		for r := 0; r < s.o.startupReps; r++ {
+			s.b.round = r
 			srv, d, err := s.e.start(k, filepath.Join(s.e.tmp, fmt.Sprintf("s%s%d", k[:1], r)))
 			if err != nil {
 				fails++
@@ -485,12 +537,13 @@ func (s *session) measureSmall() {
 	for _, w := range []*workload{s.status, s.gen64} {
 		wl := "small " + w.name
 		for r := 0; r < s.o.rounds; r++ {
+			s.b.round = r
 			for _, c := range rotate(s.cs, r) {
 				res := s.measure(c, w, seq(s.o.iterations, 50))
 				addLatency(s.b, wl, c.key, res, w.replyLen)
 			}
 		}
-		s.pt.say("%s done", wl)
+		s.pt.say("%s (cpus=%s) done", wl, s.b.placement)
 	}
 }
 
@@ -507,6 +560,7 @@ func (s *session) measureConcurrency() {
 	for _, n := range s.o.levels {
 		wl := fmt.Sprintf("concurrency %d", n)
 		for r := 0; r < s.o.rounds; r++ {
+			b.round = r
 			for _, c := range rotate(s.cs, r) {
 				smp := sampleRSS(c.srv.pid())
 				res := s.measure(c, s.status, loadSpec{duration: s.o.duration, concurrency: n, warmup: 3})
@@ -539,12 +593,13 @@ func (s *session) measureConcurrency() {
 // measureBulk is (b): the largest reply that fits 10 MiB.
 func (s *session) measureBulk() {
 	for r := 0; r < s.o.rounds; r++ {
+		s.b.round = r
 		for _, c := range rotate(s.cs, r) {
 			res := s.measure(c, s.bulk, seq(s.o.bulkIterations, 1))
 			addBulk(s.b, c.key, res, s.bulk.replyLen)
 		}
 	}
-	s.pt.say("bulk done")
+	s.pt.say("bulk (cpus=%s) done", s.b.placement)
 }
 
 // measureMemoryAfterLoad is (d): memory after the load, and the peak
@@ -596,15 +651,21 @@ func (s *session) finishBook() {
 	for _, c := range s.cs {
 		goSide[c.key] = c.goSide
 	}
-	b.finish(cFloor, goFloor, func(c string) bool { return goSide[c] })
+	// Start times are taken one server after the other, memory once:
+	// ratios of medians there; everything else is paired by round.
+	paired := func(wl string) bool { return wl != "memory" && wl != "start" }
+	b.finish(cFloor, goFloor, func(c string) bool { return goSide[c] }, paired)
 
 	order := map[string]int{}
 	for i, c := range s.cs {
 		order[c.key] = i
 	}
+	order["weave-cli"] = len(s.cs)
 	for i, k := range serverOrder {
 		order[serverLabel[k]] = i
 	}
+	// Groups in insertion order, except that the placements of one
+	// workload/metric stand next to each other.
 	groupOrder := map[string]int{}
 	for _, f := range b.figs {
 		g := f.Workload + "/" + f.Metric
@@ -612,10 +673,18 @@ func (s *session) finishBook() {
 			groupOrder[g] = len(groupOrder)
 		}
 	}
+	placeOrder := map[string]int{}
+	for i, p := range s.o.placements {
+		placeOrder[p] = i
+	}
 	sort.SliceStable(b.figs, func(i, j int) bool {
 		gi, gj := groupOrder[b.figs[i].Workload+"/"+b.figs[i].Metric], groupOrder[b.figs[j].Workload+"/"+b.figs[j].Metric]
 		if gi != gj {
 			return gi < gj
+		}
+		pi, pj := placeOrder[b.figs[i].Placement], placeOrder[b.figs[j].Placement]
+		if pi != pj {
+			return pi < pj
 		}
 		return order[b.figs[i].Contestant] < order[b.figs[j].Contestant]
 	})
@@ -632,7 +701,7 @@ func (s *session) report(out io.Writer) (int, error) {
 	if soak != nil {
 		total += soak.Failures
 	}
-	targets := evaluateTargets(b, s.idleRSS["weave"], soak)
+	targets := evaluateTargets(b, o.placements, s.warnings, s.idleRSS["weave"], soak)
 
 	loadEnd := ""
 	if lb, err := os.ReadFile("/proc/loadavg"); err == nil {
@@ -649,18 +718,24 @@ func (s *session) report(out io.Writer) (int, error) {
 	if mode == "fastbuild" || mode == "dbg" {
 		fmt.Fprintln(out, "warning: the C side is unoptimized (-O0); publish numbers from `bazel run -c opt //tools/bench`")
 	}
+	for _, l := range s.placementLines() {
+		fmt.Fprintln(out, l)
+	}
 	for _, n := range notes(o) {
 		fmt.Fprintln(out, "note: "+n)
 	}
 	fmt.Fprintln(out)
 	printTable(out, b.figs)
 	fmt.Fprintln(out)
+	for _, w := range s.warnings {
+		fmt.Fprintln(out, "warning: noise: "+w.Text)
+	}
 	if soak != nil {
 		fmt.Fprintf(out, "soak: %d requests (status + 64x64 generate alternating, concurrency %d) through go/client in %.1fs, %d failures; daemon VmRSS KiB: fresh %d, after %d warm-up requests %d, after the soak %d (idle %d); VmHWM %d\n",
 			soak.Requests, soak.Concurrency, soak.Seconds, soak.Failures, soak.RSSFresh, soak.Warmup, soak.RSSWarm, soak.RSSAfter, soak.RSSAfterIdle, soak.HWM)
 	}
 	for _, t := range targets {
-		fmt.Fprintf(out, "target: %-4s %s: %s\n", t.Verdict, t.Name, t.Detail)
+		fmt.Fprintf(out, "target: %-6s %s: %s\n", t.Verdict, t.Name, t.Detail)
 	}
 	fmt.Fprintf(out, "failures: %d\n", total)
 
@@ -676,6 +751,11 @@ func (s *session) report(out io.Writer) (int, error) {
 		"duration_ms":      o.duration.Milliseconds(),
 		"concurrency":      o.levels,
 		"startup_reps":     o.startupReps,
+		"cpus":             s.placementDoc(),
+		"noise_limits":     map[string]float64{"floor_spread": o.noiseSpread, "beats_floor": o.noiseBeat},
+		"noise_warnings":   s.warnings,
+		"e2e_sizes":        o.e2eSizes,
+		"png_compression":  s.pngCompressionDoc(),
 		"notes":            notes(o),
 		"contestants":      contestantDocs(s.cs),
 		"reply_bytes":      map[string]int{"status": s.status.replyLen, "gen64": s.gen64.replyLen, "bulk": s.bulk.replyLen},
@@ -690,6 +770,43 @@ func (s *session) report(out io.Writer) (int, error) {
 	}
 	fmt.Fprintf(out, "json: %s\n", o.out)
 	return total, nil
+}
+
+// placementLines are the header lines on placement.
+func (s *session) placementLines() []string {
+	var ls []string
+	for _, p := range s.plans {
+		ls = append(ls, "cpus: "+p.describe()+"; small round trips and bulk")
+	}
+	ls = append(ls, fmt.Sprintf("cpus: free = no affinity on CPUs %v; concurrency (clients and servers on both CPUs), start, memory, soak and end-to-end", s.placer.allowed))
+	ls = append(ls, fmt.Sprintf("cpus: the targets use cpus=%s; while pinned to one CPU the bench runs with GOMAXPROCS 1 (%d otherwise)", s.o.placements[0], s.placer.maxProcs))
+	if len(s.o.e2eSizes) > 0 && s.servers["weave"] != nil {
+		ls = append(ls, "end-to-end: `weave generate` (the real CLI process, PNG written; "+s.pngCompressionDoc()+") vs go/client in the bench asking for the same image (no PNG), steps=1, seed=42")
+	}
+	return ls
+}
+
+func (s *session) placementDoc() map[string]interface{} {
+	plans := map[string]interface{}{}
+	for _, p := range s.plans {
+		plans[p.name] = map[string]interface{}{"client_cpus": p.client, "server_cpus": p.server, "description": p.describe()}
+	}
+	return map[string]interface{}{
+		"sequential":        s.o.placements,
+		"targets":           s.o.placements[0],
+		"plans":             plans,
+		"allowed_cpus":      s.placer.allowed,
+		"other_workloads":   cpusFree,
+		"gomaxprocs":        s.placer.maxProcs,
+		"gomaxprocs_pinned": 1,
+	}
+}
+
+func (s *session) pngCompressionDoc() string {
+	if s.cliPNGFlag {
+		return "--png-compression=" + s.o.pngCompression
+	}
+	return "the CLI has no --png-compression flag: its one encoder"
 }
 
 func rotate(cs []*contestant, r int) []*contestant {
