@@ -92,3 +92,51 @@ func TestFlagged(t *testing.T) {
 		}
 	}
 }
+
+// evaluateTargets: verdicts from paired ratios on the first placement, and
+// "unreliable" when the noise check flagged that figure.
+func TestTargetsUnreliable(t *testing.T) {
+	b := newBook()
+	for _, p := range []string{"same", "split"} {
+		b.placement = p
+		// Per round: floor 10, 10, 30 (a noisy round), weave 14, 14, 15.
+		// Paired: 1.4, 1.4, 0.5 -> median 1.4 (met); ratio of medians
+		// would be 14/10 too, but the spread flags the floor.
+		for r, v := range [][2]float64{{10, 14}, {10, 14}, {30, 15}} {
+			b.round = r
+			b.add("small status", "p50 latency", "us", false, "floor-c", v[0], 1, 0, "")
+			b.add("small status", "p50 latency", "us", false, "weave", v[1], 1, 0, "")
+		}
+	}
+	b.finish(func(string) string { return "floor-c" }, func(string) string { return "" }, func(string) bool { return false }, func(string) bool { return true })
+	find := func(ts []target) target {
+		for _, tt := range ts {
+			if tt.Name == "small round trip within 1.5x of the floor (status, p50)" {
+				return tt
+			}
+		}
+		t.Fatal("no small round trip target")
+		return target{}
+	}
+	quiet := noiseCheck(noiseInputs(b, []string{"same", "split"}), 1000, 1000)
+	if got := find(evaluateTargets(b, []string{"same", "split"}, quiet, 0, nil)); got.Verdict != "met" {
+		t.Errorf("quiet: verdict %q (%s), want met", got.Verdict, got.Detail)
+	}
+	noisy := noiseCheck(noiseInputs(b, []string{"same", "split"}), 0.10, 0.05)
+	if len(noisy) == 0 {
+		t.Fatal("a floor spreading 10..30 gave no warning")
+	}
+	if got := find(evaluateTargets(b, []string{"same", "split"}, noisy, 0, nil)); got.Verdict != "unreliable" {
+		t.Errorf("noisy: verdict %q, want unreliable", got.Verdict)
+	}
+	// Only split flagged: the verdict is on same, so it stands.
+	var splitOnly []noiseWarning
+	for _, w := range noisy {
+		if w.Placement == "split" {
+			splitOnly = append(splitOnly, w)
+		}
+	}
+	if got := find(evaluateTargets(b, []string{"same", "split"}, splitOnly, 0, nil)); got.Verdict != "met" {
+		t.Errorf("split flagged only: verdict %q, want met", got.Verdict)
+	}
+}
