@@ -101,9 +101,9 @@ func notes(o *options) []string {
 		"ratio (x C floor, x Go floor) = paired per-round ratios: in each round, this contestant's value / the base's value in the same round and placement, then the median of those ratios, (min-max) in parentheses; " +
 			"start and memory: median / median (taken one server after the other); same metric, same run (latency, RSS, start time: lower is better; req/s, MB/s: higher is better); " +
 			"median/min/max are over rounds; rounds x req is rounds x requests measured per round (after 50 warm-up requests per run; 3 per worker under concurrency)",
-		fmt.Sprintf("noise check (small round trips and bulk, every placement): a warning when the floor's rounds spread by more than %.0f%% ((max-min)/median) or a contestant beats the floor by more than %.0f%%; the targets on a flagged workload say 'unreliable'",
+		fmt.Sprintf("noise check (small round trips and bulk, every placement): a warning when the floor's rounds spread by more than %.0f%% ((max-min)/median) or a contestant beats the floor by more than %.0f%%; a target computed from a flagged figure says 'unreliable'",
 			100*o.noiseSpread, 100*o.noiseBeat),
-		"concurrency rows use the status request; N clients each loop connect-request-reply-close (Go: goroutines; C: threads) for the round's duration",
+		"concurrency rows use the status request and run free on both CPUs (no affinity); N clients each loop connect-request-reply-close (Go: goroutines; C: threads) for the round's duration",
 		"bulk MB/s = whole reply message (header included, 10^6 bytes) / the round's median request time (wall; wall - generation_time_ms; first to last reply byte)",
 	}
 }
