@@ -2,8 +2,14 @@
 // HTTP/1.1 and gRPC over the same kind of Unix socket, and prints one table
 // plus a JSON file.
 //
-//	bazel run -c opt //tools/bench              # full run, ~3 minutes
-//	bazel run -c opt //tools/bench -- --quick   # ~10 seconds (smoke test)
+//	bazel run -c opt //tools/bench              # full run, ~4 minutes
+//	bazel run -c opt //tools/bench -- --quick   # ~20 seconds (smoke test)
+//
+// The sequential workloads (small round trips, bulk) run once per CPU
+// placement (--cpus, default same,split: client and servers on one CPU,
+// then on two; see placement.go); ratios are paired per round, and a noise
+// check marks the targets "unreliable" when the floor is not a floor
+// (noise.go). End-to-end rows time the real `weave generate` (e2e.go).
 //
 // docs/PERFORMANCE.md has the method, a full run and the analysis;
 // tools/bench/profile.sh the profiles behind it.
@@ -58,6 +64,12 @@ type options struct {
 	noDaemon       bool
 	only           string
 	keep           bool
+	placements     []string // --cpus, for the sequential workloads
+	noiseSpread    float64
+	noiseBeat      float64
+	weaveCLI       string
+	e2eSizes       []int
+	pngCompression string
 }
 
 func main() {
@@ -92,6 +104,14 @@ func main() {
 	fs.BoolVar(&o.noDaemon, "no-daemon", false, "run without weave-compute (synthesized replies, no weave rows; for developing the bench)")
 	fs.StringVar(&o.only, "only", "", "comma-separated contestants to run (floor-c is always run)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, reply files)")
+	cpus := fs.String("cpus", "same,split", "CPU placement of the sequential workloads (small round trips, bulk), a comma-separated list, each run in turn: "+
+		"same = client and every server on one CPU (no cross-CPU wake-up; the targets use the first placement listed), split = client on one CPU and every server on the other, "+
+		"free = no affinity (the scheduler's choice). Concurrency, start, soak and end-to-end always run free on all CPUs")
+	fs.Float64Var(&o.noiseSpread, "noise-spread", 0.10, "noise check: warn when the floor's rounds spread by more than this fraction ((max-min)/median); negative: always warn (for tests)")
+	fs.Float64Var(&o.noiseBeat, "noise-beat", 0.05, "noise check: warn when a contestant beats the floor by more than this fraction")
+	fs.StringVar(&o.weaveCLI, "weave-cli", "", "weave CLI binary for the end-to-end rows (default: from runfiles)")
+	e2e := fs.String("e2e-sizes", "512,1024,1856", "end-to-end rows: `weave generate` image sides (multiples of 64); empty skips them")
+	fs.StringVar(&o.pngCompression, "png-compression", "fast", "end-to-end rows: passed as --png-compression to `weave generate` when the CLI has that flag")
 	writeReqs := fs.String("write-requests", "", "write the request files (status.req, gen64.req, bulk.req) and synthesized replies (*.reply) to this directory and exit (for tools/bench/profile.sh)")
 	loop := fs.String("loop", "", "profiling helper: run one Go client (weave, rawgo, gosys, http-close, http-keepalive, grpc) against --socket for --loop-n requests of --loop-workload, then exit")
 	loopSock := fs.String("socket", "", "socket for --loop")
@@ -146,6 +166,22 @@ func main() {
 		if o.quick {
 			o.duration = 150 * time.Millisecond
 		}
+	}
+	var perr error
+	if o.placements, perr = parsePlacements(*cpus); perr != nil {
+		fmt.Fprintln(os.Stderr, "bench:", perr)
+		os.Exit(2)
+	}
+	for _, s := range strings.Split(*e2e, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n < 64 || n%64 != 0 {
+			fmt.Fprintf(os.Stderr, "bench: bad --e2e-sizes %q: sides are multiples of 64\n", *e2e)
+			os.Exit(2)
+		}
+		o.e2eSizes = append(o.e2eSizes, n)
 	}
 	for _, s := range strings.Split(levels, ",") {
 		var n int
