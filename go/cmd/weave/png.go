@@ -3,9 +3,15 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
+	"compress/zlib"
+	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"image"
-	"image/png"
+	"image/color"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,10 +20,31 @@ import (
 	"github.com/weave-app/weave/go/protocol"
 )
 
-// responseImage turns the pixels of a generate response into an image:
-// RGB (3 channels) becomes opaque NRGBA, RGBA (4) is taken as
-// non-premultiplied NRGBA.
-func responseImage(resp *protocol.GenerateResponse) (image.Image, error) {
+// rawImage is the pixels of a generate response as they arrived: rows of
+// RGB (3 channels) or non-premultiplied RGBA (4), no padding. It is an
+// image.Image (for tests and tools) whose At is cheap, but the PNG writer
+// below reads Pix directly: no conversion to NRGBA.
+type rawImage struct {
+	w, h, ch int
+	pix      []byte
+}
+
+func (r *rawImage) ColorModel() color.Model { return color.NRGBAModel }
+func (r *rawImage) Bounds() image.Rectangle { return image.Rect(0, 0, r.w, r.h) }
+func (r *rawImage) At(x, y int) color.Color {
+	if x < 0 || y < 0 || x >= r.w || y >= r.h {
+		return color.NRGBA{}
+	}
+	i := (y*r.w + x) * r.ch
+	if r.ch == 4 {
+		return color.NRGBA{R: r.pix[i], G: r.pix[i+1], B: r.pix[i+2], A: r.pix[i+3]}
+	}
+	return color.NRGBA{R: r.pix[i], G: r.pix[i+1], B: r.pix[i+2], A: 0xFF}
+}
+
+// responseImage checks the pixels of a generate response and wraps them
+// (no copy).
+func responseImage(resp *protocol.GenerateResponse) (*rawImage, error) {
 	w, h, ch := int(resp.Width), int(resp.Height), int(resp.Channels)
 	if w <= 0 || h <= 0 {
 		return nil, fmt.Errorf("invalid image size %dx%d", resp.Width, resp.Height)
@@ -28,31 +55,205 @@ func responseImage(resp *protocol.GenerateResponse) (image.Image, error) {
 	if uint64(len(resp.Pixels)) != uint64(w)*uint64(h)*uint64(ch) {
 		return nil, fmt.Errorf("image data is %d bytes, want %d", len(resp.Pixels), w*h*ch)
 	}
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	if ch == 4 {
-		for y := 0; y < h; y++ {
-			copy(img.Pix[y*img.Stride:y*img.Stride+w*4], resp.Pixels[y*w*4:(y+1)*w*4])
+	return &rawImage{w: w, h: h, ch: ch, pix: resp.Pixels}, nil
+}
+
+// pngCompression is --png-compression.
+type pngCompression int
+
+const (
+	pngFast pngCompression = iota
+	pngDefault
+	pngBest
+)
+
+var pngCompressionNames = []string{"fast", "default", "best"}
+
+func (p *pngCompression) Set(s string) error {
+	for i, n := range pngCompressionNames {
+		if s == n {
+			*p = pngCompression(i)
+			return nil
 		}
-		return img, nil
 	}
-	src := resp.Pixels
-	for y := 0; y < h; y++ {
-		row := img.Pix[y*img.Stride : y*img.Stride+w*4]
-		s := src[y*w*3 : (y+1)*w*3]
-		for x := 0; x < w; x++ {
-			row[4*x] = s[3*x]
-			row[4*x+1] = s[3*x+1]
-			row[4*x+2] = s[3*x+2]
-			row[4*x+3] = 0xFF
+	return fmt.Errorf("want %s", strings.Join(pngCompressionNames, ", "))
+}
+
+func (p *pngCompression) String() string { return pngCompressionNames[*p] }
+
+// zlibLevel and filter: "fast" is deflate's fastest level with the Sub
+// filter (nearly free, and it makes smooth gradients compress); "default"
+// and "best" use the Paeth filter, which costs more and compresses better.
+func (p pngCompression) zlibLevel() int {
+	switch p {
+	case pngBest:
+		return flate.BestCompression
+	case pngDefault:
+		return flate.DefaultCompression
+	}
+	return flate.BestSpeed
+}
+
+const (
+	filterSub   = 1
+	filterPaeth = 4
+)
+
+// idatChunkSize is the payload size of each IDAT chunk.
+const idatChunkSize = 256 << 10
+
+// chunkWriter buffers what zlib writes and emits it as IDAT chunks.
+type chunkWriter struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+func (c *chunkWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && c.err == nil {
+		room := idatChunkSize - len(c.buf)
+		if room > len(p) {
+			room = len(p)
+		}
+		c.buf = append(c.buf, p[:room]...)
+		p = p[room:]
+		if len(c.buf) == idatChunkSize {
+			c.flush()
 		}
 	}
-	return img, nil
+	if c.err != nil {
+		return 0, c.err
+	}
+	return n, nil
+}
+
+func (c *chunkWriter) flush() {
+	if len(c.buf) > 0 && c.err == nil {
+		c.err = writeChunk(c.w, "IDAT", c.buf)
+	}
+	c.buf = c.buf[:0]
+}
+
+func writeChunk(w io.Writer, typ string, data []byte) error {
+	var hdr [8]byte
+	binary.BigEndian.PutUint32(hdr[:4], uint32(len(data)))
+	copy(hdr[4:], typ)
+	crc := crc32.NewIEEE()
+	crc.Write(hdr[4:])
+	crc.Write(data)
+	var tail [4]byte
+	binary.BigEndian.PutUint32(tail[:], crc.Sum32())
+	for _, b := range [][]byte{hdr[:], data, tail[:]} {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodePNG writes img as an 8-bit RGB (color type 2) or RGBA (6) PNG.
+// It stops with ctx.Err() when ctx is done between rows.
+func encodePNG(ctx context.Context, w io.Writer, img *rawImage, level pngCompression) error {
+	if _, err := io.WriteString(w, "\x89PNG\r\n\x1a\n"); err != nil {
+		return err
+	}
+	var ihdr [13]byte
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(img.w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(img.h))
+	ihdr[8] = 8 // bit depth
+	ihdr[9] = 2 // truecolor
+	if img.ch == 4 {
+		ihdr[9] = 6 // truecolor with alpha
+	}
+	if err := writeChunk(w, "IHDR", ihdr[:]); err != nil {
+		return err
+	}
+	cw := &chunkWriter{w: w, buf: make([]byte, 0, idatChunkSize)}
+	zw, err := zlib.NewWriterLevel(cw, level.zlibLevel())
+	if err != nil {
+		return err
+	}
+	stride := img.w * img.ch
+	line := make([]byte, 1+stride)
+	var prev []byte
+	for y := 0; y < img.h; y++ {
+		if y%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		row := img.pix[y*stride : (y+1)*stride]
+		if level == pngFast {
+			filterRowSub(line, row, img.ch)
+		} else {
+			filterRowPaeth(line, row, prev, img.ch)
+		}
+		if _, err := zw.Write(line); err != nil {
+			return err
+		}
+		prev = row
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	cw.flush()
+	if cw.err != nil {
+		return cw.err
+	}
+	return writeChunk(w, "IEND", nil)
+}
+
+// filterRowSub writes filter type 1 (Sub) of row into line.
+func filterRowSub(line, row []byte, bpp int) {
+	line[0] = filterSub
+	out := line[1:]
+	copy(out[:bpp], row[:bpp])
+	for i := bpp; i < len(row); i++ {
+		out[i] = row[i] - row[i-bpp]
+	}
+}
+
+// filterRowPaeth writes filter type 4 (Paeth) of row (previous row prev,
+// nil for the first) into line.
+func filterRowPaeth(line, row, prev []byte, bpp int) {
+	line[0] = filterPaeth
+	out := line[1:]
+	for i := range row {
+		var a, b, c int
+		if i >= bpp {
+			a = int(row[i-bpp])
+		}
+		if prev != nil {
+			b = int(prev[i])
+			if i >= bpp {
+				c = int(prev[i-bpp])
+			}
+		}
+		p := a + b - c
+		pa, pb, pc := abs(p-a), abs(p-b), abs(p-c)
+		pred := c
+		if pa <= pb && pa <= pc {
+			pred = a
+		} else if pb <= pc {
+			pred = b
+		}
+		out[i] = row[i] - byte(pred)
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // writePNGAtomic encodes img as PNG into a temporary file in the directory
-// of path and renames it over path, so a failure never leaves a partial
-// file. The file gets mode 0666 minus the umask.
-func writePNGAtomic(path string, img image.Image) (err error) {
+// of path and renames it over path, so a failure (or ctx being done, e.g.
+// Ctrl-C) never leaves a partial file. The file gets mode 0666 minus the
+// umask.
+func writePNGAtomic(ctx context.Context, path string, img *rawImage, level pngCompression) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -69,7 +270,7 @@ func writePNGAtomic(path string, img image.Image) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 256<<10)
-	if err = png.Encode(bw, img); err != nil {
+	if err = encodePNG(ctx, bw, img, level); err != nil {
 		return err
 	}
 	if err = bw.Flush(); err != nil {
@@ -84,7 +285,20 @@ func writePNGAtomic(path string, img image.Image) (err error) {
 	if err = tmp.Close(); err != nil {
 		return err
 	}
+	// The last moment to give up: after the rename the file is whole.
+	if err = ctx.Err(); err != nil {
+		return err
+	}
 	return os.Rename(tmpName, path)
+}
+
+// writePNGStream encodes img to w (-o -).
+func writePNGStream(ctx context.Context, w io.Writer, img *rawImage, level pngCompression) error {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	if err := encodePNG(ctx, bw, img, level); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // umask returns the process umask from /proc/self/status (reading it with
