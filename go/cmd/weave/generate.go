@@ -32,7 +32,7 @@ Flags:
   --width N          image width: 64..2048, a multiple of 64 (default 512)
   --height N         image height: 64..2048, a multiple of 64 (default 512);
                      protocol v1 carries at most 1856x1856 (width x height
-                     at most 3495200 pixels, e.g. 2048x1664), until big
+                     at most 3495234 pixels, e.g. 2048x1664) until big
                      images arrive
   --steps N          sampling steps: 1..100 (default 28)
   --cfg X            guidance scale: 0..20 (default 7)

@@ -1,14 +1,16 @@
 // Command weave is the front end of Weave: it asks the weave-compute daemon
 // for images over its Unix socket and writes them as PNG files.
 //
-//	weave generate PROMPT [-o FILE.png] [flags]
-//	weave status
+//	weave generate PROMPT [-o FILE.png|-] [--json] [flags]
+//	weave status [--json]
+//	weave stop
 //	weave version
+//	weave completion bash|zsh|fish
 //	weave help [COMMAND]
 //
 // Exit codes (docs/CONTRACTS.md): 0 success, 1 other failure, 2 usage
 // error, 3 daemon unavailable, 4 request rejected (400), 5 daemon failure
-// (500).
+// (500), 130 SIGINT, 143 SIGTERM.
 package main
 
 import (

@@ -1290,3 +1290,17 @@ func TestSignalExitCodes(t *testing.T) {
 		assert.True(t, os.IsNotExist(err), "no output after %v", sig)
 	}
 }
+
+// The limits --help states are the ones weave enforces.
+func TestHelpStatesTheRealLimits(t *testing.T) {
+	assert.Contains(t, generateUsage, fmt.Sprintf("at most %d pixels", maxPixels))
+	assert.Contains(t, generateUsage, fmt.Sprintf("at most %dx%d", protocol.MaxSquareDimension, protocol.MaxSquareDimension))
+	assert.Contains(t, generateUsage, fmt.Sprintf("1..%d bytes", protocol.MaxPromptLen))
+	sq := &generateOptions{prompt: "x", width: protocol.MaxSquareDimension, height: protocol.MaxSquareDimension, steps: 1, cfg: 1}
+	assert.NoError(t, checkGenerateOptions(sq))
+	sq.width += protocol.DimensionStep
+	assert.Error(t, checkGenerateOptions(sq))
+	wide := &generateOptions{prompt: "x", width: 2048, height: 1664, steps: 1, cfg: 1}
+	assert.NoError(t, checkGenerateOptions(wide))
+	assert.NoError(t, protocol.NewGenerateRequest(0, "x", 2048, 1664, 1, 1, 0).Validate(), "the daemon's rule agrees")
+}
