@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/adler32"
 	"image"
 	"image/png"
 	"io"
@@ -1303,4 +1304,27 @@ func TestHelpStatesTheRealLimits(t *testing.T) {
 	wide := &generateOptions{prompt: "x", width: 2048, height: 1664, steps: 1, cfg: 1}
 	assert.NoError(t, checkGenerateOptions(wide))
 	assert.NoError(t, protocol.NewGenerateRequest(0, "x", 2048, 1664, 1, 1, 0).Validate(), "the daemon's rule agrees")
+}
+
+func TestAdler32Combine(t *testing.T) {
+	data := []byte(strings.Repeat("weave adler combine \xff\x00", 5000))
+	for _, cut := range []int{0, 1, 65520, 65521, 65522, len(data) / 2, len(data)} {
+		a, b := data[:cut], data[cut:]
+		assert.Equal(t, adler32.Checksum(data), adler32Combine(adler32.Checksum(a), adler32.Checksum(b), len(b)), "cut %d", cut)
+	}
+}
+
+// Large images go through the banded encoder; the result must decode to
+// the same pixels (the zlib reader checks the combined Adler-32).
+func TestWritePNGFastBands(t *testing.T) {
+	for _, size := range [][2]int{{1024, 1024}, {320, 1000}, {1856, 64}} {
+		w, h := size[0], size[1]
+		rgb := fakedaemon.Pixels(uint32(w), uint32(h), 3)
+		img := &rawImage{w: w, h: h, ch: 3, pix: rgb}
+		var buf bytes.Buffer
+		require.NoError(t, encodePNG(context.Background(), &buf, img, pngFast))
+		got, err := png.Decode(&buf)
+		require.NoError(t, err, "%dx%d", w, h)
+		requireRGB(t, got, w, h, rgb)
+	}
 }

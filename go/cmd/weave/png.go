@@ -8,14 +8,17 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/adler32"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/weave-app/weave/go/protocol"
 )
@@ -173,6 +176,16 @@ func encodePNG(ctx context.Context, w io.Writer, img *rawImage, level pngCompres
 		return err
 	}
 	cw := &chunkWriter{w: w, buf: make([]byte, 0, idatChunkSize)}
+	if level == pngFast {
+		if err := writeFastZlib(ctx, cw, img); err != nil {
+			return err
+		}
+		cw.flush()
+		if cw.err != nil {
+			return cw.err
+		}
+		return writeChunk(w, "IEND", nil)
+	}
 	zw, err := zlib.NewWriterLevel(cw, level.zlibLevel())
 	if err != nil {
 		return err
@@ -205,6 +218,108 @@ func encodePNG(ctx context.Context, w io.Writer, img *rawImage, level pngCompres
 		return cw.err
 	}
 	return writeChunk(w, "IEND", nil)
+}
+
+// parallelMinBytes is the image size from which the fast encoder splits
+// the rows over several goroutines.
+const parallelMinBytes = 256 << 10
+
+// writeFastZlib writes the zlib stream of img's Sub-filtered rows, Huffman
+// coded only. Huffman-only deflate has no back references, so bands of rows
+// compress independently: each band is a deflate stream ended by a sync
+// flush (byte-aligned, not final), the last one by the final block; the
+// concatenation is one valid deflate stream (as pigz does). The Adler-32
+// of the whole is combined from those of the bands.
+func writeFastZlib(ctx context.Context, w io.Writer, img *rawImage) error {
+	stride := img.w * img.ch
+	bands := 1
+	if img.h*stride >= parallelMinBytes {
+		bands = runtime.GOMAXPROCS(0)
+		if bands > 8 {
+			bands = 8
+		}
+		if bands > img.h {
+			bands = img.h
+		}
+	}
+	type band struct {
+		out    bytes.Buffer
+		adler  uint32
+		rawLen int
+		err    error
+	}
+	res := make([]band, bands)
+	var wg sync.WaitGroup
+	for b := 0; b < bands; b++ {
+		y0, y1 := img.h*b/bands, img.h*(b+1)/bands
+		last := b == bands-1
+		wg.Add(1)
+		go func(r *band, y0, y1 int, last bool) {
+			defer wg.Done()
+			r.out.Grow((y1 - y0) * (1 + stride) / 2)
+			fw, err := flate.NewWriter(&r.out, flate.HuffmanOnly)
+			if err != nil {
+				r.err = err
+				return
+			}
+			sum := adler32.New()
+			line := make([]byte, 1+stride)
+			for y := y0; y < y1; y++ {
+				if (y-y0)%64 == 0 {
+					if err := ctx.Err(); err != nil {
+						r.err = err
+						return
+					}
+				}
+				filterRowSub(line, img.pix[y*stride:(y+1)*stride], img.ch)
+				sum.Write(line)
+				if _, err := fw.Write(line); err != nil {
+					r.err = err
+					return
+				}
+			}
+			if last {
+				r.err = fw.Close()
+			} else {
+				r.err = fw.Flush()
+			}
+			r.adler = sum.Sum32()
+			r.rawLen = (y1 - y0) * (1 + stride)
+		}(&res[b], y0, y1, last)
+	}
+	wg.Wait()
+	// zlib header: deflate, 32 KiB window, "fastest" level, FCHECK.
+	if _, err := w.Write([]byte{0x78, 0x01}); err != nil {
+		return err
+	}
+	var total uint32 = 1 // Adler-32 of nothing
+	for i := range res {
+		if res[i].err != nil {
+			return res[i].err
+		}
+		if _, err := w.Write(res[i].out.Bytes()); err != nil {
+			return err
+		}
+		total = adler32Combine(total, res[i].adler, res[i].rawLen)
+	}
+	var tail [4]byte
+	binary.BigEndian.PutUint32(tail[:], total)
+	_, err := w.Write(tail[:])
+	return err
+}
+
+// adler32Combine returns the Adler-32 of A followed by B, given adler32(A),
+// adler32(B) and len(B).
+func adler32Combine(a1, a2 uint32, len2 int) uint32 {
+	const base = 65521
+	rem := uint64(len2 % base)
+	s1 := uint64(a1 & 0xffff)
+	s2 := (rem * s1) % base
+	s1 += uint64(a2&0xffff) + base - 1
+	s2 += uint64(a1>>16) + uint64(a2>>16) + base - rem
+	s1 %= base
+	s2 %= base
+	return uint32(s2<<16 | s1)
 }
 
 // filterRowSub writes filter type 1 (Sub) of row into line.
