@@ -39,9 +39,11 @@ type hintContext struct {
 // docker daemon running?".
 func errorHint(err error, h hintContext) string {
 	var b strings.Builder
+	// cmd prints one command to run and what it does, aligned.
+	cmd := func(command, why string) { fmt.Fprintf(&b, "  %-44s (%s)\n", command, why) }
 	start := func() {
-		fmt.Fprintln(&b, "  weave-compute &                                 (in the background; or run it in another terminal)")
-		fmt.Fprintln(&b, "  systemctl --user start weave-compute.socket     (when its systemd units are installed)")
+		cmd("weave-compute &", "in the background, or in another terminal")
+		cmd("systemctl --user start weave-compute.socket", "when its systemd units are installed")
 	}
 	var be *busyError
 	var du *daemonUnavailableError
@@ -56,9 +58,9 @@ func errorHint(err error, h hintContext) string {
 	case errors.Is(err, client.ErrDaemonNotRunning):
 		fmt.Fprintln(&b, "Is weave-compute running? Start it with one of:")
 		if h.noAutostart {
-			fmt.Fprintln(&b, "  weave generate PROMPT                           (without --no-autostart, starts it when needed)")
+			cmd("weave generate PROMPT", "without --no-autostart, it starts one when needed")
 		} else {
-			fmt.Fprintln(&b, "  weave generate PROMPT                           (starts it when needed)")
+			cmd("weave generate PROMPT", "starts one when needed")
 		}
 		start()
 	case errors.Is(err, client.ErrConnectionRefused):
@@ -67,7 +69,7 @@ func errorHint(err error, h hintContext) string {
 			fmt.Fprintf(&b, "Its log may say why: %s\n", filepath.Join(h.xdg, client.SocketDirName, client.LogName))
 		}
 		fmt.Fprintln(&b, "Restart it (a new daemon replaces the stale socket) with one of:")
-		fmt.Fprintln(&b, "  weave generate PROMPT                           (starts it when needed)")
+		cmd("weave generate PROMPT", "starts one when needed")
 		start()
 	case errors.Is(err, client.ErrNotResponding):
 		pid := 0
@@ -77,11 +79,11 @@ func errorHint(err error, h hintContext) string {
 		}
 		if pid > 0 {
 			fmt.Fprintf(&b, "weave-compute (pid %d) is not responding: it is stopped (kill -STOP, Ctrl-Z) or wedged.\n", pid)
-			fmt.Fprintf(&b, "  ps -o pid,stat,cmd -p %d                       (state T: stopped; kill -CONT %d resumes it)\n", pid, pid)
+			cmd(fmt.Sprintf("ps -o pid,stat,cmd -p %d", pid), fmt.Sprintf("state T is stopped; kill -CONT %d resumes it", pid))
 		} else {
 			fmt.Fprintln(&b, "weave-compute is not responding: it is stopped (kill -STOP, Ctrl-Z) or wedged.")
 		}
-		fmt.Fprintln(&b, "  weave stop                                      (stops it; then start it again)")
+		cmd("weave stop", "stops it; then start it again")
 	case errors.As(err, &be):
 		fmt.Fprintln(&b, "It is at its limit of connections or queued images; try again in a moment ('weave status' shows both).")
 	}
