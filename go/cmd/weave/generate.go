@@ -219,7 +219,7 @@ func runGenerate(ctx context.Context, args []string, e *environ, stdout, stderr 
 		}
 		r = &textRenderer{w: out, spinnerOut: stderr, env: e}
 	}
-	h := hintContext{xdg: e.Get("XDG_RUNTIME_DIR"), noAutostart: o.noAutostart, command: "generate"}
+	h := hintContext{xdg: e.Get("XDG_RUNTIME_DIR"), noAutostart: o.noAutostart}
 	failed := func(err error) int {
 		r.event(errorEvent(err))
 		var ue *usageErr
