@@ -27,22 +27,22 @@ import (
 // EnvCodecBin names the codec_roundtrip binary outside Bazel.
 const EnvCodecBin = "WEAVE_CODEC_ROUNDTRIP_BIN"
 
-// codecBinary finds //c:codec_roundtrip: in the runfiles under `bazel test`
+// codecBinary finds //c/protocol:codec_roundtrip: in the runfiles under `bazel test`
 // (missing is a failure), else from $WEAVE_CODEC_ROUNDTRIP_BIN (unset is a
 // skip).
 func codecBinary(t *testing.T) string {
 	t.Helper()
 	if srcdir := os.Getenv("TEST_SRCDIR"); srcdir != "" {
-		p := filepath.Join(srcdir, os.Getenv("TEST_WORKSPACE"), "c", "codec_roundtrip")
+		p := filepath.Join(srcdir, os.Getenv("TEST_WORKSPACE"), "c", "protocol", "codec_roundtrip")
 		st, err := os.Stat(p)
-		require.NoError(t, err, "codec_roundtrip not in the runfiles: add //c:codec_roundtrip to the test's data")
+		require.NoError(t, err, "codec_roundtrip not in the runfiles: add //c/protocol:codec_roundtrip to the test's data")
 		require.True(t, st.Mode().IsRegular() && st.Mode()&0o111 != 0, "%s is not an executable file", p)
 		return p
 	}
 	p := os.Getenv(EnvCodecBin)
 	if p == "" {
 		t.Skipf("SKIP: the C codec_roundtrip tool is not available: not running under Bazel and %s is not set "+
-			"(./bazelw build //c:codec_roundtrip && export %s=$PWD/bazel-bin/c/codec_roundtrip)", EnvCodecBin, EnvCodecBin)
+			"(./bazelw build //c/protocol:codec_roundtrip && export %s=$PWD/bazel-bin/c/protocol/codec_roundtrip)", EnvCodecBin, EnvCodecBin)
 	}
 	abs, err := filepath.Abs(p)
 	require.NoError(t, err)

@@ -287,7 +287,7 @@ func run(o *options, out io.Writer) (int, error) {
 		return 0, err
 	}
 	if !o.noDaemon {
-		if e.daemon, err = runfile(o.daemon, "c/weave-compute"); err != nil {
+		if e.daemon, err = runfile(o.daemon, "c/daemon/weave-compute"); err != nil {
 			return 0, err
 		}
 	}

@@ -27,23 +27,23 @@ mkdir -p "$work/corpus" "$work/artifacts"
 cd "$root"
 
 cc=${CLANG:-clang}
-codec=(c/src/protocol.c c/src/protocol_request.c c/src/protocol_response.c
-    c/src/protocol_encode.c c/src/utf8.c)
+codec=(c/protocol/protocol.c c/protocol/protocol_request.c c/protocol/protocol_response.c
+    c/protocol/protocol_encode.c c/protocol/utf8.c)
 
 echo "== building fuzz_${target}_decode with $($cc --version | head -n1)"
 "$cc" -g -O1 -std=c11 -Wall -Wextra -Werror \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Ic/include "c/fuzz/fuzz_${target}_decode.c" "${codec[@]}" \
+    -Ic/protocol/include -Ic "c/protocol/fuzz/fuzz_${target}_decode.c" "${codec[@]}" \
     -o "$work/fuzz_${target}_decode"
 
 echo "== seeding $work/corpus from proto_spec/testdata"
-"$cc" -O1 -std=c11 -Wall -Wextra -Werror -Ic/test \
-    c/fuzz/vec_to_corpus.c c/test/vecfile.c -o "$work/vec_to_corpus"
+"$cc" -O1 -std=c11 -Wall -Wextra -Werror -Ic/protocol/test \
+    c/protocol/fuzz/vec_to_corpus.c c/protocol/test/vecfile.c -o "$work/vec_to_corpus"
 "$work/vec_to_corpus" "$work/corpus" proto_spec/testdata
 
 echo "== fuzzing for ${secs}s"
 cmd=("$work/fuzz_${target}_decode" "-max_total_time=$secs" -max_len=8192 -print_final_stats=1
-    -dict=c/fuzz/weave.dict "-artifact_prefix=$work/artifacts/" "$work/corpus")
+    -dict=c/protocol/fuzz/weave.dict "-artifact_prefix=$work/artifacts/" "$work/corpus")
 echo "   ${cmd[*]}"
 set +e
 "${cmd[@]}" 2>&1 | tee "$work/fuzz.log"

@@ -29,7 +29,7 @@ type Source struct {
 }
 
 // Find returns the real path of the runfile rpath (e.g.
-// "com_github_weave_app_weave/c/weave-compute") and true, or "" and false.
+// "com_github_weave_app_weave/c/daemon/weave-compute") and true, or "" and false.
 func (s Source) Find(rpath string) (string, bool) {
 	for _, dir := range s.dirs() {
 		p := filepath.Join(dir, filepath.FromSlash(rpath))

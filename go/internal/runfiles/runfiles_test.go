@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const rpath = Workspace + "/c/weave-compute"
+const rpath = Workspace + "/c/daemon/weave-compute"
 
 func touch(t *testing.T, p string) {
 	t.Helper()

@@ -5,7 +5,7 @@
 // when the test ends, whether it passed, failed or panicked.
 //
 // The daemon binary is found through Bazel runfiles (a go_test with
-// data = ["//c:weave-compute"]) or, for host `go test`, through the
+// data = ["//c/daemon:weave-compute"]) or, for host `go test`, through the
 // WEAVE_COMPUTE_BIN environment variable. Under Bazel a missing binary is a
 // test failure, never a skip.
 package daemontest
@@ -49,7 +49,7 @@ func UnderBazel() bool {
 }
 
 // runfile returns the path of a runfile given its workspace-relative path
-// (e.g. "c/weave-compute"), or "" when not under Bazel.
+// (e.g. "c/daemon/weave-compute"), or "" when not under Bazel.
 func runfile(rel string) string {
 	if !UnderBazel() {
 		return ""
@@ -97,7 +97,7 @@ func findBinary(t testing.TB, what, envVar string, runfileCandidates ...string) 
 // Binary returns the path of the weave-compute binary.
 func Binary(t testing.TB) string {
 	t.Helper()
-	return findBinary(t, "weave-compute", EnvDaemonBin, "c/weave-compute")
+	return findBinary(t, "weave-compute", EnvDaemonBin, "c/daemon/weave-compute")
 }
 
 // WeaveBinary returns the path of the weave CLI binary.

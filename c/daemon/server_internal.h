@@ -1,0 +1,88 @@
+/*
+ * Private to the event loop (server.c, server_accept.c, server_conn.c): the
+ * loop's state and the functions its three files share. Not a public API.
+ */
+#ifndef WEAVE_SERVER_INTERNAL_H
+#define WEAVE_SERVER_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "weave/backend.h"
+#include "daemon/config.h"
+#include "daemon/conn.h"
+#include "daemon/log.h"
+#include "daemon/socket.h"
+#include "daemon/worker.h"
+
+/* epoll data of the fixed descriptors; connections use slot | gen << 32
+ * with gen >= 1, so the two never collide. */
+#define TAG_LISTENER 1u
+#define TAG_SIGNAL 2u
+#define TAG_WORKER 3u
+
+#define ACCEPT_PAUSE_MS 100      /* listener rest after fd exhaustion */
+#define WARN_INTERVAL_MS 10000   /* rate limit for repeated warnings */
+
+struct server {
+    const struct weave_config *cfg;
+    const struct weave_log *log;
+    const struct weave_backend *backend;
+    struct weave_listener *listener;
+    int listener_polled;       /* listener registered in epoll */
+    uint64_t accept_resume_ms; /* listener paused until then; 0 if not */
+    int epfd;
+    int sigfd;
+    int reserve_fd;            /* spare fd, given up to shed a connection on EMFILE */
+    struct weave_worker *worker;
+    struct weave_conn **slots; /* max_connections entries */
+    uint32_t *free_slots;      /* stack of the nslots - nconns free slots */
+    uint32_t nslots;
+    uint32_t nconns;
+    struct weave_conn_list reading; /* READ_HEADER/PAYLOAD, by read deadline */
+    struct weave_conn_list writing; /* WRITING, by write deadline */
+    uint32_t generation;
+    uid_t uid;
+    uint64_t started_ms;
+    uint64_t served;           /* replies written completely */
+    uint64_t busy_warned_ms;
+    uint64_t accept_warned_ms;
+    int stopping;
+    uint64_t stop_deadline_ms;
+};
+
+/* server.c */
+int server_epoll_set(struct server *s, int op, int fd, uint32_t events,
+                     uint64_t tag);
+/* Returns 1 when a warning of this kind may be printed now. */
+int server_warn_due(uint64_t *last, uint64_t now);
+/* Takes a free slot for c (nconns < nslots) and returns its number. */
+uint32_t server_take_slot(struct server *s, struct weave_conn *c);
+void server_free_slot(struct server *s, uint32_t slot);
+/* The live connection with this tag, or NULL (closed, slot reused). */
+struct weave_conn *server_find_conn(struct server *s, uint64_t tag);
+/* Puts c on `list` (s->reading or s->writing) with this deadline, off the
+ * list it was on. */
+void server_set_deadline(struct weave_conn_list *list, struct weave_conn *c,
+                         uint64_t deadline_ms);
+/* Takes c off its deadline list: no deadline (WORKING, or closing). */
+void server_clear_deadline(struct weave_conn *c);
+
+/* server_accept.c: the listening socket */
+void server_accept_ready(struct server *s);
+void server_resume_accept(struct server *s, uint64_t now);
+/* Closes the listener for good (and unlinks our socket file). */
+void server_stop_listening(struct server *s);
+
+/* server_conn.c: connections, requests, replies */
+/* A connection just accepted (in slots, on s->reading): read at once. */
+void server_conn_start(struct server *s, struct weave_conn *c);
+void server_conn_event(struct server *s, struct weave_conn *c, uint32_t events);
+/* Closes and frees c; a job still queued for it is taken back. */
+void server_close_conn(struct server *s, struct weave_conn *c);
+/* Collects finished generate jobs and starts writing their replies. */
+void server_jobs_done(struct server *s);
+/* The read deadline passed: best-effort 500/10 reply, then close. */
+void server_read_deadline(struct server *s, struct weave_conn *c);
+
+#endif /* WEAVE_SERVER_INTERNAL_H */
