@@ -1,7 +1,9 @@
 /*
  * The epoll loop; see server.h and the state diagram in conn.h.
  * This file: setup, the loop itself, deadlines, signals and shutdown. The
- * listener is in server_accept.c, connections and replies in server_conn.c.
+ * listener is in server_accept.c, connections and replies in server_conn.c,
+ * the connection table and deadline lists in conn_table.c. Calls run one
+ * way: server.c -> server_accept.c -> server_conn.c -> conn_table.c.
  *
  * Everything here runs on one thread. The only other thread is the worker
  * (worker.h), which never touches connections: it gets a job and hands
@@ -26,136 +28,20 @@
 
 #define MAX_EVENTS 64
 
-int server_epoll_set(struct server *s, int op, int fd, uint32_t events,
-                     uint64_t tag)
-{
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = events;
-    ev.data.u64 = tag;
-    return epoll_ctl(s->epfd, op, fd, &ev);
-}
-
-struct weave_conn *server_find_conn(struct server *s, uint64_t tag)
-{
-    uint32_t slot = (uint32_t)tag;
-    if ((tag >> 32) == 0 || slot >= s->nslots)
-        return NULL;
-    struct weave_conn *c = s->slots[slot];
-    return (c != NULL && c->tag == tag) ? c : NULL;
-}
-
-/* The free slots are a stack in s->free_slots[0 .. nslots - nconns). */
-uint32_t server_take_slot(struct server *s, struct weave_conn *c)
-{
-    uint32_t slot = s->free_slots[s->nslots - s->nconns - 1];
-    s->slots[slot] = c;
-    s->nconns++;
-    return slot;
-}
-
-void server_free_slot(struct server *s, uint32_t slot)
-{
-    s->slots[slot] = NULL;
-    s->nconns--;
-    s->free_slots[s->nslots - s->nconns - 1] = slot;
-}
-
-/* Returns 1 when a warning of this kind may be printed now. */
-int server_warn_due(uint64_t *last, uint64_t now)
-{
-    if (*last != 0 && now - *last < WARN_INTERVAL_MS)
-        return 0;
-    *last = now;
-    return 1;
-}
-
-/* ---- deadlines -------------------------------------------------------- */
-
-/*
- * Deadlines are kept in two intrusive lists, each in deadline order, so the
- * loop never scans the max_connections slots (up to 65536): the nearest
- * deadline is a list head, O(1), and setting or clearing one is O(1).
- *
- * Why lists and not a heap: every read deadline is accept time + the same
- * read timeout, and every write deadline is the time the reply was ready +
- * the same write timeout. Appending at the tail with a monotonic clock
- * therefore keeps each list sorted by construction (FIFO = deadline order);
- * a single list would not be, since the two timeouts differ. Connections
- * that are WORKING have no deadline and are on no list.
- *
- * Insertion still walks back from the tail past later deadlines: with the
- * clock and timeouts as they are it never moves (O(1)), and should a caller
- * ever pass an earlier deadline the list stays sorted instead of a timeout
- * being missed.
- */
-
-static void list_unlink(struct weave_conn *c)
-{
-    struct weave_conn_list *l = c->dl_list;
-
-    if (l == NULL)
-        return;
-    if (c->dl_prev != NULL)
-        c->dl_prev->dl_next = c->dl_next;
-    else
-        l->head = c->dl_next;
-    if (c->dl_next != NULL)
-        c->dl_next->dl_prev = c->dl_prev;
-    else
-        l->tail = c->dl_prev;
-    c->dl_list = NULL;
-    c->dl_prev = c->dl_next = NULL;
-}
-
-/* Inserts c after the last entry whose deadline is not later than c's. */
-static void list_insert_sorted(struct weave_conn_list *l, struct weave_conn *c)
-{
-    struct weave_conn *after = l->tail;
-
-    while (after != NULL && after->deadline_ms > c->deadline_ms)
-        after = after->dl_prev;
-    c->dl_list = l;
-    c->dl_prev = after;
-    c->dl_next = after != NULL ? after->dl_next : l->head;
-    if (c->dl_next != NULL)
-        c->dl_next->dl_prev = c;
-    else
-        l->tail = c;
-    if (after != NULL)
-        after->dl_next = c;
-    else
-        l->head = c;
-}
-
-void server_set_deadline(struct weave_conn_list *list, struct weave_conn *c,
-                         uint64_t deadline_ms)
-{
-    list_unlink(c);
-    c->deadline_ms = deadline_ms;
-    list_insert_sorted(list, c);
-}
-
-void server_clear_deadline(struct weave_conn *c)
-{
-    list_unlink(c);
-    c->deadline_ms = 0;
-}
-
 static void expire(struct server *s, uint64_t now)
 {
     struct weave_conn *c;
 
-    while ((c = s->writing.head) != NULL && now >= c->deadline_ms) {
+    while ((c = s->conns.writing.head) != NULL && now >= c->deadline_ms) {
         /* The client's problem, not ours: INFO, not ERROR. */
         weave_info(s->log, "write deadline: pid=%ld took %zu of %zu bytes in "
                    "%u ms; closing", (long)c->peer.pid, c->out_sent,
                    c->out_len, (unsigned)s->cfg->write_timeout_ms);
         server_close_conn(s, c);
     }
-    /* Each one leaves s->reading: replying moves it to s->writing (with a
+    /* Each one leaves s->conns.reading: replying moves it to s->conns.writing (with a
      * deadline in the future) or closes it. */
-    while ((c = s->reading.head) != NULL && now >= c->deadline_ms)
+    while ((c = s->conns.reading.head) != NULL && now >= c->deadline_ms)
         server_read_deadline(s, c);
 }
 
@@ -172,10 +58,10 @@ static int next_timeout(const struct server *s, uint64_t now)
 {
     uint64_t next = 0;
 
-    if (s->reading.head != NULL)
-        next = s->reading.head->deadline_ms;
-    if (s->writing.head != NULL)
-        next = earlier(next, s->writing.head->deadline_ms);
+    if (s->conns.reading.head != NULL)
+        next = s->conns.reading.head->deadline_ms;
+    if (s->conns.writing.head != NULL)
+        next = earlier(next, s->conns.writing.head->deadline_ms);
     next = earlier(next, s->accept_resume_ms);
     if (s->stopping)
         next = earlier(next, s->stop_deadline_ms);
@@ -212,7 +98,7 @@ static void begin_shutdown(struct server *s, int signo)
     struct weave_job *job = weave_worker_take_pending(s->worker);
     while (job != NULL) {
         struct weave_job *next = job->next;
-        struct weave_conn *c = server_find_conn(s, job->conn_tag);
+        struct weave_conn *c = weave_conn_table_find(&s->conns, job->conn_tag);
         if (c != NULL) {
             weave_debug(s->log, "abandoning queued request_id=%llu",
                         (unsigned long long)job->req.request_id);
@@ -223,10 +109,10 @@ static void begin_shutdown(struct server *s, int signo)
         job = next;
     }
     /* Requests still arriving will not be served either (they are exactly
-     * the connections on s->reading). Connections with a job in progress or
+     * the connections on s->conns.reading). Connections with a job in progress or
      * a reply on its way get until the deadline. */
-    while (s->reading.head != NULL)
-        server_close_conn(s, s->reading.head);
+    while (s->conns.reading.head != NULL)
+        server_close_conn(s, s->conns.reading.head);
 }
 
 static void signal_ready(struct server *s)
@@ -257,7 +143,6 @@ static int setup(struct server *s, const struct weave_server_params *p)
     s->listener = p->listener;
     s->uid = geteuid();
     s->started_ms = weave_now_ms();
-    s->nslots = p->cfg->max_connections;
 
     /* Block before the worker starts so it inherits the mask and the
      * signals only ever arrive through the signalfd. */
@@ -271,15 +156,11 @@ static int setup(struct server *s, const struct weave_server_params *p)
     }
     s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    s->slots = calloc(s->nslots, sizeof *s->slots);
-    s->free_slots = calloc(s->nslots, sizeof *s->free_slots);
-    if (s->sigfd < 0 || s->epfd < 0 || s->slots == NULL || s->free_slots == NULL) {
+    if (s->sigfd < 0 || s->epfd < 0 ||
+        weave_conn_table_init(&s->conns, p->cfg->max_connections) != 0) {
         weave_error(s->log, "event loop setup: %s", strerror(errno));
         return -1;
     }
-    /* Slot 0 on top; from then on the slot freed last is reused first. */
-    for (uint32_t i = 0; i < s->nslots; i++)
-        s->free_slots[i] = s->nslots - 1 - i;
     /* Missing is survivable: EMFILE then pauses the listener instead. */
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
@@ -305,11 +186,12 @@ static int teardown(struct server *s)
 {
     int abandoned = 0;
 
-    for (uint32_t i = 0; s->slots != NULL && i < s->nslots; i++) {
-        if (s->slots[i] != NULL) {
+    for (uint32_t i = 0; s->conns.slots != NULL && i < s->conns.nslots; i++) {
+        struct weave_conn *c = s->conns.slots[i];
+        if (c != NULL) {
             weave_debug(s->log, "closing connection from pid=%ld at exit",
-                        (long)s->slots[i]->peer.pid);
-            server_close_conn(s, s->slots[i]);
+                        (long)c->peer.pid);
+            server_close_conn(s, c);
         }
     }
     if (s->worker != NULL) {
@@ -321,8 +203,7 @@ static int teardown(struct server *s)
             abandoned = 1;
         }
     }
-    free(s->slots);
-    free(s->free_slots);
+    weave_conn_table_free(&s->conns);
     if (s->reserve_fd >= 0)
         close(s->reserve_fd);
     if (s->sigfd >= 0)
@@ -346,7 +227,7 @@ static void dispatch(struct server *s, const struct epoll_event *ev)
         return;
     default: {
         /* NULL when an earlier event of this batch closed it. */
-        struct weave_conn *c = server_find_conn(s, ev->data.u64);
+        struct weave_conn *c = weave_conn_table_find(&s->conns, ev->data.u64);
         if (c != NULL)
             server_conn_event(s, c, ev->events);
         return;
@@ -368,7 +249,7 @@ int weave_server_run(const struct weave_server_params *p, int *backend_busy)
 
     for (;;) {
         uint64_t now = weave_now_ms();
-        if (s.stopping && (s.nconns == 0 || now >= s.stop_deadline_ms))
+        if (s.stopping && (s.conns.nconns == 0 || now >= s.stop_deadline_ms))
             break;
         int n = epoll_wait(s.epfd, events, MAX_EVENTS, next_timeout(&s, now));
         if (n < 0) {
@@ -384,9 +265,9 @@ int weave_server_run(const struct weave_server_params *p, int *backend_busy)
         expire(&s, now);
         server_resume_accept(&s, now);
     }
-    if (s.stopping && s.nconns > 0)
+    if (s.stopping && s.conns.nconns > 0)
         weave_info(s.log, "shutdown timeout (%u ms): closing %u connections",
-                   (unsigned)s.cfg->shutdown_timeout_ms, (unsigned)s.nconns);
+                   (unsigned)s.cfg->shutdown_timeout_ms, (unsigned)s.conns.nconns);
     if (!s.stopping)
         server_stop_listening(&s);
     *backend_busy = teardown(&s);

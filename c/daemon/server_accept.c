@@ -91,17 +91,17 @@ static void admit(struct server *s, int fd, uint64_t now)
 
     if (!authenticate(s, fd, &peer))
         return;
-    if (s->nconns >= s->nslots) {
+    if (s->conns.nconns >= s->conns.nslots) {
         char text[96];
         snprintf(text, sizeof text, "server busy: %u connections open",
-                 (unsigned)s->nconns);
+                 (unsigned)s->conns.nconns);
         if (send_and_forget(fd, WEAVE_ERR_BUSY, text))
             s->served++;
         close(fd);
         if (server_warn_due(&s->busy_warned_ms, now))
             weave_warn(s->log,
                        "connection limit reached (%u open); answering 'server busy'",
-                       (unsigned)s->nconns);
+                       (unsigned)s->conns.nconns);
         return;
     }
     struct weave_conn *c = malloc(sizeof *c);
@@ -110,13 +110,11 @@ static void admit(struct server *s, int fd, uint64_t now)
         close(fd);
         return;
     }
-    if (++s->generation == 0)
-        s->generation = 1;
-    uint32_t slot = server_take_slot(s, c); /* nconns < nslots: one is free */
-    weave_conn_init(c, fd, (uint64_t)s->generation << 32 | slot, &peer);
-    server_set_deadline(&s->reading, c, now + s->cfg->read_timeout_ms);
+    /* nconns < nslots: a slot is free. */
+    weave_conn_init(c, fd, weave_conn_table_add(&s->conns, c), &peer);
+    weave_deadline_set(&s->conns.reading, c, now + s->cfg->read_timeout_ms);
     weave_debug(s->log, "accepted connection from pid=%ld (%u open)",
-                (long)peer.pid, (unsigned)s->nconns);
+                (long)peer.pid, (unsigned)s->conns.nconns);
     /* Not registered with epoll yet: the request is usually here already,
      * and a status request is then answered without any epoll call. */
     server_conn_start(s, c);
@@ -133,7 +131,7 @@ static void shed_connection(struct server *s, int err, uint64_t now)
 {
     if (server_warn_due(&s->accept_warned_ms, now))
         weave_warn(s->log, "accept: %s (%u connections open); shedding connections",
-                   strerror(err), (unsigned)s->nconns);
+                   strerror(err), (unsigned)s->conns.nconns);
     if (s->reserve_fd < 0) {
         pause_accept(s, now);
         return;

@@ -48,7 +48,7 @@ static void finish_conn(struct server *s, struct weave_conn *c)
 static void start_writing(struct server *s, struct weave_conn *c)
 {
     c->state = WEAVE_CONN_WRITING;
-    server_set_deadline(&s->writing, c, weave_now_ms() + s->cfg->write_timeout_ms);
+    weave_deadline_set(&s->conns.writing, c, weave_now_ms() + s->cfg->write_timeout_ms);
     switch (weave_conn_write(c)) {
     case WEAVE_IO_DONE:
         finish_conn(s, c);
@@ -81,8 +81,8 @@ static void reply_status(struct server *s, struct weave_conn *c, uint64_t id)
         .version_max = WEAVE_VERSION_MAX,
         .uptime_ms = weave_now_ms() - s->started_ms,
         .requests_served = s->served,
-        .connections_open = s->nconns,
-        .max_connections = s->nslots,
+        .connections_open = s->conns.nconns,
+        .max_connections = s->conns.nslots,
         .queue_depth = weave_worker_queue_depth(s->worker),
         .backend = {(const uint8_t *)s->backend->name,
                     (uint32_t)strlen(s->backend->name)},
@@ -123,7 +123,7 @@ static void queue_generate(struct server *s, struct weave_conn *c,
     c->msg = NULL;
     c->job = job;
     c->state = WEAVE_CONN_WORKING;
-    server_clear_deadline(c); /* generation takes what it takes */
+    weave_deadline_clear(c); /* generation takes what it takes */
     weave_worker_submit(s->worker, job);
     weave_debug(s->log, "request_id=%llu from pid=%ld queued (%u waiting)",
                 (unsigned long long)job->req.request_id, (long)c->peer.pid,
@@ -231,17 +231,15 @@ void server_conn_event(struct server *s, struct weave_conn *c,
 
 void server_close_conn(struct server *s, struct weave_conn *c)
 {
-    uint32_t slot = (uint32_t)c->tag;
-
     /* A job still queued is taken back; one already running finishes and
      * is freed when it comes back and finds no connection. */
     if (c->job != NULL && weave_worker_cancel(s->worker, c->job))
         weave_job_free(c->job);
     c->job = NULL;
-    server_clear_deadline(c);
+    weave_deadline_clear(c);
     weave_conn_release(c); /* close() also removes it from epoll */
+    weave_conn_table_remove(&s->conns, c->tag);
     free(c);
-    server_free_slot(s, slot);
 }
 
 void server_jobs_done(struct server *s)
@@ -250,7 +248,7 @@ void server_jobs_done(struct server *s)
 
     while (job != NULL) {
         struct weave_job *next = job->next;
-        struct weave_conn *c = server_find_conn(s, job->conn_tag);
+        struct weave_conn *c = weave_conn_table_find(&s->conns, job->conn_tag);
         if (c == NULL || c->state != WEAVE_CONN_WORKING || c->job != job) {
             weave_job_free(job); /* the client is gone */
             job = next;

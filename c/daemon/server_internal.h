@@ -1,16 +1,19 @@
 /*
  * Private to the event loop (server.c, server_accept.c, server_conn.c): the
- * loop's state and the functions its three files share. Not a public API.
+ * loop's state and the functions its files share. Not a public API.
  */
 #ifndef WEAVE_SERVER_INTERNAL_H
 #define WEAVE_SERVER_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
 #include <sys/types.h>
 
 #include "weave/backend.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
+#include "daemon/conn_table.h"
 #include "daemon/log.h"
 #include "daemon/socket.h"
 #include "daemon/worker.h"
@@ -35,13 +38,7 @@ struct server {
     int sigfd;
     int reserve_fd;            /* spare fd, given up to shed a connection on EMFILE */
     struct weave_worker *worker;
-    struct weave_conn **slots; /* max_connections entries */
-    uint32_t *free_slots;      /* stack of the nslots - nconns free slots */
-    uint32_t nslots;
-    uint32_t nconns;
-    struct weave_conn_list reading; /* READ_HEADER/PAYLOAD, by read deadline */
-    struct weave_conn_list writing; /* WRITING, by write deadline */
-    uint32_t generation;
+    struct weave_conn_table conns; /* max_connections slots, deadlines */
     uid_t uid;
     uint64_t started_ms;
     uint64_t served;           /* replies written completely */
@@ -51,22 +48,28 @@ struct server {
     uint64_t stop_deadline_ms;
 };
 
-/* server.c */
-int server_epoll_set(struct server *s, int op, int fd, uint32_t events,
-                     uint64_t tag);
+/* epoll_ctl with the event mask and tag in one call. */
+static inline int server_epoll_set(struct server *s, int op, int fd,
+                                   uint32_t events, uint64_t tag)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.u64 = tag;
+    return epoll_ctl(s->epfd, op, fd, &ev);
+}
+
 /* Returns 1 when a warning of this kind may be printed now. */
-int server_warn_due(uint64_t *last, uint64_t now);
-/* Takes a free slot for c (nconns < nslots) and returns its number. */
-uint32_t server_take_slot(struct server *s, struct weave_conn *c);
-void server_free_slot(struct server *s, uint32_t slot);
-/* The live connection with this tag, or NULL (closed, slot reused). */
-struct weave_conn *server_find_conn(struct server *s, uint64_t tag);
-/* Puts c on `list` (s->reading or s->writing) with this deadline, off the
- * list it was on. */
-void server_set_deadline(struct weave_conn_list *list, struct weave_conn *c,
-                         uint64_t deadline_ms);
-/* Takes c off its deadline list: no deadline (WORKING, or closing). */
-void server_clear_deadline(struct weave_conn *c);
+static inline int server_warn_due(uint64_t *last, uint64_t now)
+{
+    if (*last != 0 && now - *last < WARN_INTERVAL_MS)
+        return 0;
+    *last = now;
+    return 1;
+}
+
+/* Calls run one way: server.c (the loop) -> server_accept.c ->
+ * server_conn.c -> conn_table.c; none calls back up. */
 
 /* server_accept.c: the listening socket */
 void server_accept_ready(struct server *s);
@@ -75,7 +78,7 @@ void server_resume_accept(struct server *s, uint64_t now);
 void server_stop_listening(struct server *s);
 
 /* server_conn.c: connections, requests, replies */
-/* A connection just accepted (in slots, on s->reading): read at once. */
+/* A connection just accepted (in s->conns, on its reading list): read at once. */
 void server_conn_start(struct server *s, struct weave_conn *c);
 void server_conn_event(struct server *s, struct weave_conn *c, uint32_t events);
 /* Closes and frees c; a job still queued for it is taken back. */
