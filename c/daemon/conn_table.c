@@ -25,6 +25,7 @@ void weave_conn_table_free(struct weave_conn_table *t)
     free(t->free_slots);
     t->slots = NULL;
     t->free_slots = NULL;
+    t->nslots = t->nconns = 0;
 }
 
 /* The free slots are a stack in t->free_slots[0 .. nslots - nconns). */
