@@ -1,27 +1,15 @@
 /* systemd socket activation; see activation.h. */
 #define _GNU_SOURCE
 #include "daemon/activation.h"
+#include "daemon/errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Strict decimal, no sign; -1 when s is not one. */
 static long parse_count(const char *s)
@@ -46,14 +34,14 @@ static int check_listener(int fd, char *err, size_t errlen)
     int domain = 0, type = 0, listening = 0;
 
     if (sockopt_int(fd, SO_DOMAIN, &domain) != 0)
-        return fail(err, errlen, "socket activation: fd %d is not a socket: %s",
+        return weave_errf(err, errlen, -1, "socket activation: fd %d is not a socket: %s",
                     fd, strerror(errno));
     if (sockopt_int(fd, SO_TYPE, &type) != 0 ||
         sockopt_int(fd, SO_ACCEPTCONN, &listening) != 0)
-        return fail(err, errlen, "socket activation: getsockopt on fd %d: %s",
+        return weave_errf(err, errlen, -1, "socket activation: getsockopt on fd %d: %s",
                     fd, strerror(errno));
     if (domain != AF_UNIX || type != SOCK_STREAM || !listening)
-        return fail(err, errlen,
+        return weave_errf(err, errlen, -1,
                     "socket activation: fd %d is not a listening AF_UNIX "
                     "stream socket (domain %d, type %d, listening %d)",
                     fd, domain, type, listening);
@@ -64,11 +52,11 @@ static int make_nonblocking_cloexec(int fd, char *err, size_t errlen)
 {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
-        return fail(err, errlen, "socket activation: fcntl on fd %d: %s", fd,
+        return weave_errf(err, errlen, -1, "socket activation: fcntl on fd %d: %s", fd,
                     strerror(errno));
     int fdfl = fcntl(fd, F_GETFD);
     if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) != 0)
-        return fail(err, errlen, "socket activation: fcntl on fd %d: %s", fd,
+        return weave_errf(err, errlen, -1, "socket activation: fcntl on fd %d: %s", fd,
                     strerror(errno));
     return 0;
 }
@@ -89,11 +77,11 @@ int weave_activation_detect(int *fd, char *err, size_t errlen)
     unsetenv("LISTEN_FDS");
     unsetenv("LISTEN_FDNAMES");
     if (n < 0)
-        return fail(err, errlen, "socket activation: LISTEN_FDS is not a number");
+        return weave_errf(err, errlen, -1, "socket activation: LISTEN_FDS is not a number");
     if (n == 0)
         return 0;
     if (n > 1)
-        return fail(err, errlen,
+        return weave_errf(err, errlen, -1,
                     "socket activation: LISTEN_FDS=%ld, but weave-compute "
                     "serves exactly one socket",
                     n);

@@ -1,9 +1,9 @@
 /* Flag and environment parsing for weave-compute; see config.h. */
 #define _GNU_SOURCE
 #include "daemon/config.h"
+#include "daemon/errbuf.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,18 +17,6 @@ void weave_config_defaults(struct weave_config *cfg)
     cfg->write_timeout_ms = WEAVE_DEFAULT_WRITE_TIMEOUT_MS;
     cfg->max_connections = WEAVE_DEFAULT_MAX_CONNECTIONS;
     cfg->shutdown_timeout_ms = WEAVE_DEFAULT_SHUTDOWN_TIMEOUT_MS;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 /* Strict decimal: digits only (no sign, space or suffix), within [lo, hi]. */
@@ -108,10 +96,10 @@ static int parse_one(struct weave_config *cfg, int *i, int argc,
     }
     r = flag_value(arg, "--log-level", i, argc, argv, &value);
     if (r < 0)
-        return fail(err, errlen, "option --log-level needs a value");
+        return weave_errf(err, errlen, -1, "option --log-level needs a value");
     if (r > 0) {
         if (weave_log_level_parse(value, &cfg->log_level) != 0)
-            return fail(err, errlen,
+            return weave_errf(err, errlen, -1,
                         "invalid --log-level '%s' (want debug, info, warn or error)",
                         value);
         *level_from_flag = 1;
@@ -121,18 +109,18 @@ static int parse_one(struct weave_config *cfg, int *i, int argc,
         const struct num_flag *f = &num_flags[k];
         r = flag_value(arg, f->name, i, argc, argv, &value);
         if (r < 0)
-            return fail(err, errlen, "option %s needs a value", f->name);
+            return weave_errf(err, errlen, -1, "option %s needs a value", f->name);
         if (r == 0)
             continue;
         uint32_t *dst = (uint32_t *)((char *)cfg + f->offset);
         if (parse_u32(value, f->lo, f->hi, dst) != 0)
-            return fail(err, errlen, "invalid %s '%s' (want an integer %u..%u)",
+            return weave_errf(err, errlen, -1, "invalid %s '%s' (want an integer %u..%u)",
                         f->name, value, (unsigned)f->lo, (unsigned)f->hi);
         return 0;
     }
     if (arg[0] == '-')
-        return fail(err, errlen, "unknown option '%s'", arg);
-    return fail(err, errlen, "unexpected argument '%s'", arg);
+        return weave_errf(err, errlen, -1, "unknown option '%s'", arg);
+    return weave_errf(err, errlen, -1, "unexpected argument '%s'", arg);
 }
 
 int weave_config_parse(struct weave_config *cfg, int argc, char *const argv[],
@@ -150,7 +138,7 @@ int weave_config_parse(struct weave_config *cfg, int argc, char *const argv[],
     /* The environment only matters when the flag is absent. */
     if (!level_from_flag && env_log_level != NULL && env_log_level[0] != '\0' &&
         weave_log_level_parse(env_log_level, &cfg->log_level) != 0)
-        return fail(err, errlen,
+        return weave_errf(err, errlen, -1,
                     "invalid WEAVE_LOG_LEVEL '%s' (want debug, info, warn or error)",
                     env_log_level);
     return 0;

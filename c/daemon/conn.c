@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "daemon/conn.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,14 @@
 
 _Static_assert(WEAVE_CONN_FIRST_READ <= FIRST_BUFFER,
                "what the first read brings must fit in the first buffer");
+/* The replies that go out of c->small: the largest error (255-byte
+ * message) and the largest status reply (two 255-byte strings). */
+_Static_assert(WEAVE_HEADER_SIZE + WEAVE_ERROR_FIXED_SIZE +
+                       WEAVE_MAX_ERROR_MESSAGE <= WEAVE_CONN_SMALL_REPLY,
+               "an error reply must fit in the small reply buffer");
+_Static_assert(WEAVE_HEADER_SIZE + WEAVE_STATUS_RESP_FIXED_SIZE +
+                       2 * WEAVE_MAX_STATUS_STRING <= WEAVE_CONN_SMALL_REPLY,
+               "a status reply must fit in the small reply buffer");
 
 void weave_conn_init(struct weave_conn *c, int fd, uint64_t tag,
                      const struct weave_peer *peer)
@@ -105,6 +114,8 @@ static enum weave_io start_payload(struct weave_conn *c, const uint8_t *extra,
     }
     /* Fits: extra_len < WEAVE_CONN_FIRST_READ <= FIRST_BUFFER, and what
      * lies past the message's end is dropped. */
+    assert(extra_len < WEAVE_CONN_FIRST_READ);
+    assert(c->msg_len <= WEAVE_MAX_MESSAGE_SIZE);
     size_t take = c->msg_len - WEAVE_HEADER_SIZE;
     if (take > extra_len)
         take = extra_len;
@@ -238,12 +249,14 @@ void weave_conn_reply_error(struct weave_conn *c, const struct weave_error *err)
 {
     size_t n = weave_encode_error(c->small, sizeof c->small,
                                   weave_conn_reply_version(c), err);
-    /* Cannot fail: 16 + 18 + 255 bytes fit in small. */
+    /* Cannot fail: 16 + 18 + 255 bytes fit in small (asserted above). */
+    assert(n > 0);
     set_out(c, c->small, n, 0);
 }
 
 void weave_conn_reply_small(struct weave_conn *c, size_t len)
 {
+    assert(len > 0 && len <= sizeof c->small);
     set_out(c, c->small, len, 0);
 }
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "daemon/activation.h"
 #include "weave/backend.h"
 #include "daemon/config.h"
+#include "daemon/errbuf.h"
 #include "daemon/exitcodes.h"
 #include "daemon/log.h"
 #include "weave/protocol.h"
@@ -83,16 +85,25 @@ static void release_big_buffers(const struct weave_log *log)
                     "may stay resident after use");
 }
 
-/* Block SIGTERM/SIGINT from the start: one arriving during setup waits in
- * the signalfd and shuts the daemon down cleanly as soon as it serves. */
-static void block_signals(void)
+/* The one place signals are set up. SIGTERM/SIGINT are blocked from the
+ * start, before any thread exists (so every thread inherits the mask): one
+ * arriving during setup waits for the loop's signalfd and shuts the daemon
+ * down cleanly as soon as it serves. SIGPIPE is ignored: a client that
+ * left is EPIPE, not death. */
+static int setup_signals(char *err, size_t errlen)
 {
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    int r = pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    if (r != 0)
+        return weave_errf(err, errlen, -1, "cannot block SIGTERM/SIGINT: %s",
+                          strerror(r));
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        return weave_errf(err, errlen, -1, "cannot ignore SIGPIPE: %s",
+                          strerror(errno));
+    return 0;
 }
 
 /* The path of an activated socket, for the "listening on" line. */
@@ -195,7 +206,8 @@ int weave_daemon_main(int argc, char *argv[],
 
     struct weave_log log;
     weave_log_init(&log, cfg.log_level, STDERR_FILENO);
-    block_signals();
+    if (setup_signals(err, sizeof err) != 0)
+        return die(WEAVE_EXIT_RUNTIME, err);
     release_big_buffers(&log);
 
     struct weave_listener listener;

@@ -3,6 +3,7 @@
 #include "daemon/log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "daemon/clock.h"
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
@@ -109,35 +112,68 @@ static ssize_t write_once(const struct weave_log *log, const char *buf,
     return write(log->fd, buf, len);
 }
 
+/* How long a line cut short by a full socket may wait for room before its
+ * rest is given up (the loop must not stall on a reader that stopped). */
+#define FINISH_WAIT_MS 100
+
+/* Set when a line's end was given up: the next line starts on a new one. */
+static atomic_int torn_line;
+
+/* Writes the rest of a line the socket took part of: non-blocking writes,
+ * waiting for room at most FINISH_WAIT_MS in all. 0 when done. */
+static int finish_line(const struct weave_log *log, const char *buf, size_t len)
+{
+    uint64_t deadline = weave_now_ms() + FINISH_WAIT_MS;
+
+    while (len > 0) {
+        ssize_t n = write_once(log, buf, len);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            return 0; /* a failing fd: nowhere to report it */
+        uint64_t now = weave_now_ms();
+        if (now >= deadline)
+            return -1;
+        struct pollfd p = {.fd = log->fd, .events = POLLOUT};
+        if (poll(&p, 1, (int)(deadline - now)) < 0 && errno != EINTR)
+            return 0;
+    }
+    return 0;
+}
+
 /*
  * One write for the whole line. Returns -1 when it was dropped because the
  * fd would block, else 0 (a failing fd is ignored: there is nowhere left to
  * report it). A line is shorter than PIPE_BUF, so a pipe takes all of it or
- * none; if a socket takes part of it, the rest is finished off with plain
- * writes, or the next line would be glued to half of this one (the reader
- * has just made room, so that wait is short).
+ * none; if a socket takes part of it, the rest is finished off without
+ * blocking the loop for more than FINISH_WAIT_MS, or given up: then the
+ * next line begins with a newline instead of being glued to half of this.
  */
 static int write_line(const struct weave_log *log, const char *buf, size_t len)
 {
     ssize_t n;
 
+    if (atomic_exchange(&torn_line, 0)) {
+        do {
+            n = write_once(log, "\n", 1);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            atomic_store(&torn_line, 1);
+            return -1;
+        }
+    }
     do {
         n = write_once(log, buf, len);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? -1 : 0;
-    buf += n;
-    len -= (size_t)n;
-    while (len > 0) {
-        n = write(log->fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return 0;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
+    if ((size_t)n < len && finish_line(log, buf + n, len - (size_t)n) != 0)
+        atomic_store(&torn_line, 1);
     return 0;
 }
 

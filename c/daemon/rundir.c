@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -12,18 +11,7 @@
 #include <unistd.h>
 
 #include "daemon/exitcodes.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return WEAVE_EXIT_RUNTIME;
-}
+#include "daemon/errbuf.h"
 
 /* Writes base + "/" + name into dst (cap bytes); -1 if it does not fit. */
 static int join(char *dst, size_t cap, const char *base, size_t baselen,
@@ -38,9 +26,9 @@ int weave_paths_init(struct weave_paths *p, const char *runtime_dir, char *err,
 {
     memset(p, 0, sizeof *p);
     if (runtime_dir == NULL || runtime_dir[0] == '\0')
-        return fail(err, errlen, "XDG_RUNTIME_DIR not set");
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "XDG_RUNTIME_DIR not set");
     if (runtime_dir[0] != '/')
-        return fail(err, errlen, "XDG_RUNTIME_DIR must be an absolute path, not '%s'",
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "XDG_RUNTIME_DIR must be an absolute path, not '%s'",
                     runtime_dir);
 
     /* "/run/user/1000/" and "/run/user/1000" name the same directory. */
@@ -50,26 +38,26 @@ int weave_paths_init(struct weave_paths *p, const char *runtime_dir, char *err,
     if (len == 1)
         len = 0; /* "/" + "/weave" would give "//weave" */
     if (len > INT_MAX)
-        return fail(err, errlen, "XDG_RUNTIME_DIR is too long");
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "XDG_RUNTIME_DIR is too long");
 
     if (join(p->dir, sizeof p->dir, runtime_dir, len, "weave") != 0 ||
         join(p->lock, sizeof p->lock, p->dir, strlen(p->dir), "weave.lock") != 0)
-        return fail(err, errlen, "XDG_RUNTIME_DIR is too long (%zu bytes)", len);
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "XDG_RUNTIME_DIR is too long (%zu bytes)", len);
 
     /* sun_path holds 107 bytes and a NUL. A truncated path would be a
      * different file, so refuse. weave.tmp is shorter than weave.sock. */
     char full[PATH_MAX];
     if (join(full, sizeof full, p->dir, strlen(p->dir), "weave.sock") != 0)
-        return fail(err, errlen, "XDG_RUNTIME_DIR is too long (%zu bytes)", len);
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "XDG_RUNTIME_DIR is too long (%zu bytes)", len);
     size_t socklen = strlen(full);
     if (socklen + 1 > sizeof p->sock)
-        return fail(err, errlen,
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
                     "socket path too long: %s (%zu bytes; a Unix socket path "
                     "holds at most %d bytes)",
                     full, socklen, WEAVE_SUN_PATH_MAX - 1);
     memcpy(p->sock, full, socklen + 1);
     if (join(p->tmp, sizeof p->tmp, p->dir, strlen(p->dir), "weave.tmp") != 0)
-        return fail(err, errlen, "socket path too long: %s", full);
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "socket path too long: %s", full);
     return 0;
 }
 
@@ -79,18 +67,18 @@ static int check_dir(const char *dir, char *err, size_t errlen)
     struct stat st;
 
     if (lstat(dir, &st) != 0)
-        return fail(err, errlen, "cannot stat %s: %s", dir, strerror(errno));
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot stat %s: %s", dir, strerror(errno));
     if (S_ISLNK(st.st_mode))
-        return fail(err, errlen, "%s is a symbolic link; refusing to use it", dir);
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "%s is a symbolic link; refusing to use it", dir);
     if (!S_ISDIR(st.st_mode))
-        return fail(err, errlen, "%s exists and is not a directory", dir);
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "%s exists and is not a directory", dir);
     if (st.st_uid != geteuid())
-        return fail(err, errlen,
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
                     "%s is owned by uid %lu, not by this user (uid %lu); "
                     "refusing to use it",
                     dir, (unsigned long)st.st_uid, (unsigned long)geteuid());
     if ((st.st_mode & 077) != 0)
-        return fail(err, errlen,
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
                     "%s has mode %04o; it must not be accessible to group or "
                     "others (chmod 700 %s)",
                     dir, (unsigned)(st.st_mode & 07777), dir);
@@ -119,9 +107,9 @@ int weave_rundir_prepare(const char *dir, char *err, size_t errlen)
 {
     if (mkdir(dir, 0700) == 0) {
         if (set_mode_0700(dir) != 0)
-            return fail(err, errlen, "cannot chmod %s: %s", dir, strerror(errno));
+            return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot chmod %s: %s", dir, strerror(errno));
     } else if (errno != EEXIST) {
-        return fail(err, errlen, "cannot create directory %s: %s", dir,
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot create directory %s: %s", dir,
                     strerror(errno));
     }
     return check_dir(dir, err, errlen);
@@ -142,14 +130,14 @@ static int lock_once(struct weave_lock *lk, const char *path, char *err,
                   0600);
     if (fd < 0) {
         if (errno == ELOOP)
-            return fail(err, errlen, "%s is a symbolic link; refusing to use it",
+            return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "%s is a symbolic link; refusing to use it",
                         path);
-        return fail(err, errlen, "cannot open lock file %s: %s", path,
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot open lock file %s: %s", path,
                     strerror(errno));
     }
     if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
         close(fd);
-        return fail(err, errlen, "lock file %s is not a regular file", path);
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "lock file %s is not a regular file", path);
     }
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
@@ -162,7 +150,7 @@ static int lock_once(struct weave_lock *lk, const char *path, char *err,
                      path);
             return WEAVE_EXIT_ALREADY_RUNNING;
         }
-        return fail(err, errlen, "cannot lock %s: %s", path, strerror(e));
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot lock %s: %s", path, strerror(e));
     }
     if (lstat(path, &pst) != 0 || pst.st_dev != fst.st_dev ||
         pst.st_ino != fst.st_ino) {
@@ -186,7 +174,7 @@ int weave_lock_acquire(struct weave_lock *lk, const char *path, char *err,
         if (r != 0 || !retry)
             return r;
     }
-    return fail(err, errlen, "lock file %s keeps being replaced", path);
+    return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "lock file %s keeps being replaced", path);
 }
 
 void weave_lock_release(struct weave_lock *lk, const char *path)

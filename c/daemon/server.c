@@ -144,16 +144,11 @@ static int setup(struct server *s, const struct weave_server_params *p)
     s->uid = geteuid();
     s->started_ms = weave_now_ms();
 
-    /* Block before the worker starts so it inherits the mask and the
-     * signals only ever arrive through the signalfd. */
-    signal(SIGPIPE, SIG_IGN);
+    /* The caller blocked these in every thread (server.h), so they only
+     * ever arrive through the signalfd. */
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
-    if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0) {
-        weave_error(s->log, "cannot block signals");
-        return -1;
-    }
     s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->sigfd < 0 || s->epfd < 0 ||

@@ -24,8 +24,9 @@ struct weave_server_params {
 };
 
 /*
- * Blocks SIGTERM and SIGINT (they arrive through a signalfd), ignores
- * SIGPIPE, and serves until one of them arrives. Returns an exit code:
+ * Serves until SIGTERM or SIGINT arrives (through a signalfd). The caller
+ * has blocked both in every thread and ignores SIGPIPE (daemon.c does, first
+ * thing). Returns an exit code:
  * WEAVE_EXIT_OK after a clean shutdown, WEAVE_EXIT_RUNTIME when the loop
  * could not be set up or failed. *backend_busy is set to 1 when a generate
  * call was still running at exit (the worker was abandoned): the caller

@@ -4,6 +4,7 @@
  * running out of file descriptors without spinning.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,6 +57,7 @@ static int send_and_forget(int fd, uint32_t code, const char *text)
 
     weave_error_set(&err, 0, code, "%s", text);
     size_t n = weave_encode_error(buf, sizeof buf, WEAVE_VERSION_MIN, &err);
+    assert(n > 0); /* buf holds the largest error reply */
     ssize_t w;
     do {
         w = send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,18 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/exitcodes.h"
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return code;
-}
+#include "daemon/errbuf.h"
 
 /* Fills addr for path; -1 if path does not fit sun_path (never truncated). */
 static int make_addr(struct sockaddr_un *addr, const char *path)
@@ -78,17 +66,17 @@ int weave_socket_check_existing(const char *sock_path,
     if (lstat(sock_path, &st) != 0) {
         if (errno == ENOENT)
             return 0;
-        return fail(err, errlen, WEAVE_EXIT_RUNTIME, "cannot stat %s: %s",
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot stat %s: %s",
                     sock_path, strerror(errno));
     }
     if (!S_ISSOCK(st.st_mode))
-        return fail(err, errlen, WEAVE_EXIT_RUNTIME,
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
                     "%s exists and is not a socket; refusing to replace it "
                     "(remove it by hand if it is not needed)",
                     sock_path);
     switch (probe_socket(sock_path)) {
     case 1:
-        return fail(err, errlen, WEAVE_EXIT_ALREADY_RUNNING,
+        return weave_errf(err, errlen, WEAVE_EXIT_ALREADY_RUNNING,
                     "another process is accepting connections on %s "
                     "(without holding the lock); not touching it",
                     sock_path);
@@ -96,7 +84,7 @@ int weave_socket_check_existing(const char *sock_path,
         weave_info(log, "replacing stale socket %s", sock_path);
         return 0;
     default:
-        return fail(err, errlen, WEAVE_EXIT_RUNTIME,
+        return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
                     "cannot tell whether %s is in use: %s", sock_path,
                     strerror(errno));
     }
@@ -108,20 +96,20 @@ static int bind_private(const char *tmp, char *err, size_t errlen)
     struct sockaddr_un addr;
 
     if (make_addr(&addr, tmp) != 0) {
-        fail(err, errlen, WEAVE_EXIT_RUNTIME,
+        weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
              "socket path too long: %s (a Unix socket path holds at most %zu bytes)",
              tmp, sizeof addr.sun_path - 1);
         return -1;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        fail(err, errlen, WEAVE_EXIT_RUNTIME, "socket: %s", strerror(errno));
+        weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "socket: %s", strerror(errno));
         return -1;
     }
     /* Only the lock holder uses the temporary name, so whatever is there
      * is left over from a daemon that died between bind and rename. */
     if (unlink(tmp) != 0 && errno != ENOENT) {
-        fail(err, errlen, WEAVE_EXIT_RUNTIME, "cannot remove %s: %s", tmp,
+        weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot remove %s: %s", tmp,
              strerror(errno));
         close(fd);
         return -1;
@@ -132,7 +120,7 @@ static int bind_private(const char *tmp, char *err, size_t errlen)
     int e = errno;
     umask(old);
     if (r != 0) {
-        fail(err, errlen, WEAVE_EXIT_RUNTIME, "cannot bind %s: %s", tmp,
+        weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot bind %s: %s", tmp,
              strerror(e));
         close(fd);
         return -1;
@@ -153,27 +141,28 @@ int weave_socket_listen(struct weave_listener *l, const struct weave_paths *p,
     /* Already 0600 thanks to the umask; chmod states it independently of
      * how the kernel applied the umask. */
     if (chmod(p->tmp, 0600) != 0) {
-        fail(err, errlen, WEAVE_EXIT_RUNTIME, "cannot chmod %s: %s", p->tmp,
+        weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot chmod %s: %s", p->tmp,
              strerror(errno));
         goto fail_unlink;
     }
     if (listen(fd, WEAVE_LISTEN_BACKLOG) != 0) {
-        fail(err, errlen, WEAVE_EXIT_RUNTIME, "cannot listen on %s: %s", p->tmp,
+        weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot listen on %s: %s", p->tmp,
              strerror(errno));
+        goto fail_unlink;
+    }
+    /* The identity of our socket file, taken before the rename (which
+     * keeps the inode): once renamed, nothing can fail and leave it behind. */
+    if (lstat(p->tmp, &st) != 0) {
+        weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot stat %s: %s", p->tmp,
+                   strerror(errno));
         goto fail_unlink;
     }
     /* rename() replaces a stale weave.sock atomically: a client sees the
      * old (refusing) socket or ours, never no socket at all. */
     if (rename(p->tmp, p->sock) != 0) {
-        fail(err, errlen, WEAVE_EXIT_RUNTIME, "cannot rename %s to %s: %s",
-             p->tmp, p->sock, strerror(errno));
+        weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot rename %s to %s: %s",
+                   p->tmp, p->sock, strerror(errno));
         goto fail_unlink;
-    }
-    if (lstat(p->sock, &st) != 0) {
-        fail(err, errlen, WEAVE_EXIT_RUNTIME, "cannot stat %s: %s", p->sock,
-             strerror(errno));
-        close(fd);
-        return WEAVE_EXIT_RUNTIME;
     }
     l->fd = fd;
     l->owns_path = 1;

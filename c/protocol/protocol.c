@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "layout.h"
 #include "protocol_internal.h"
 #include "protocol/utf8.h"
 #include "protocol/wire.h"
@@ -86,11 +87,11 @@ void weave_error_set(struct weave_error *err, uint64_t request_id,
 int weave_header_decode(const uint8_t *hdr, struct weave_header *out,
                         struct weave_error *err)
 {
-    out->magic = weave_get_u32(hdr);
-    out->version = weave_get_u16(hdr + 4);
-    out->msg_type = weave_get_u16(hdr + 6);
-    out->payload_len = weave_get_u32(hdr + 8);
-    out->reserved = weave_get_u32(hdr + 12);
+    out->magic = weave_get_u32(hdr + HDR_MAGIC);
+    out->version = weave_get_u16(hdr + HDR_VERSION);
+    out->msg_type = weave_get_u16(hdr + HDR_MSG_TYPE);
+    out->payload_len = weave_get_u32(hdr + HDR_PAYLOAD_LEN);
+    out->reserved = weave_get_u32(hdr + HDR_RESERVED);
 
     /* SPEC section 2 order: magic, version, size. msg_type is judged by the
      * decoder that knows which types it serves. */
@@ -122,7 +123,7 @@ uint64_t weave_payload_request_id(const uint8_t *payload, size_t got,
                                   uint32_t payload_len)
 {
     if (payload_len >= 8 && got >= 8)
-        return weave_get_u64(payload);
+        return weave_get_u64(payload + PAY_REQUEST_ID);
     return 0;
 }
 
@@ -187,11 +188,11 @@ size_t weave_generate_response_size(uint32_t width, uint32_t height,
 void weave_put_header(uint8_t *buf, uint16_t version, uint16_t msg_type,
                       uint32_t payload_len)
 {
-    weave_put_u32(buf, WEAVE_MAGIC);
-    weave_put_u16(buf + 4, version);
-    weave_put_u16(buf + 6, msg_type);
-    weave_put_u32(buf + 8, payload_len);
-    weave_put_u32(buf + 12, 0);
+    weave_put_u32(buf + HDR_MAGIC, WEAVE_MAGIC);
+    weave_put_u16(buf + HDR_VERSION, version);
+    weave_put_u16(buf + HDR_MSG_TYPE, msg_type);
+    weave_put_u32(buf + HDR_PAYLOAD_LEN, payload_len);
+    weave_put_u32(buf + HDR_RESERVED, 0);
 }
 
 size_t weave_message_size(uint64_t payload_len, size_t cap)

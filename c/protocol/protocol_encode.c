@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "layout.h"
 #include "protocol_internal.h"
 #include "weave/protocol.h"
 #include "protocol/wire.h"
@@ -40,20 +41,24 @@ size_t weave_encode_generate_request(uint8_t *buf, size_t cap, uint16_t version,
     /* plen <= 10 MiB, so every offset below fits in 32 bits. */
     uint8_t *p = buf + WEAVE_HEADER_SIZE;
     weave_put_header(buf, version, WEAVE_MSG_GENERATE_REQUEST, (uint32_t)plen);
-    weave_put_u64(p, req->request_id);
-    weave_put_u32(p + 8, req->model_id);
-    weave_put_u32(p + 12, req->width);
-    weave_put_u32(p + 16, req->height);
-    weave_put_u32(p + 20, req->steps);
-    weave_put_f32(p + 24, req->cfg_scale);
-    weave_put_u64(p + 28, req->seed);
-    /* The three prompts back to back, as SPEC section 4 says a sender does. */
-    weave_put_u32(p + 36, 0);
-    weave_put_u32(p + 40, (uint32_t)l1);
-    weave_put_u32(p + 44, (uint32_t)l1);
-    weave_put_u32(p + 48, (uint32_t)l2);
-    weave_put_u32(p + 52, (uint32_t)(l1 + l2));
-    weave_put_u32(p + 56, (uint32_t)l3);
+    weave_put_u64(p + GEN_REQUEST_ID, req->request_id);
+    weave_put_u32(p + GEN_MODEL_ID, req->model_id);
+    weave_put_u32(p + GEN_WIDTH, req->width);
+    weave_put_u32(p + GEN_HEIGHT, req->height);
+    weave_put_u32(p + GEN_STEPS, req->steps);
+    weave_put_f32(p + GEN_CFG, req->cfg_scale);
+    weave_put_u64(p + GEN_SEED, req->seed);
+    /* The three prompts back to back, as SPEC section 4 says a sender does:
+     * (offset, len) pairs into prompt_data. */
+    uint8_t *pair = p + GEN_PROMPTS;
+    weave_put_u32(pair, 0);
+    weave_put_u32(pair + 4, (uint32_t)l1);
+    pair += GEN_PROMPT_PAIR;
+    weave_put_u32(pair, (uint32_t)l1);
+    weave_put_u32(pair + 4, (uint32_t)l2);
+    pair += GEN_PROMPT_PAIR;
+    weave_put_u32(pair, (uint32_t)(l1 + l2));
+    weave_put_u32(pair + 4, (uint32_t)l3);
     uint8_t *data = p + WEAVE_GENERATE_FIXED_SIZE;
     put_bytes(data, &req->clip_l);
     put_bytes(data + l1, &req->clip_g);
@@ -68,7 +73,7 @@ size_t weave_encode_status_request(uint8_t *buf, size_t cap, uint16_t version,
     if (total == 0)
         return 0;
     weave_put_header(buf, version, WEAVE_MSG_STATUS_REQUEST, WEAVE_STATUS_REQ_SIZE);
-    weave_put_u64(buf + WEAVE_HEADER_SIZE, req->request_id);
+    weave_put_u64(buf + WEAVE_HEADER_SIZE + PAY_REQUEST_ID, req->request_id);
     return total;
 }
 
@@ -89,18 +94,18 @@ size_t weave_encode_generate_response(uint8_t *buf, size_t cap,
 
     uint8_t *p = buf + WEAVE_HEADER_SIZE;
     weave_put_header(buf, version, WEAVE_MSG_GENERATE_RESPONSE, (uint32_t)plen);
-    weave_put_u64(p, resp->request_id);
-    weave_put_u32(p + 8, resp->status);
-    weave_put_u32(p + 12, resp->generation_time_ms);
-    weave_put_u32(p + 16, resp->width);
-    weave_put_u32(p + 20, resp->height);
-    weave_put_u32(p + 24, resp->channels);
-    weave_put_u32(p + 28, resp->image.len);
+    weave_put_u64(p + GRESP_REQUEST_ID, resp->request_id);
+    weave_put_u32(p + GRESP_STATUS, resp->status);
+    weave_put_u32(p + GRESP_GENERATION_MS, resp->generation_time_ms);
+    weave_put_u32(p + GRESP_WIDTH, resp->width);
+    weave_put_u32(p + GRESP_HEIGHT, resp->height);
+    weave_put_u32(p + GRESP_CHANNELS, resp->channels);
+    weave_put_u32(p + GRESP_IMAGE_LEN, resp->image.len);
     /* NULL data: the caller renders straight into buf + 48 afterwards. */
     if (resp->image.data != NULL)
-        put_bytes(p + WEAVE_RESPONSE_FIXED_SIZE, &resp->image);
+        put_bytes(p + GRESP_IMAGE, &resp->image);
     if (resp->has_seed)
-        weave_put_u64(p + WEAVE_RESPONSE_FIXED_SIZE + resp->image.len, resp->seed);
+        weave_put_u64(p + GRESP_IMAGE + resp->image.len, resp->seed);
     return total;
 }
 
@@ -127,16 +132,16 @@ size_t weave_encode_status_response(uint8_t *buf, size_t cap, uint16_t version,
 
     uint8_t *p = buf + WEAVE_HEADER_SIZE;
     weave_put_header(buf, version, WEAVE_MSG_STATUS_RESPONSE, (uint32_t)plen);
-    weave_put_u64(p, resp->request_id);
-    weave_put_u32(p + 8, resp->status);
-    weave_put_u16(p + 12, resp->version_min);
-    weave_put_u16(p + 14, resp->version_max);
-    weave_put_u64(p + 16, resp->uptime_ms);
-    weave_put_u64(p + 24, resp->requests_served);
-    weave_put_u32(p + 32, resp->connections_open);
-    weave_put_u32(p + 36, resp->max_connections);
-    weave_put_u32(p + 40, resp->queue_depth);
-    size_t at = 44;
+    weave_put_u64(p + SRESP_REQUEST_ID, resp->request_id);
+    weave_put_u32(p + SRESP_STATUS, resp->status);
+    weave_put_u16(p + SRESP_VERSION_MIN, resp->version_min);
+    weave_put_u16(p + SRESP_VERSION_MAX, resp->version_max);
+    weave_put_u64(p + SRESP_UPTIME_MS, resp->uptime_ms);
+    weave_put_u64(p + SRESP_REQUESTS_SERVED, resp->requests_served);
+    weave_put_u32(p + SRESP_CONNECTIONS_OPEN, resp->connections_open);
+    weave_put_u32(p + SRESP_MAX_CONNECTIONS, resp->max_connections);
+    weave_put_u32(p + SRESP_QUEUE_DEPTH, resp->queue_depth);
+    size_t at = SRESP_BACKEND;
     at += put_string(p + at, &resp->backend);
     put_string(p + at, &resp->daemon_version);
     return total;
@@ -154,10 +159,10 @@ size_t weave_encode_error_response(uint8_t *buf, size_t cap, uint16_t version,
 
     uint8_t *p = buf + WEAVE_HEADER_SIZE;
     weave_put_header(buf, version, WEAVE_MSG_ERROR, (uint32_t)plen);
-    weave_put_u64(p, resp->request_id);
-    weave_put_u32(p + 8, resp->status);
-    weave_put_u32(p + 12, resp->code);
-    put_string(p + 16, &resp->message);
+    weave_put_u64(p + ERR_REQUEST_ID, resp->request_id);
+    weave_put_u32(p + ERR_STATUS, resp->status);
+    weave_put_u32(p + ERR_CODE, resp->code);
+    put_string(p + ERR_MESSAGE, &resp->message);
     return total;
 }
 

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "layout.h"
 #include "protocol_internal.h"
 #include "weave/protocol.h"
 #include "protocol/utf8.h"
@@ -17,17 +18,6 @@
 #define STEPS_MAX 100u
 #define CFG_MAX 20.0f
 
-/* Payload offsets of the generate request (SPEC section 4). */
-enum {
-    GEN_REQUEST_ID = 0,
-    GEN_MODEL_ID = 8,
-    GEN_WIDTH = 12,
-    GEN_HEIGHT = 16,
-    GEN_STEPS = 20,
-    GEN_CFG = 24,
-    GEN_SEED = 28,
-    GEN_PROMPTS = 36, /* three (offset, len) pairs of u32 */
-};
 
 int weave_request_type_served(uint16_t msg_type)
 {

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "layout.h"
 #include "protocol_internal.h"
 #include "weave/protocol.h"
 #include "protocol/wire.h"
@@ -43,12 +44,12 @@ static int decode_generate(const uint8_t *p, uint32_t plen,
         return -1;
     }
     out->request_id = id;
-    out->status = weave_get_u32(p + 8);
-    out->generation_time_ms = weave_get_u32(p + 12);
-    out->width = weave_get_u32(p + 16);
-    out->height = weave_get_u32(p + 20);
-    out->channels = weave_get_u32(p + 24);
-    uint32_t n = weave_get_u32(p + 28);
+    out->status = weave_get_u32(p + GRESP_STATUS);
+    out->generation_time_ms = weave_get_u32(p + GRESP_GENERATION_MS);
+    out->width = weave_get_u32(p + GRESP_WIDTH);
+    out->height = weave_get_u32(p + GRESP_HEIGHT);
+    out->channels = weave_get_u32(p + GRESP_CHANNELS);
+    uint32_t n = weave_get_u32(p + GRESP_IMAGE_LEN);
 
     if (out->status != WEAVE_STATUS_OK) {
         weave_error_set(err, id, WEAVE_ERR_MALFORMED,
@@ -128,14 +129,14 @@ static int decode_status(const uint8_t *p, uint32_t plen,
         return -1;
     }
     out->request_id = id;
-    out->status = weave_get_u32(p + 8);
-    out->version_min = weave_get_u16(p + 12);
-    out->version_max = weave_get_u16(p + 14);
-    out->uptime_ms = weave_get_u64(p + 16);
-    out->requests_served = weave_get_u64(p + 24);
-    out->connections_open = weave_get_u32(p + 32);
-    out->max_connections = weave_get_u32(p + 36);
-    out->queue_depth = weave_get_u32(p + 40);
+    out->status = weave_get_u32(p + SRESP_STATUS);
+    out->version_min = weave_get_u16(p + SRESP_VERSION_MIN);
+    out->version_max = weave_get_u16(p + SRESP_VERSION_MAX);
+    out->uptime_ms = weave_get_u64(p + SRESP_UPTIME_MS);
+    out->requests_served = weave_get_u64(p + SRESP_REQUESTS_SERVED);
+    out->connections_open = weave_get_u32(p + SRESP_CONNECTIONS_OPEN);
+    out->max_connections = weave_get_u32(p + SRESP_MAX_CONNECTIONS);
+    out->queue_depth = weave_get_u32(p + SRESP_QUEUE_DEPTH);
 
     if (out->status != WEAVE_STATUS_OK) {
         weave_error_set(err, id, WEAVE_ERR_MALFORMED,
@@ -145,11 +146,11 @@ static int decode_status(const uint8_t *p, uint32_t plen,
     }
     /* The minimum size guarantees backend_len; the string then has to leave
      * room for daemon_version_len (2 bytes) after it. */
-    uint32_t after = take_string(p, plen - 2, 44, &out->backend);
+    uint32_t after = take_string(p, plen - 2, SRESP_BACKEND, &out->backend);
     if (after == 0) {
         weave_error_set(err, id, WEAVE_ERR_MALFORMED,
                         "status response backend_len %u runs past the %u-byte payload",
-                        (unsigned)weave_get_u16(p + 44), (unsigned)plen);
+                        (unsigned)weave_get_u16(p + SRESP_BACKEND), (unsigned)plen);
         return -1;
     }
     if (take_string(p, plen, after, &out->daemon_version) == 0) {
@@ -173,12 +174,12 @@ static int decode_error(const uint8_t *p, uint32_t plen,
         return -1;
     }
     out->request_id = id;
-    out->status = weave_get_u32(p + 8); /* any status and code are accepted */
-    out->code = weave_get_u32(p + 12);
-    if (take_string(p, plen, 16, &out->message) == 0) {
+    out->status = weave_get_u32(p + ERR_STATUS); /* any status and code are accepted */
+    out->code = weave_get_u32(p + ERR_CODE);
+    if (take_string(p, plen, ERR_MESSAGE, &out->message) == 0) {
         weave_error_set(err, id, WEAVE_ERR_MALFORMED,
                         "error msg_len %u runs past the %u-byte payload",
-                        (unsigned)weave_get_u16(p + 16), (unsigned)plen);
+                        (unsigned)weave_get_u16(p + ERR_MESSAGE), (unsigned)plen);
         return -1;
     }
     return 0;

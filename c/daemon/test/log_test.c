@@ -206,6 +206,53 @@ static void test_full_output_never_blocks(void)
     close(sv[1]);
 }
 
+/* A line a socket took only part of: its rest waits a little for room,
+ * never for ever (nobody reads here), and the next line starts afresh. */
+static void test_partial_line_never_blocks(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    int sz = 4096;
+    setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    struct weave_log log;
+    weave_log_init(&log, WEAVE_LOG_INFO, sv[1]);
+    char big[900];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    uint64_t worst = 0;
+    for (int i = 0; i < 200; i++) {
+        uint64_t t0 = tu_now_ms();
+        weave_info(&log, "%d %s", i, big);
+        uint64_t took = tu_now_ms() - t0;
+        if (took > worst)
+            worst = took;
+    }
+    CHECK(worst < 2000); /* at most ~100 ms each; never "until read" */
+
+    static char out[1 << 20];
+    int fl = fcntl(sv[0], F_GETFL);
+    fcntl(sv[0], F_SETFL, fl | O_NONBLOCK);
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(sv[0], out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)n;
+    weave_info(&log, "after");
+    while ((n = read(sv[0], out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = '\0';
+    /* "after" is a whole line of its own, at the start of a line. */
+    const char *last = strstr(out, " INFO after\n");
+    CHECK(last != NULL);
+    if (last != NULL) {
+        const char *start = last;
+        while (start > out && start[-1] != '\n')
+            start--;
+        CHECK(strncmp(start, "20", 2) == 0); /* the timestamp, not "xxx" */
+    }
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void)
 {
     tu_run("log: line format", test_format);
@@ -213,5 +260,7 @@ int main(void)
     tu_run("log: level names", test_parse);
     tu_run("log: newlines and long messages stay one line", test_one_line_always);
     tu_run("log: a full pipe or socket never blocks", test_full_output_never_blocks);
+    tu_run("log: a cut line waits briefly; the next starts afresh",
+           test_partial_line_never_blocks);
     return tu_summary();
 }
