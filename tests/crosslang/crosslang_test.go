@@ -1,6 +1,6 @@
 // Package crosslang_test checks that the Go and C codecs agree on the wire
 // format: over every proto_spec/testdata vector, Go encodes, the C codec
-// (c/tools/codec_roundtrip.c) decodes and re-encodes, and Go decodes the
+// (c/protocol/codec_roundtrip.c) decodes and re-encodes, and Go decodes the
 // result. For invalid request vectors, the C decoder must refuse them with
 // the error reply the vector names.
 package crosslang_test
