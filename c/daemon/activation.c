@@ -35,16 +35,16 @@ static int check_listener(int fd, char *err, size_t errlen)
 
     if (sockopt_int(fd, SO_DOMAIN, &domain) != 0)
         return weave_errf(err, errlen, -1, "socket activation: fd %d is not a socket: %s",
-                    fd, strerror(errno));
+                          fd, strerror(errno));
     if (sockopt_int(fd, SO_TYPE, &type) != 0 ||
         sockopt_int(fd, SO_ACCEPTCONN, &listening) != 0)
         return weave_errf(err, errlen, -1, "socket activation: getsockopt on fd %d: %s",
-                    fd, strerror(errno));
+                          fd, strerror(errno));
     if (domain != AF_UNIX || type != SOCK_STREAM || !listening)
         return weave_errf(err, errlen, -1,
-                    "socket activation: fd %d is not a listening AF_UNIX "
-                    "stream socket (domain %d, type %d, listening %d)",
-                    fd, domain, type, listening);
+                          "socket activation: fd %d is not a listening AF_UNIX "
+                          "stream socket (domain %d, type %d, listening %d)",
+                          fd, domain, type, listening);
     return 0;
 }
 
@@ -53,11 +53,11 @@ static int make_nonblocking_cloexec(int fd, char *err, size_t errlen)
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
         return weave_errf(err, errlen, -1, "socket activation: fcntl on fd %d: %s", fd,
-                    strerror(errno));
+                          strerror(errno));
     int fdfl = fcntl(fd, F_GETFD);
     if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) != 0)
         return weave_errf(err, errlen, -1, "socket activation: fcntl on fd %d: %s", fd,
-                    strerror(errno));
+                          strerror(errno));
     return 0;
 }
 
@@ -82,9 +82,9 @@ int weave_activation_detect(int *fd, char *err, size_t errlen)
         return 0;
     if (n > 1)
         return weave_errf(err, errlen, -1,
-                    "socket activation: LISTEN_FDS=%ld, but weave-compute "
-                    "serves exactly one socket",
-                    n);
+                          "socket activation: LISTEN_FDS=%ld, but weave-compute "
+                          "serves exactly one socket",
+                          n);
     if (check_listener(WEAVE_ACTIVATION_FD, err, errlen) != 0 ||
         make_nonblocking_cloexec(WEAVE_ACTIVATION_FD, err, errlen) != 0)
         return -1;

@@ -100,8 +100,8 @@ static int parse_one(struct weave_config *cfg, int *i, int argc,
     if (r > 0) {
         if (weave_log_level_parse(value, &cfg->log_level) != 0)
             return weave_errf(err, errlen, -1,
-                        "invalid --log-level '%s' (want debug, info, warn or error)",
-                        value);
+                              "invalid --log-level '%s' (want debug, info, warn or error)",
+                              value);
         *level_from_flag = 1;
         return 0;
     }
@@ -115,7 +115,7 @@ static int parse_one(struct weave_config *cfg, int *i, int argc,
         uint32_t *dst = (uint32_t *)((char *)cfg + f->offset);
         if (parse_u32(value, f->lo, f->hi, dst) != 0)
             return weave_errf(err, errlen, -1, "invalid %s '%s' (want an integer %u..%u)",
-                        f->name, value, (unsigned)f->lo, (unsigned)f->hi);
+                              f->name, value, (unsigned)f->lo, (unsigned)f->hi);
         return 0;
     }
     if (arg[0] == '-')
@@ -139,8 +139,8 @@ int weave_config_parse(struct weave_config *cfg, int argc, char *const argv[],
     if (!level_from_flag && env_log_level != NULL && env_log_level[0] != '\0' &&
         weave_log_level_parse(env_log_level, &cfg->log_level) != 0)
         return weave_errf(err, errlen, -1,
-                    "invalid WEAVE_LOG_LEVEL '%s' (want debug, info, warn or error)",
-                    env_log_level);
+                          "invalid WEAVE_LOG_LEVEL '%s' (want debug, info, warn or error)",
+                          env_log_level);
     return 0;
 }
 

@@ -29,7 +29,7 @@ int weave_paths_init(struct weave_paths *p, const char *runtime_dir, char *err,
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "XDG_RUNTIME_DIR not set");
     if (runtime_dir[0] != '/')
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "XDG_RUNTIME_DIR must be an absolute path, not '%s'",
-                    runtime_dir);
+                          runtime_dir);
 
     /* "/run/user/1000/" and "/run/user/1000" name the same directory. */
     size_t len = strlen(runtime_dir);
@@ -52,9 +52,9 @@ int weave_paths_init(struct weave_paths *p, const char *runtime_dir, char *err,
     size_t socklen = strlen(full);
     if (socklen + 1 > sizeof p->sock)
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
-                    "socket path too long: %s (%zu bytes; a Unix socket path "
-                    "holds at most %d bytes)",
-                    full, socklen, WEAVE_SUN_PATH_MAX - 1);
+                          "socket path too long: %s (%zu bytes; a Unix socket path "
+                          "holds at most %d bytes)",
+                          full, socklen, WEAVE_SUN_PATH_MAX - 1);
     memcpy(p->sock, full, socklen + 1);
     if (join(p->tmp, sizeof p->tmp, p->dir, strlen(p->dir), "weave.tmp") != 0)
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "socket path too long: %s", full);
@@ -74,14 +74,14 @@ static int check_dir(const char *dir, char *err, size_t errlen)
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "%s exists and is not a directory", dir);
     if (st.st_uid != geteuid())
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
-                    "%s is owned by uid %lu, not by this user (uid %lu); "
-                    "refusing to use it",
-                    dir, (unsigned long)st.st_uid, (unsigned long)geteuid());
+                          "%s is owned by uid %lu, not by this user (uid %lu); "
+                          "refusing to use it",
+                          dir, (unsigned long)st.st_uid, (unsigned long)geteuid());
     if ((st.st_mode & 077) != 0)
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
-                    "%s has mode %04o; it must not be accessible to group or "
-                    "others (chmod 700 %s)",
-                    dir, (unsigned)(st.st_mode & 07777), dir);
+                          "%s has mode %04o; it must not be accessible to group or "
+                          "others (chmod 700 %s)",
+                          dir, (unsigned)(st.st_mode & 07777), dir);
     return 0;
 }
 
@@ -110,7 +110,7 @@ int weave_rundir_prepare(const char *dir, char *err, size_t errlen)
             return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot chmod %s: %s", dir, strerror(errno));
     } else if (errno != EEXIST) {
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot create directory %s: %s", dir,
-                    strerror(errno));
+                          strerror(errno));
     }
     return check_dir(dir, err, errlen);
 }
@@ -131,9 +131,9 @@ static int lock_once(struct weave_lock *lk, const char *path, char *err,
     if (fd < 0) {
         if (errno == ELOOP)
             return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "%s is a symbolic link; refusing to use it",
-                        path);
+                              path);
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot open lock file %s: %s", path,
-                    strerror(errno));
+                          strerror(errno));
     }
     if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
         close(fd);

@@ -67,26 +67,26 @@ int weave_socket_check_existing(const char *sock_path,
         if (errno == ENOENT)
             return 0;
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot stat %s: %s",
-                    sock_path, strerror(errno));
+                          sock_path, strerror(errno));
     }
     if (!S_ISSOCK(st.st_mode))
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
-                    "%s exists and is not a socket; refusing to replace it "
-                    "(remove it by hand if it is not needed)",
-                    sock_path);
+                          "%s exists and is not a socket; refusing to replace it "
+                          "(remove it by hand if it is not needed)",
+                          sock_path);
     switch (probe_socket(sock_path)) {
     case 1:
         return weave_errf(err, errlen, WEAVE_EXIT_ALREADY_RUNNING,
-                    "another process is accepting connections on %s "
-                    "(without holding the lock); not touching it",
-                    sock_path);
+                          "another process is accepting connections on %s "
+                          "(without holding the lock); not touching it",
+                          sock_path);
     case 0:
         weave_info(log, "replacing stale socket %s", sock_path);
         return 0;
     default:
         return weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
-                    "cannot tell whether %s is in use: %s", sock_path,
-                    strerror(errno));
+                          "cannot tell whether %s is in use: %s", sock_path,
+                          strerror(errno));
     }
 }
 
@@ -97,8 +97,8 @@ static int bind_private(const char *tmp, char *err, size_t errlen)
 
     if (make_addr(&addr, tmp) != 0) {
         weave_errf(err, errlen, WEAVE_EXIT_RUNTIME,
-             "socket path too long: %s (a Unix socket path holds at most %zu bytes)",
-             tmp, sizeof addr.sun_path - 1);
+                   "socket path too long: %s (a Unix socket path holds at most %zu bytes)",
+                   tmp, sizeof addr.sun_path - 1);
         return -1;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -110,7 +110,7 @@ static int bind_private(const char *tmp, char *err, size_t errlen)
      * is left over from a daemon that died between bind and rename. */
     if (unlink(tmp) != 0 && errno != ENOENT) {
         weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot remove %s: %s", tmp,
-             strerror(errno));
+                   strerror(errno));
         close(fd);
         return -1;
     }
@@ -121,7 +121,7 @@ static int bind_private(const char *tmp, char *err, size_t errlen)
     umask(old);
     if (r != 0) {
         weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot bind %s: %s", tmp,
-             strerror(e));
+                   strerror(e));
         close(fd);
         return -1;
     }
@@ -142,12 +142,12 @@ int weave_socket_listen(struct weave_listener *l, const struct weave_paths *p,
      * how the kernel applied the umask. */
     if (chmod(p->tmp, 0600) != 0) {
         weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot chmod %s: %s", p->tmp,
-             strerror(errno));
+                   strerror(errno));
         goto fail_unlink;
     }
     if (listen(fd, WEAVE_LISTEN_BACKLOG) != 0) {
         weave_errf(err, errlen, WEAVE_EXIT_RUNTIME, "cannot listen on %s: %s", p->tmp,
-             strerror(errno));
+                   strerror(errno));
         goto fail_unlink;
     }
     /* The identity of our socket file, taken before the rename (which
