@@ -12,7 +12,7 @@
 #include "daemon_testutil.h"
 #include "daemon/conn.h"
 
-/* Counts recv(2) calls: this test links with -Wl,--wrap=recv (c/BUILD.bazel). */
+/* Counts recv(2) calls: this test links with -Wl,--wrap=recv (c/daemon/BUILD.bazel). */
 static int recv_calls;
 ssize_t __real_recv(int fd, void *buf, size_t len, int flags);
 ssize_t __wrap_recv(int fd, void *buf, size_t len, int flags);

@@ -1,6 +1,6 @@
 /*
  * The event loop when epoll_ctl fails where it "cannot": this binary links
- * with -Wl,--wrap=epoll_ctl (see c/BUILD.bazel), and the wrapper below makes
+ * with -Wl,--wrap=epoll_ctl (see c/daemon/BUILD.bazel), and the wrapper below makes
  * a connection's change to interest 0 fail with ENOMEM (EPOLL_CTL_MOD, or
  * EPOLL_CTL_ADD when the request was read right after accept and the
  * connection was never registered). That is the change a connection makes
