@@ -82,16 +82,15 @@ static enum weave_io eof_midway(struct weave_conn *c, struct weave_error *err)
 }
 
 /*
+ * Header complete: judge it, and only then allocate for the payload, from
+ * the checked length (at most FIRST_BUFFER to start with). `extra` are the
+ * bytes that came after the header in the same recv.
+ *
  * The type is a header check (SPEC section 2: magic, version, size, type),
  * so a type we do not serve is answered now, not after a payload we would
  * throw away and that may never come. The request_id is echoed when its 8
  * bytes came with the header (clients write a message in one go), but we
  * never wait for them: the codec judges exactly what has arrived.
- */
-/*
- * Header complete: judge it, and only then allocate for the payload, from
- * the checked length (at most FIRST_BUFFER to start with). `extra` are the
- * bytes that came after the header in the same recv.
  */
 static enum weave_io start_payload(struct weave_conn *c, const uint8_t *extra,
                                    size_t extra_len, struct weave_error *err)
