@@ -766,8 +766,53 @@ struct test_case {
     void (*fn)(void);
 };
 
+/* The request-header rules a daemon applies while a request arrives. */
+static void test_request_header_rules(void)
+{
+    for (uint32_t t = 0; t <= 0xFFFF; t++)
+        CHECK(weave_request_type_served((uint16_t)t) ==
+              (t == WEAVE_MSG_GENERATE_REQUEST || t == WEAVE_MSG_STATUS_REQUEST));
+
+    uint8_t id[8] = {0, 0, 0, 0, 0, 0, 0x12, 0x34};
+    struct weave_header h = {WEAVE_MAGIC, 1, 0x0042, 8, 0};
+    struct weave_error e;
+    weave_request_type_error(&h, id, 8, &e);
+    CHECK(e.status == 400 && e.code == WEAVE_ERR_UNKNOWN_TYPE && e.request_id == 0x1234);
+    CHECK(strstr(e.message, "0x0042") != NULL);
+    /* Not all 8 bytes yet, or fewer declared: 0, never waited for. */
+    weave_request_type_error(&h, id, 7, &e);
+    CHECK(e.code == WEAVE_ERR_UNKNOWN_TYPE && e.request_id == 0);
+    h.payload_len = 7;
+    weave_request_type_error(&h, id, 8, &e);
+    CHECK(e.request_id == 0);
+
+    /* The same error weave_request_decode gives for that message. */
+    uint8_t msg[WEAVE_HEADER_SIZE + 8] = {0x57, 0x45, 0x56, 0x45, 0, 1, 0, 0x42,
+                                          0, 0, 0, 8, 0, 0, 0, 0};
+    memcpy(msg + WEAVE_HEADER_SIZE, id, 8);
+    struct weave_request r;
+    struct weave_error d;
+    CHECK(weave_request_decode(msg, sizeof msg, &r, &d) == -1);
+    h.payload_len = 8;
+    weave_request_type_error(&h, id, 8, &e);
+    CHECK(d.code == e.code && d.status == e.status && d.request_id == e.request_id &&
+          strcmp(d.message, e.message) == 0);
+
+    /* Echoed ids: only for served types, with 8 declared and arrived. */
+    h.msg_type = WEAVE_MSG_GENERATE_REQUEST;
+    CHECK(weave_request_echo_id(&h, id, 8) == 0x1234);
+    CHECK(weave_request_echo_id(&h, id, 7) == 0);
+    CHECK(weave_request_echo_id(&h, NULL, 0) == 0);
+    h.msg_type = WEAVE_MSG_ERROR;
+    CHECK(weave_request_echo_id(&h, id, 8) == 0);
+    h.msg_type = WEAVE_MSG_STATUS_REQUEST;
+    h.payload_len = 4;
+    CHECK(weave_request_echo_id(&h, id, 8) == 0);
+}
+
 static const struct test_case CASES[] = {
     {"error_code_tables", test_error_code_tables},
+    {"request_header_rules", test_request_header_rules},
     {"error_set", test_error_set},
     {"utf8", test_utf8},
     {"response_size", test_response_size},
