@@ -39,8 +39,8 @@ static void expire(struct server *s, uint64_t now)
                    c->out_len, (unsigned)s->cfg->write_timeout_ms);
         server_close_conn(s, c);
     }
-    /* Each one leaves s->conns.reading: replying moves it to s->conns.writing (with a
-     * deadline in the future) or closes it. */
+    /* Each one leaves the reading list: replying moves it to the writing
+     * list (with a deadline in the future) or closes it. */
     while ((c = s->conns.reading.head) != NULL && now >= c->deadline_ms)
         server_read_deadline(s, c);
 }
