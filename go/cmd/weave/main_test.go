@@ -938,11 +938,11 @@ func TestFindDaemon(t *testing.T) {
 		}},
 		{"runfiles of weave", func(t *testing.T, root string) (*autostarter, string) {
 			exe := filepath.Join(root, "bin", "weave_", "weave")
-			p := writeExe(t, filepath.Join(exe+".runfiles", "com_github_weave_app_weave", "c", "weave-compute"))
+			p := writeExe(t, filepath.Join(exe+".runfiles", "com_github_weave_app_weave", "c", "daemon", "weave-compute"))
 			return &autostarter{env: newEnviron(nil), executable: exe}, p
 		}},
 		{"RUNFILES_DIR", func(t *testing.T, root string) (*autostarter, string) {
-			p := writeExe(t, filepath.Join(root, "rf", "com_github_weave_app_weave", "c", "weave-compute"))
+			p := writeExe(t, filepath.Join(root, "rf", "com_github_weave_app_weave", "c", "daemon", "weave-compute"))
 			return &autostarter{env: newEnviron([]string{"RUNFILES_DIR=" + filepath.Join(root, "rf")}), executable: filepath.Join(root, "bin", "weave")}, p
 		}},
 		{"PATH", func(t *testing.T, root string) (*autostarter, string) {
