@@ -89,6 +89,7 @@ struct weave_conn {
 
     struct weave_job *job; /* while WORKING (owned by the worker) */
     uint64_t request_id;   /* for logs, once known */
+    uint32_t step, steps;  /* last step the worker reported; 0/0: none */
 };
 
 /* Sets up a connection in READ_HEADER for an accepted, non-blocking fd. */

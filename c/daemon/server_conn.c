@@ -201,6 +201,34 @@ static void on_writable(struct server *s, struct weave_conn *c)
     }
 }
 
+/* The client of a WORKING connection left (hang-up, or a send failed):
+ * its job is dropped if queued, asked to stop if running (SPEC 11.5), and
+ * the connection closed. */
+static void client_went_away(struct server *s, struct weave_conn *c)
+{
+    struct weave_job *job = c->job;
+    unsigned long long id = (unsigned long long)c->request_id;
+
+    c->job = NULL;
+    if (job != NULL && weave_worker_cancel(s->worker, job)) {
+        weave_info(s->log, "request_id=%llu from pid=%ld cancelled: client "
+                   "went away (queued)", id, (long)c->peer.pid);
+        weave_job_free(job);
+    } else if (job != NULL && c->steps != 0) {
+        weave_info(s->log, "request_id=%llu from pid=%ld cancelled: client "
+                   "went away (running, step %u/%u)", id, (long)c->peer.pid,
+                   (unsigned)c->step, (unsigned)c->steps);
+    } else if (job != NULL) {
+        /* The worker reports steps only for jobs that asked for progress. */
+        weave_info(s->log, "request_id=%llu from pid=%ld cancelled: client "
+                   "went away (running, step ?/%u)", id, (long)c->peer.pid,
+                   (unsigned)job->req.steps);
+    }
+    /* A running job comes back through the worker, finds no connection
+     * and is freed there (server_jobs_done). */
+    server_close_conn(s, c);
+}
+
 void server_conn_start(struct server *s, struct weave_conn *c)
 {
     on_readable(s, c);
@@ -216,11 +244,12 @@ void server_conn_event(struct server *s, struct weave_conn *c,
         on_readable(s, c);
         return;
     case WEAVE_CONN_WORKING:
+        /* EPOLLHUP: the peer closed the connection (both directions gone).
+         * EPOLLRDHUP alone (it only shut down its write side after the
+         * request, SPEC 11.5) is not asked for and would not count. */
         if (events & (EPOLLHUP | EPOLLERR)) {
-            weave_debug(s->log, "pid=%ld hung up while request_id=%llu waited; "
-                        "dropping it", (long)c->peer.pid,
-                        (unsigned long long)c->request_id);
-            server_close_conn(s, c);
+            client_went_away(s, c);
+            return;
         }
         return;
     case WEAVE_CONN_WRITING:
@@ -231,8 +260,8 @@ void server_conn_event(struct server *s, struct weave_conn *c,
 
 void server_close_conn(struct server *s, struct weave_conn *c)
 {
-    /* A job still queued is taken back; one already running finishes and
-     * is freed when it comes back and finds no connection. */
+    /* A job still queued is taken back; one already running is asked to
+     * stop, and is freed when it comes back and finds no connection. */
     if (c->job != NULL && weave_worker_cancel(s->worker, c->job))
         weave_job_free(c->job);
     c->job = NULL;
@@ -255,7 +284,7 @@ void server_jobs_done(struct server *s)
             continue;
         }
         c->job = NULL;
-        if (job->reply != NULL) {
+        if (!job->failed && job->reply != NULL) {
             /* DEBUG: a busy daemon must not write a line per request at
              * the default level (INFO is for events worth reading). */
             weave_debug(s->log,

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ struct weave_worker {
     struct job_list pending; /* guarded by mu */
     struct job_list done;    /* guarded by mu */
     int stop;                  /* guarded by mu */
+    struct weave_job *running; /* guarded by mu; NULL between jobs */
+    atomic_int cancel_running; /* set by cancel(), read by should_stop */
     int efd;
     const struct weave_backend *backend;
     void *backend_state;
@@ -136,8 +139,8 @@ static uint64_t pick_seed(const struct weave_log *log)
     return seed != 0 ? seed : 1;
 }
 
-/* The hooks of the in-process worker: nothing listens to steps yet, and
- * nothing stops a generation once it started. */
+/* The hooks of the in-process worker: nothing listens to steps, and
+ * weave_worker_cancel() of the running job makes should_stop say yes. */
 static void ignore_step(void *ctx, uint32_t step, uint32_t steps)
 {
     (void)ctx;
@@ -145,17 +148,11 @@ static void ignore_step(void *ctx, uint32_t step, uint32_t steps)
     (void)steps;
 }
 
-static int never_stop(void *ctx)
+static int stop_if_cancelled(void *ctx)
 {
-    (void)ctx;
-    return 0;
+    struct weave_worker *w = ctx;
+    return atomic_load_explicit(&w->cancel_running, memory_order_relaxed);
 }
-
-static const struct weave_gen_hooks no_hooks = {
-    .ctx = NULL,
-    .step = ignore_step,
-    .should_stop = never_stop,
-};
 
 static void run_job(struct weave_worker *w, struct weave_job *job)
 {
@@ -192,14 +189,23 @@ static void run_job(struct weave_worker *w, struct weave_job *job)
     /* Render straight into the reply, after its header and fixed fields. */
     uint8_t *pixels = buf + WEAVE_HEADER_SIZE + WEAVE_RESPONSE_FIXED_SIZE;
     uint64_t t0 = weave_now_ms();
-    int r = w->backend->generate(w->backend_state, &params, &no_hooks, pixels,
+    const struct weave_gen_hooks hooks = {
+        .ctx = w,
+        .step = ignore_step,
+        .should_stop = stop_if_cancelled,
+    };
+    int r = w->backend->generate(w->backend_state, &params, &hooks, pixels,
                                  image_len, &job->err);
     uint64_t elapsed = weave_now_ms() - t0;
     if (r != 0) {
-        if (weave_gen_cancelled(&job->err)) /* no_hooks never asks for it */
-            weave_error_set(&job->err, id, WEAVE_ERR_INTERNAL,
-                            "backend %s stopped without being asked",
-                            w->backend->name);
+        if (weave_gen_cancelled(&job->err)) {
+            if (atomic_load(&w->cancel_running))
+                job->cancelled = 1;
+            else
+                weave_error_set(&job->err, id, WEAVE_ERR_INTERNAL,
+                                "backend %s stopped without being asked",
+                                w->backend->name);
+        }
         job->err.request_id = id;
         free(buf);
         return;
@@ -249,11 +255,15 @@ static void *worker_main(void *arg)
         if (w->stop)
             break;
         struct weave_job *job = list_pop(&w->pending);
+        w->running = job;
+        atomic_store(&w->cancel_running, 0);
         pthread_mutex_unlock(&w->mu);
 
         run_job(w, job);
+        job->failed = job->reply == NULL;
 
         pthread_mutex_lock(&w->mu);
+        w->running = NULL;
         list_push(&w->done, job);
         pthread_mutex_unlock(&w->mu);
         notify_loop(w);
@@ -276,6 +286,7 @@ int weave_worker_start(struct weave_worker **out,
     w->backend = backend;
     w->backend_state = backend_state;
     w->log = log;
+    atomic_init(&w->cancel_running, 0);
     w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->efd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -344,6 +355,8 @@ int weave_worker_cancel(struct weave_worker *w, struct weave_job *job)
 {
     pthread_mutex_lock(&w->mu);
     int removed = list_remove(&w->pending, job);
+    if (!removed && w->running == job)
+        atomic_store(&w->cancel_running, 1);
     pthread_mutex_unlock(&w->mu);
     return removed;
 }

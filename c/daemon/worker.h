@@ -31,6 +31,8 @@ struct weave_job {
     struct weave_error err; /* the error reply when reply is NULL */
     uint64_t seed;          /* seed actually used */
     uint32_t generation_ms;
+    int failed;    /* 1: err is the reply (reply is NULL) */
+    int cancelled; /* 1: stopped because weave_worker_cancel() asked */
 };
 
 struct weave_worker;
@@ -55,8 +57,11 @@ struct weave_job *weave_worker_take_done(struct weave_worker *w);
 struct weave_job *weave_worker_take_pending(struct weave_worker *w);
 
 /*
- * Takes job back if it has not started (returns 1: the caller frees it);
- * returns 0 when it is running or done, and will come out of take_done.
+ * Takes job back if it has not started (returns 1: the caller frees it).
+ * Running: asks the backend to stop at its next step (hooks.should_stop),
+ * and returns 0; the job comes out of take_done, with cancelled = 1 if the
+ * backend stopped for it. Done: returns 0 (it is in take_done already).
+ * The names and meanings are those of the worker contract (worker_api.h).
  */
 int weave_worker_cancel(struct weave_worker *w, struct weave_job *job);
 
