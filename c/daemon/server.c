@@ -32,13 +32,8 @@ static void expire(struct server *s, uint64_t now)
 {
     struct weave_conn *c;
 
-    while ((c = s->conns.writing.head) != NULL && now >= c->deadline_ms) {
-        /* The client's problem, not ours: INFO, not ERROR. */
-        weave_info(s->log, "write deadline: pid=%ld took %zu of %zu bytes in "
-                   "%u ms; closing", (long)c->peer.pid, c->out_sent,
-                   c->out_len, (unsigned)s->cfg->write_timeout_ms);
-        server_close_conn(s, c);
-    }
+    while ((c = s->conns.writing.head) != NULL && now >= c->deadline_ms)
+        server_write_deadline(s, c);
     /* Each one leaves the reading list: replying moves it to the writing
      * list (with a deadline in the future) or closes it. */
     while ((c = s->conns.reading.head) != NULL && now >= c->deadline_ms)

@@ -48,8 +48,9 @@ static void finish_conn(struct server *s, struct weave_conn *c)
 static void start_writing(struct server *s, struct weave_conn *c)
 {
     c->state = WEAVE_CONN_WRITING;
+    weave_heartbeat_clear(&s->conns, c); /* the reply is the last message */
     weave_deadline_set(&s->conns.writing, c, weave_now_ms() + s->cfg->write_timeout_ms);
-    switch (weave_conn_write(c)) {
+    switch (weave_conn_write(c, NULL)) {
     case WEAVE_IO_DONE:
         finish_conn(s, c);
         return;
@@ -187,7 +188,7 @@ static void on_readable(struct server *s, struct weave_conn *c)
 
 static void on_writable(struct server *s, struct weave_conn *c)
 {
-    switch (weave_conn_write(c)) {
+    switch (weave_conn_write(c, NULL)) {
     case WEAVE_IO_DONE:
         finish_conn(s, c);
         return;
@@ -229,6 +230,50 @@ static void client_went_away(struct server *s, struct weave_conn *c)
     server_close_conn(s, c);
 }
 
+/*
+ * WORKING: writes the queued messages the socket takes now. A reader that
+ * keeps up has no deadline; one that leaves bytes unsent is on the writing
+ * list, its deadline restarted whenever some of them drain (SPEC 11.3:
+ * closed once nothing drains for the write timeout). Returns -1 when c has
+ * been closed.
+ */
+static int flush_notes(struct server *s, struct weave_conn *c)
+{
+    int progress = 0;
+
+    switch (weave_conn_write_notes(c, &progress)) {
+    case WEAVE_IO_DONE:
+        weave_deadline_clear(c);
+        return set_interest(s, c, 0); /* still told about a hang-up */
+    case WEAVE_IO_AGAIN:
+        if (progress || c->dl_list == NULL)
+            weave_deadline_set(&s->conns.writing, c,
+                               weave_now_ms() + s->cfg->write_timeout_ms);
+        return set_interest(s, c, EPOLLOUT);
+    default: /* EPIPE, ECONNRESET: it left (SPEC 11.5: a failed send) */
+        weave_debug(s->log, "write to pid=%ld failed: %s", (long)c->peer.pid,
+                    strerror(errno));
+        client_went_away(s, c);
+        return -1;
+    }
+}
+
+int server_conn_note(struct server *s, struct weave_conn *c,
+                     const uint8_t *msg, size_t len)
+{
+    if (c->state != WEAVE_CONN_WORKING)
+        return 0;
+    int was_pending = weave_conn_notes_pending(c) > 0;
+    if (weave_conn_note(c, msg, len) < 0)
+        weave_debug(s->log, "progress message for pid=%ld dropped (%zu bytes)",
+                    (long)c->peer.pid, len);
+    weave_heartbeat_set(&s->conns, c, weave_now_ms() + WEAVE_HEARTBEAT_MS);
+    /* Bytes already waiting: epoll says when the socket takes more. */
+    if (was_pending)
+        return 0;
+    return flush_notes(s, c);
+}
+
 void server_conn_start(struct server *s, struct weave_conn *c)
 {
     on_readable(s, c);
@@ -251,6 +296,8 @@ void server_conn_event(struct server *s, struct weave_conn *c,
             client_went_away(s, c);
             return;
         }
+        if (events & EPOLLOUT)
+            flush_notes(s, c);
         return;
     case WEAVE_CONN_WRITING:
         on_writable(s, c);
@@ -266,6 +313,7 @@ void server_close_conn(struct server *s, struct weave_conn *c)
         weave_job_free(c->job);
     c->job = NULL;
     weave_deadline_clear(c);
+    weave_heartbeat_clear(&s->conns, c);
     weave_conn_release(c); /* close() also removes it from epoll */
     weave_conn_table_remove(&s->conns, c->tag);
     free(c);
@@ -323,4 +371,21 @@ void server_read_deadline(struct server *s, struct weave_conn *c)
     /* Best effort: start_writing sends at most what fits now, then has the
      * write deadline like any other reply. */
     reply_error(s, c, &err);
+}
+
+void server_write_deadline(struct server *s, struct weave_conn *c)
+{
+    /* The client's problem, not ours: INFO, not ERROR. */
+    if (c->state == WEAVE_CONN_WORKING) {
+        weave_info(s->log, "write deadline: pid=%ld read none of its progress "
+                   "messages for %u ms (%zu bytes waiting); closing, "
+                   "request_id=%llu cancelled", (long)c->peer.pid,
+                   (unsigned)s->cfg->write_timeout_ms,
+                   weave_conn_notes_pending(c), (unsigned long long)c->request_id);
+    } else {
+        weave_info(s->log, "write deadline: pid=%ld took %zu of %zu bytes in "
+                   "%u ms; closing", (long)c->peer.pid, c->out_sent,
+                   c->out_len, (unsigned)s->cfg->write_timeout_ms);
+    }
+    server_close_conn(s, c);
 }

@@ -25,6 +25,7 @@
 #define TAG_WORKER 3u
 
 #define ACCEPT_PAUSE_MS 100      /* listener rest after fd exhaustion */
+#define WEAVE_HEARTBEAT_MS 500   /* SPEC 11.3: silence before a heartbeat */
 #define WARN_INTERVAL_MS 10000   /* rate limit for repeated warnings */
 
 struct server {
@@ -87,5 +88,16 @@ void server_close_conn(struct server *s, struct weave_conn *c);
 void server_jobs_done(struct server *s);
 /* The read deadline passed: best-effort 500/10 reply, then close. */
 void server_read_deadline(struct server *s, struct weave_conn *c);
+/* The write deadline passed (reply, or messages before it): close; a job
+ * still queued or running for it is cancelled. */
+void server_write_deadline(struct server *s, struct weave_conn *c);
+/*
+ * Queues a small message (SPEC 11.3) to go before c's reply, restarts c's
+ * heartbeat timer, and writes at once what the socket takes. Only for a
+ * WORKING connection (else nothing happens). Returns 0, or -1 when c has
+ * been closed (the client left): the caller must not touch c again.
+ */
+int server_conn_note(struct server *s, struct weave_conn *c,
+                     const uint8_t *msg, size_t len);
 
 #endif /* WEAVE_SERVER_INTERNAL_H */

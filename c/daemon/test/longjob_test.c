@@ -3,10 +3,13 @@
  * the scripted backend (per-step sleeps, c/backends/scripted/scripted.h):
  * a client that hangs up cancels its job (queued: dropped; running: stopped
  * at the next step, and the next job starts at once), a client that only
- * shut down its write side is still served.
+ * shut down its write side is still served, and descriptors a client
+ * sends are closed.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +236,98 @@ static void test_half_close_served(void)
     cleanup(&d);
 }
 
+/* Open descriptors of process pid. */
+static int fd_count(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+    DIR *d = opendir(path);
+    int n = 0;
+    if (d == NULL)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Connects and sends msg with nfds descriptors attached to its first
+ * bytes and more to the rest (SCM_RIGHTS); the fd, or -1. */
+static int send_with_fds(const struct tu_daemon *d, const uint8_t *msg,
+                         size_t len, const int *fds, int nfds)
+{
+    int sock = tu_connect(d->sock);
+    if (sock < 0)
+        return -1;
+    size_t first = len / 2;
+    for (int part = 0; part < 2; part++) {
+        union {
+            struct cmsghdr align;
+            unsigned char buf[CMSG_SPACE(8 * sizeof(int))];
+        } ctl;
+        struct iovec iov = {.iov_base = (void *)(msg + (part ? first : 0)),
+                            .iov_len = part ? len - first : first};
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        memset(&ctl, 0, sizeof ctl);
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = ctl.buf;
+        m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+        if (sendmsg(sock, &m, 0) != (ssize_t)iov.iov_len) {
+            close(sock);
+            return -1;
+        }
+    }
+    return sock;
+}
+
+/* Descriptors a client attaches to its request are closed by the daemon
+ * (SPEC 11.4): it is served as usual, and keeps none of them. */
+static void test_client_fds_closed(void)
+{
+    struct tu_daemon d;
+    fresh(&d);
+    CHECK(start(&d) == 0);
+    int before = fd_count(d.pid);
+    CHECK(before > 0);
+
+    int pfd[2];
+    CHECK(pipe(pfd) == 0);
+    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int fds[3] = {pfd[1], nul, pfd[1]};
+    uint8_t msg[512];
+    size_t n = scripted_request(msg, sizeof msg, 5, "plain", 2);
+    int a = send_with_fds(&d, msg, n, fds, 3);
+    CHECK(a >= 0 && served_ok(a, 5));
+    n = tu_status_request(msg, sizeof msg, 6);
+    int b = send_with_fds(&d, msg, n, fds, 2);
+    size_t len;
+    uint8_t *raw = b >= 0 ? tu_recv_all(b, WAIT_MS, &len) : NULL;
+    struct weave_response r;
+    CHECK(raw != NULL && tu_decode_reply(raw, len, &r) == 0 &&
+          r.msg_type == WEAVE_MSG_STATUS_RESPONSE && r.u.status.status == 200);
+    free(raw);
+    if (b >= 0)
+        close(b);
+    close(pfd[1]);
+    close(nul);
+    /* Every copy of the pipe's write end is gone: the daemon kept none. */
+    struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+    char c;
+    CHECK(poll(&p, 1, WAIT_MS) == 1 && read(pfd[0], &c, 1) == 0);
+    close(pfd[0]);
+    CHECK(fd_count(d.pid) == before);
+    CHECK(tu_daemon_stop(&d) == 0);
+    cleanup(&d);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -240,5 +335,6 @@ int main(void)
            test_hangup_cancels_running);
     tu_run("hang-up drops a queued job", test_hangup_drops_queued);
     tu_run("half-close (SHUT_WR) is still served", test_half_close_served);
+    tu_run("descriptors a client sends are closed", test_client_fds_closed);
     return tu_summary();
 }
