@@ -28,7 +28,8 @@ cd "$root"
 
 cc=${CLANG:-clang}
 codec=(c/src/protocol.c c/src/protocol_request.c c/src/protocol_response.c
-    c/src/protocol_encode.c c/src/utf8.c)
+    c/src/protocol_response_v2.c c/src/protocol_encode.c c/src/protocol_encode_v2.c
+    c/src/protocol_encode_any.c c/src/utf8.c)
 
 echo "== building fuzz_${target}_decode with $($cc --version | head -n1)"
 "$cc" -g -O1 -std=c11 -Wall -Wextra -Werror \
