@@ -234,7 +234,7 @@ func decodeGenerateOptions(p []byte) (*GenerateOptionsRequest, error) {
 		return nil, newError(CodeMalformed, id, "generate request with options payload is %d bytes, want at least %d", len(p), GenerateOptionsFixedSize)
 	}
 	flags := binary.BigEndian.Uint32(p[8:])
-	g, err := decodeGenerateFields(id, p[16:GenerateOptionsFixedSize], p[GenerateOptionsFixedSize:], flags&FlagSHM == 0)
+	g, err := decodeGenerateFields(id, p[16:16+generateFieldsSize], p[GenerateOptionsFixedSize:], flags&FlagSHM == 0)
 	if err != nil {
 		return nil, err
 	}
