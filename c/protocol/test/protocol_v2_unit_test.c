@@ -199,6 +199,28 @@ static void test_status_v2_encoder(void)
     CHECK(weave_encode_status_response(buf, v1 + 24 + 254, 2, &st) == 0);
 }
 
+/* The request-header rules a daemon applies while a request arrives: the
+ * version-1 table stays the daemon's, the per-version one adds 0x0005. */
+static void test_request_type_tables(void)
+{
+    for (unsigned t = 0; t <= 0xFFFF; t++) {
+        int v1 = t == WEAVE_MSG_GENERATE_REQUEST || t == WEAVE_MSG_STATUS_REQUEST;
+        CHECK(weave_request_type_served((uint16_t)t) == v1);
+        CHECK(weave_request_type_served_in(1, (uint16_t)t) == v1);
+        CHECK(weave_request_type_served_in(2, (uint16_t)t) ==
+              (v1 || t == WEAVE_MSG_GENERATE_OPTIONS));
+    }
+    uint8_t id[8] = {0, 0, 0, 0, 0, 0, 0x12, 0x34};
+    struct weave_header h = {.magic = WEAVE_MAGIC, .version = 2,
+                             .msg_type = WEAVE_MSG_GENERATE_OPTIONS, .payload_len = 110};
+    CHECK(weave_request_echo_id(&h, id, 8) == 0x1234);
+    h.version = 1;
+    CHECK(weave_request_echo_id(&h, id, 8) == 0); /* not served in version 1 */
+    struct weave_error e;
+    weave_request_type_error(&h, id, 8, &e);
+    CHECK(e.code == WEAVE_ERR_UNKNOWN_TYPE && e.request_id == 0x1234);
+}
+
 static void test_encode_dispatch(void)
 {
     uint8_t buf[64];
@@ -219,6 +241,7 @@ static const struct {
     {"options_roundtrip_and_layout", test_options_roundtrip_and_layout},
     {"events_roundtrip", test_events_roundtrip},
     {"status_v2_encoder", test_status_v2_encoder},
+    {"request_type_tables", test_request_type_tables},
     {"encode_dispatch", test_encode_dispatch},
 };
 
