@@ -22,8 +22,11 @@ _Static_assert(WEAVE_HEADER_SIZE + WEAVE_ERROR_FIXED_SIZE +
                        WEAVE_MAX_ERROR_MESSAGE <= WEAVE_CONN_SMALL_REPLY,
                "an error reply must fit in the small reply buffer");
 _Static_assert(WEAVE_HEADER_SIZE + WEAVE_STATUS_RESP_FIXED_SIZE +
-                       2 * WEAVE_MAX_STATUS_STRING <= WEAVE_CONN_SMALL_REPLY,
-               "a status reply must fit in the small reply buffer");
+                       2 * WEAVE_MAX_STATUS_STRING + WEAVE_STATUS_V2_FIXED_SIZE +
+                       WEAVE_MAX_STATUS_STRING <= WEAVE_CONN_SMALL_REPLY,
+               "a version-2 status reply must fit in the small reply buffer");
+_Static_assert(WEAVE_HEADER_SIZE + WEAVE_SHM_RESPONSE_SIZE <= WEAVE_CONN_SMALL_REPLY,
+               "a shared-memory reply must fit in the small reply buffer");
 
 void weave_conn_init(struct weave_conn *c, int fd, uint64_t tag,
                      const struct weave_peer *peer)
@@ -99,10 +102,11 @@ static enum weave_io eof_midway(struct weave_conn *c, struct weave_error *err)
 static enum weave_io start_payload(struct weave_conn *c, const uint8_t *extra,
                                    size_t extra_len, struct weave_error *err)
 {
-    if (weave_header_decode(c->header, &c->hdr, err) != 0)
+    if (weave_header_decode_versions(c->header, WEAVE_SERVED_VERSION_MIN,
+                                     WEAVE_SERVED_VERSION_MAX, &c->hdr, err) != 0)
         return WEAVE_IO_REPLY; /* reply now; no more of the payload is read */
     c->header_ok = 1;
-    if (!weave_request_type_served(c->hdr.msg_type)) {
+    if (!weave_request_type_served_in(c->hdr.version, c->hdr.msg_type)) {
         weave_request_type_error(&c->hdr, extra, extra_len, err);
         return WEAVE_IO_REPLY;
     }

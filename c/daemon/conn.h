@@ -33,8 +33,16 @@ enum weave_io {
     WEAVE_IO_CLOSE,  /* peer gone or socket error: close, no reply */
 };
 
-/* Error and status replies fit here; only images need the heap. */
-#define WEAVE_CONN_SMALL_REPLY 640
+/* The protocol versions the daemon serves: 1, and 2 (SPEC section 11).
+ * The codec's WEAVE_VERSION_MIN..MAX stay the version-1 decoder's. */
+#define WEAVE_SERVED_VERSION_MIN 1
+#define WEAVE_SERVED_VERSION_MAX 2
+/* The 0x0005 flag bits honoured (the status reply's `features`). */
+#define WEAVE_SERVED_FLAGS (WEAVE_FLAG_PROGRESS | WEAVE_FLAG_SHM)
+
+/* Error, status and shared-memory replies fit here; only inline images
+ * need more. */
+#define WEAVE_CONN_SMALL_REPLY 1024
 
 /* Largest read per readiness event, so one fast sender cannot hog the loop. */
 #define WEAVE_CONN_READ_BUDGET (1u << 20)
@@ -93,7 +101,7 @@ struct weave_conn {
     uint8_t header[WEAVE_HEADER_SIZE];
     size_t header_got;
     struct weave_header hdr; /* valid once header_ok */
-    int header_ok;           /* the header passed weave_header_decode */
+    int header_ok;           /* the header passed its checks */
 
     uint8_t *msg;          /* header + payload; grows as bytes arrive */
     size_t msg_len;        /* 16 + payload_len */
@@ -115,6 +123,8 @@ struct weave_conn {
     uint32_t step, steps;  /* last step the worker reported; 0/0: none */
     uint32_t flags;        /* WEAVE_FLAG_* of a 0x0005 request, else 0 */
     uint64_t read_ms;      /* when the whole request had arrived */
+    int started;           /* the worker started on its job */
+    uint32_t position;     /* last queue position sent (0: none) */
 
     /* Owned by the event loop: the heartbeat list (server.c), for WORKING
      * connections that asked for progress, by when the next one is due. */

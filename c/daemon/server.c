@@ -38,6 +38,10 @@ static void expire(struct server *s, uint64_t now)
      * list (with a deadline in the future) or closes it. */
     while ((c = s->conns.reading.head) != NULL && now >= c->deadline_ms)
         server_read_deadline(s, c);
+    /* Each one moves to the tail with a due time in the future, or is
+     * closed: the loop ends. */
+    while ((c = s->conns.heartbeats.head) != NULL && now >= c->hb_due_ms)
+        server_conn_heartbeat(s, c);
 }
 
 /* The earlier of two deadlines, 0 meaning none. */
@@ -57,6 +61,8 @@ static int next_timeout(const struct server *s, uint64_t now)
         next = s->conns.reading.head->deadline_ms;
     if (s->conns.writing.head != NULL)
         next = earlier(next, s->conns.writing.head->deadline_ms);
+    if (s->conns.heartbeats.head != NULL)
+        next = earlier(next, s->conns.heartbeats.head->hb_due_ms);
     next = earlier(next, s->accept_resume_ms);
     if (s->stopping)
         next = earlier(next, s->stop_deadline_ms);

@@ -86,6 +86,8 @@ void server_conn_event(struct server *s, struct weave_conn *c, uint32_t events);
 void server_close_conn(struct server *s, struct weave_conn *c);
 /* Collects finished generate jobs and starts writing their replies. */
 void server_jobs_done(struct server *s);
+/* One finished job (the worker's done event; ctx is the server). */
+void server_job_done(void *ctx, struct weave_job *job);
 /* The read deadline passed: best-effort 500/10 reply, then close. */
 void server_read_deadline(struct server *s, struct weave_conn *c);
 /* The write deadline passed (reply, or messages before it): close; a job
@@ -99,5 +101,13 @@ void server_write_deadline(struct server *s, struct weave_conn *c);
  */
 int server_conn_note(struct server *s, struct weave_conn *c,
                      const uint8_t *msg, size_t len);
+/* c's heartbeat is due (it is the head of s->conns.heartbeats): sends one,
+ * which moves it to the tail, or closes c. */
+void server_conn_heartbeat(struct server *s, struct weave_conn *c);
+/* The worker's events (worker.h; ctx is the server). */
+void server_job_started(void *ctx, struct weave_job *job);
+void server_job_step(void *ctx, struct weave_job *job, uint32_t step,
+                     uint32_t steps, uint32_t elapsed_ms);
+void server_queue_changed(void *ctx);
 
 #endif /* WEAVE_SERVER_INTERNAL_H */

@@ -261,6 +261,7 @@ static void *worker_main(void *arg)
 
         run_job(w, job);
         job->failed = job->reply == NULL;
+    job->channels = WEAVE_DAEMON_CHANNELS;
 
         pthread_mutex_lock(&w->mu);
         w->running = NULL;
@@ -367,6 +368,32 @@ uint32_t weave_worker_queue_depth(struct weave_worker *w)
     uint32_t n = w->pending.count;
     pthread_mutex_unlock(&w->mu);
     return n;
+}
+
+uint32_t weave_worker_queue_position(struct weave_worker *w,
+                                     const struct weave_job *job)
+{
+    uint32_t pos = 0, i = 0;
+    pthread_mutex_lock(&w->mu);
+    for (const struct weave_job *j = w->pending.head; j != NULL; j = j->next) {
+        i++;
+        if (j == job) {
+            pos = i;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return pos;
+}
+
+void weave_worker_get_status(struct weave_worker *w, struct weave_worker_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->state = WEAVE_BACKEND_LOADED;
+    pthread_mutex_lock(&w->mu);
+    st->jobs_running = w->running != NULL;
+    st->queue_depth = w->pending.count;
+    pthread_mutex_unlock(&w->mu);
 }
 
 int weave_worker_stop(struct weave_worker *w, uint32_t wait_ms)

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "weave/backend.h"
 #include "daemon/log.h"
@@ -33,6 +34,22 @@ struct weave_job {
     uint32_t generation_ms;
     int failed;    /* 1: err is the reply (reply is NULL) */
     int cancelled; /* 1: stopped because weave_worker_cancel() asked */
+    /* The contract's (worker_api.h) fields the loop reads; this in-process
+     * worker always answers inline: shm_fd stays -1. */
+    uint32_t flags;      /* WEAVE_FLAG_PROGRESS | WEAVE_FLAG_SHM */
+    int shm_fd;
+    uint64_t image_size;
+    uint32_t channels;
+};
+
+/* The contract's status (SPEC 11.6 fields); here: no worker process. */
+struct weave_worker_status {
+    enum weave_backend_state state;
+    pid_t pid;
+    uint32_t restarts;
+    uint32_t jobs_running;
+    uint32_t queue_depth;
+    char last_crash[256];
 };
 
 struct weave_worker;
@@ -67,6 +84,13 @@ int weave_worker_cancel(struct weave_worker *w, struct weave_job *job);
 
 /* Jobs waiting for their turn (not counting the one being generated). */
 uint32_t weave_worker_queue_depth(struct weave_worker *w);
+
+/* 1 = next to run; 0 when the job is running or not queued. */
+uint32_t weave_worker_queue_position(struct weave_worker *w,
+                                     const struct weave_job *job);
+
+/* Always loaded, pid 0, no restarts: the backend is in this process. */
+void weave_worker_get_status(struct weave_worker *w, struct weave_worker_status *st);
 
 /*
  * Tells the thread to exit after its current job and waits up to wait_ms
