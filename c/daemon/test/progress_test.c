@@ -362,6 +362,32 @@ static void test_queue_positions_heartbeats(void)
     cleanup(&d);
 }
 
+/* The 10 MiB rule is unchanged for inline replies: a 2048x2048 request in
+ * version 1 (and 0x0005 without SHM) is still 400/5. */
+static void test_inline_2048_refused(void)
+{
+    struct tu_daemon d;
+    fresh(&d);
+    CHECK(start(&d, NULL) == 0);
+    struct heard h;
+    int fd = send_v1(&d, 31, "plain", 2048, 2048, 1);
+    listen_to(fd, &h, 0);
+    close(fd);
+    const struct weave_response *r = final_reply(&h);
+    CHECK(r != NULL && r->version == 1 && r->msg_type == WEAVE_MSG_ERROR &&
+          r->u.error.status == 400 && r->u.error.code == WEAVE_ERR_INVALID_DIMENSIONS &&
+          r->u.error.request_id == 31);
+    heard_free(&h);
+    fd = send_v2(&d, 32, "plain", 2048, 2048, 1, WEAVE_FLAG_PROGRESS);
+    listen_to(fd, &h, 0);
+    close(fd);
+    r = final_reply(&h);
+    CHECK(h.n == 1 && r != NULL && r->version == 2 && r->msg_type == WEAVE_MSG_ERROR &&
+          r->u.error.status == 400 && r->u.error.code == WEAVE_ERR_INVALID_DIMENSIONS);
+    heard_free(&h);
+    cleanup(&d);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -369,5 +395,7 @@ int main(void)
     tu_run("0x0005 without flags: inline reply only", test_options_no_flags);
     tu_run("queued positions 1, 2, 3 and heartbeats while queued",
            test_queue_positions_heartbeats);
+    tu_run("inline 2048x2048 (v1, and v2 without SHM) is still 400/5",
+           test_inline_2048_refused);
     return tu_summary();
 }
