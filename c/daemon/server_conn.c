@@ -372,9 +372,10 @@ static void client_went_away(struct server *s, struct weave_conn *c)
                    "went away (running, step %u/%u)", id, (long)c->peer.pid,
                    (unsigned)c->step, (unsigned)c->steps);
     } else if (job != NULL) {
-        /* The worker reports steps only for jobs that asked for progress. */
+        /* The worker reports steps only for jobs that asked for progress
+         * (or none has completed yet). */
         weave_info(s->log, "request_id=%llu from pid=%ld cancelled: client "
-                   "went away (running, step ?/%u)", id, (long)c->peer.pid,
+                   "went away (running, %u steps)", id, (long)c->peer.pid,
                    (unsigned)job->req.steps);
     }
     /* A running job comes back through the worker, finds no connection
