@@ -295,6 +295,10 @@ static void test_client_fds_closed(void)
     struct tu_daemon d;
     fresh(&d);
     CHECK(start(&d) == 0);
+    /* A first job starts the worker process (its descriptors are the
+     * daemon's from then on): count after it. */
+    int w = send_job(&d, 4, "plain", 1);
+    CHECK(w >= 0 && served_ok(w, 4));
     int before = fd_count(d.pid);
     CHECK(before > 0);
 
