@@ -159,6 +159,7 @@ static int procedural_init(void **state, char *err, size_t errlen)
 }
 
 static int procedural_generate(void *state, const struct weave_gen_params *p,
+                               const struct weave_gen_hooks *hooks,
                                uint8_t *pixels, size_t cap,
                                struct weave_error *err)
 {
@@ -172,7 +173,16 @@ static int procedural_generate(void *state, const struct weave_gen_params *p,
                         (unsigned)p->width, (unsigned)p->height, cap);
         return -1;
     }
-    weave_procedural_render(p, pixels);
+    uint32_t steps = p->steps != 0 ? p->steps : 1;
+    for (uint32_t i = 1; i <= steps; i++) {
+        if (hooks->should_stop(hooks->ctx)) {
+            weave_gen_set_cancelled(err);
+            return -1;
+        }
+        if (i == 1)
+            weave_procedural_render(p, pixels);
+        hooks->step(hooks->ctx, i, steps);
+    }
     return 0;
 }
 

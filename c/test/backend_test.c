@@ -120,6 +120,21 @@ static void test_not_flat(void)
     free(px);
 }
 
+static void hook_step(void *ctx, uint32_t step, uint32_t steps)
+{
+    (void)ctx;
+    (void)step;
+    (void)steps;
+}
+
+static int hook_no_stop(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static const struct weave_gen_hooks no_hooks = {NULL, hook_step, hook_no_stop};
+
 static void test_backend_interface(void)
 {
     const struct weave_backend *b = &weave_backend_procedural;
@@ -131,10 +146,10 @@ static void test_backend_interface(void)
     CHECK(b->init(&state, err, sizeof err) == 0);
     struct weave_gen_params p = params(64, 64, 1, 0, 1, "red", "green", "blue");
     uint8_t px[64 * 64 * 3];
-    CHECK(b->generate(state, &p, px, sizeof px, &e) == 0);
+    CHECK(b->generate(state, &p, &no_hooks, px, sizeof px, &e) == 0);
     CHECK(px[0] == 0x17 && px[1] == 0xb6);
     /* A buffer too small is an error, not an overflow. */
-    CHECK(b->generate(state, &p, px, sizeof px - 1, &e) == -1);
+    CHECK(b->generate(state, &p, &no_hooks, px, sizeof px - 1, &e) == -1);
     CHECK(e.status == 500);
     b->shutdown(state);
 }

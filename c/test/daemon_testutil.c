@@ -18,8 +18,26 @@
 #include <unistd.h>
 
 #include "weave/daemon.h"
+#include "weave/procedural.h"
+#include "weave/worker.h"
 
 static int passed, failed, case_failures;
+
+/*
+ * A daemon (or worker) started by a test spawns its worker process by
+ * exec'ing /proc/self/exe: this test binary. Serve as that worker before
+ * the test's main() runs, with the backend the test names through
+ * tu_worker_backend() (a weak symbol), or the procedural one.
+ * glibc passes argc and argv to constructors.
+ */
+__attribute__((constructor)) static void tu_worker_mode(int argc, char **argv)
+{
+    if (argv == NULL || !weave_worker_child_requested(argc, argv))
+        return;
+    const struct weave_backend *b =
+        tu_worker_backend != NULL ? tu_worker_backend() : &weave_backend_procedural;
+    exit(weave_worker_child_main(argc, argv, b));
+}
 
 void tu_check(int ok, const char *file, int line, const char *expr)
 {

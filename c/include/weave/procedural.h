@@ -27,4 +27,7 @@ uint64_t weave_procedural_prompt_hash(const struct weave_gen_params *p);
 /* Renders p->width * p->height * 3 bytes into pixels (caller-checked size). */
 void weave_procedural_render(const struct weave_gen_params *p, uint8_t *pixels);
 
+/* The shipped backend: deterministic procedural renderer (docs/BACKEND.md). */
+extern const struct weave_backend weave_backend_procedural;
+
 #endif /* WEAVE_PROCEDURAL_H */
