@@ -291,6 +291,7 @@ static int spawn(struct weave_worker *w, char *err, size_t errlen)
         .argv0 = "weave-compute",
         .step_delay_ms = w->cfg.step_delay_ms,
         .log_level = weave_log_level_name(w->cfg.log_level),
+        .backend = w->backend->name,
     };
     char lower[16];
     size_t i = 0;
@@ -609,8 +610,11 @@ static void pump(struct weave_worker *w)
         w->job_deadline_ms = w->cfg.generation_timeout_ms != 0
                                  ? now + w->cfg.generation_timeout_ms : 0;
         w->idle_deadline_ms = 0;
-        priv_of(job)->started_due = 1; /* delivered by dispatch */
-        kick(w);
+        /* Delivered by dispatch: at once for a job that wants progress
+         * (heartbeats start now), else with the next event. */
+        priv_of(job)->started_due = 1;
+        if (job->flags & WEAVE_GEN_FLAG_PROGRESS)
+            kick(w);
         return;
     }
     if (w->cfg.keep_alive_ms == 0)
@@ -1004,7 +1008,15 @@ void weave_worker_submit(struct weave_worker *w, struct weave_job *job)
     w->in_dispatch++; /* events wait for dispatch; kick once below */
     pump(w);
     w->in_dispatch--;
-    kick(w);
+    /* A wakeup only when there is news now: a failed job, a job that has
+     * to wait (queue positions), or a started job that wants progress. A
+     * job that went straight to an idle worker says so with its DONE. */
+    if (w->done.head != NULL || w->pending.count > 0 ||
+        (w->current != NULL && priv_of(w->current)->started_due &&
+         (w->current->flags & WEAVE_GEN_FLAG_PROGRESS)))
+        kick(w);
+    else
+        w->queue_dirty = 0;
     arm_timer(w);
 }
 

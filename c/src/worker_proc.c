@@ -2,7 +2,7 @@
  * The worker process: this binary exec'd by the daemon with a hidden argv
  *
  *   weave-compute --worker-fd=3 --worker-ppid=PID [--step-delay-ms=N]
- *                 [--log-level=LEVEL]
+ *                 [--log-level=LEVEL] [--worker-backend=NAME]
  *
  * It inits the backend, says READY, then runs one JOB at a time: maps the
  * memfd that came with it, lets the backend render straight into it,
@@ -38,6 +38,7 @@ struct child {
     struct weave_log log;
     uint64_t job_id; /* running, 0 when idle */
     uint64_t t0;
+    int progress;    /* the job wants STEP messages (PROGRESS flag) */
     int stop;        /* STOP received for job_id (or the daemon is gone) */
     int gone;        /* the socket reached EOF or failed */
 };
@@ -122,7 +123,8 @@ static void hook_step(void *ctx, uint32_t step, uint32_t steps)
         .steps = steps,
         .elapsed_ms = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed,
     };
-    if (!c->gone && ww_send(c->sock, &m, sizeof m, -1, 0) != 0)
+    /* Only a job that asked for progress pays a message per step. */
+    if (c->progress && !c->gone && ww_send(c->sock, &m, sizeof m, -1, 0) != 0)
         c->gone = c->stop = 1;
     if (c->step_delay_ms > 0)
         step_delay(c);
@@ -198,6 +200,7 @@ static void run_job(struct child *c, const uint8_t *buf, size_t n, int fd)
     struct weave_gen_hooks hooks = {c, hook_step, hook_should_stop};
 
     c->job_id = j.job_id;
+    c->progress = (j.flags & WEAVE_GEN_FLAG_PROGRESS) != 0;
     c->stop = 0;
     c->t0 = weave_now_ms();
     int r = c->backend->generate(c->state, &params, &hooks,
@@ -238,11 +241,22 @@ static int parse_args(struct child *c, int argc, char *const argv[],
         else if (strncmp(a, "--log-level=", 12) == 0 &&
                  weave_log_level_parse(a + 12, &level) == 0)
             ;
+        else if (strncmp(a, "--worker-backend=", 17) == 0)
+            ; /* weave_worker_child_backend() reads it */
         else
             return -1;
     }
     weave_log_init(&c->log, level, STDERR_FILENO);
     return c->sock >= 0 && *ppid > 0 ? 0 : -1;
+}
+
+const char *weave_worker_child_backend(int argc, char *const argv[])
+{
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--worker-backend=", 17) == 0)
+            return argv[i] + 17;
+    }
+    return NULL;
 }
 
 int weave_worker_child_main(int argc, char *const argv[],
@@ -261,6 +275,18 @@ int weave_worker_child_main(int argc, char *const argv[],
      * fork and here (the death signal is then never sent): leave now. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != (pid_t)ppid)
         return 1;
+    /* The same binary serves the same backend; say so if not (a test
+     * binary choosing among several got it wrong). */
+    const char *want = weave_worker_child_backend(argc, argv);
+    if (want != NULL && strcmp(want, backend->name) != 0) {
+        struct ww_init_failed f;
+        memset(&f, 0, sizeof f);
+        f.type = WW_INIT_FAILED;
+        snprintf(f.message, sizeof f.message, "worker serves backend %.60s, "
+                 "the daemon asked for %.60s", backend->name, want);
+        ww_send(c.sock, &f, sizeof f, -1, 0);
+        return 1;
+    }
     /* The daemon ignores SIGPIPE; sends here use MSG_NOSIGNAL anyway. */
     signal(SIGPIPE, SIG_IGN);
 

@@ -133,7 +133,7 @@ child_exec(int sock, pid_t parent, const char *exe, char *const argv[])
 int ws_spawn(const struct ws_args *a, struct ws_proc *p, char *err, size_t errlen)
 {
     int sv[2];
-    char fd_arg[32], ppid_arg[48], delay_arg[48], level_arg[48];
+    char fd_arg[32], ppid_arg[48], delay_arg[48], level_arg[48], backend_arg[96];
     pid_t parent = getpid();
 
     p->pid = 0;
@@ -147,7 +147,9 @@ int ws_spawn(const struct ws_args *a, struct ws_proc *p, char *err, size_t errle
     snprintf(delay_arg, sizeof delay_arg, "--step-delay-ms=%u",
              (unsigned)a->step_delay_ms);
     snprintf(level_arg, sizeof level_arg, "--log-level=%s", a->log_level);
-    char *argv[] = {(char *)a->argv0, fd_arg, ppid_arg, delay_arg, level_arg, NULL};
+    snprintf(backend_arg, sizeof backend_arg, "--worker-backend=%s", a->backend);
+    char *argv[] = {(char *)a->argv0, fd_arg, ppid_arg, delay_arg, level_arg,
+                    backend_arg, NULL};
 
     pid_t pid = fork();
     if (pid < 0) {

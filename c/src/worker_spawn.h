@@ -14,6 +14,7 @@ struct ws_args {
     const char *argv0;
     uint32_t step_delay_ms;
     const char *log_level; /* "debug", ... */
+    const char *backend;   /* the backend's name, checked by the worker */
 };
 
 struct ws_proc {

@@ -27,15 +27,20 @@ static int passed, failed, case_failures;
  * A daemon (or worker) started by a test spawns its worker process by
  * exec'ing /proc/self/exe: this test binary. Serve as that worker before
  * the test's main() runs, with the backend the test names through
- * tu_worker_backend() (a weak symbol), or the procedural one.
+ * tu_worker_backend() (a weak symbol) if its name is the one the daemon
+ * asked for, else the procedural one.
  * glibc passes argc and argv to constructors.
  */
 __attribute__((constructor)) static void tu_worker_mode(int argc, char **argv)
 {
     if (argv == NULL || !weave_worker_child_requested(argc, argv))
         return;
-    const struct weave_backend *b =
-        tu_worker_backend != NULL ? tu_worker_backend() : &weave_backend_procedural;
+    /* The daemon names its backend; pick it among the ones we have. */
+    const char *want = weave_worker_child_backend(argc, argv);
+    const struct weave_backend *b = &weave_backend_procedural;
+    if (tu_worker_backend != NULL &&
+        (want == NULL || strcmp(want, tu_worker_backend()->name) == 0))
+        b = tu_worker_backend();
     exit(weave_worker_child_main(argc, argv, b));
 }
 

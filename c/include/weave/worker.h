@@ -77,9 +77,13 @@ struct weave_worker;
 struct weave_worker_events {
     void *ctx;
     /* Each callback may be NULL (ignored), except done. */
-    /* The job left the queue and the backend started on it. */
+    /* The job left the queue and the backend started on it. Delivered at
+     * once for a job with WEAVE_GEN_FLAG_PROGRESS; for others it may come
+     * with the next dispatch (at the latest just before done). */
     void (*started)(void *ctx, struct weave_job *job);
-    /* The backend completed step `step` of `steps` (1..steps). */
+    /* The backend completed step `step` of `steps` (1..steps). Only for
+     * jobs with WEAVE_GEN_FLAG_PROGRESS: a message per step is not free,
+     * and nobody else listens. */
     void (*step)(void *ctx, struct weave_job *job, uint32_t step,
                  uint32_t steps, uint32_t elapsed_ms);
     /* The job is finished (ok, failed, cancelled, crashed, timed out):
@@ -175,6 +179,9 @@ int weave_worker_stop(struct weave_worker *w, uint32_t wait_ms);
 
 /* 1 when argv asks for worker mode (argv[1] is "--worker-fd=N"). */
 int weave_worker_child_requested(int argc, char *const argv[]);
+/* The backend name the daemon asked for (--worker-backend=NAME), or NULL:
+ * for a binary that links several backends (tests) to pick the right one. */
+const char *weave_worker_child_backend(int argc, char *const argv[]);
 /* Runs the worker process: serves jobs from the socketpair with `backend`
  * until the daemon closes it. Returns the process exit code. */
 int weave_worker_child_main(int argc, char *const argv[],
