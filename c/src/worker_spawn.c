@@ -103,6 +103,10 @@ child_exec(int sock, pid_t parent, const char *exe, char *const argv[])
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL); /* EINVAL for reserved ones: fine */
     }
+    /* Its own process group: a terminal's Ctrl-C (SIGINT to the foreground
+     * group) reaches the daemon, which then stops the worker itself,
+     * instead of killing the job under it. */
+    setpgid(0, 0);
     /* Die with the daemon, and notice if it died before we asked. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
         _exit(1);

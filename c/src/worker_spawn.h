@@ -25,7 +25,8 @@ struct ws_proc {
 
 /*
  * Starts the worker: in the child the signal mask is emptied and every
- * disposition reset, PR_SET_PDEATHSIG(SIGKILL) set and the parent checked,
+ * disposition reset, it gets its own process group, PR_SET_PDEATHSIG(SIGKILL)
+ * is set and the parent checked,
  * stdin/stdout become /dev/null, stderr is kept only if it was inherited,
  * the socket is fd 3 and every other descriptor is closed before exec.
  * Returns 0, or -1 with err set (nothing left behind).
