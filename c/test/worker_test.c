@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -699,6 +700,9 @@ int main(void)
              old != NULL ? old : "", old != NULL && old[0] ? ":" : "");
     setenv("ASAN_OPTIONS", opts, 1);
     signal(SIGPIPE, SIG_IGN);
+    /* The crashes are on purpose: no core files (inherited by workers). */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
 
     tu_run("worker: FIFO, pixels, events, lazy start", test_fifo_and_pixels);
     tu_run("worker: seed 0 and a backend error", test_seed_zero_and_failure);
