@@ -124,7 +124,7 @@ func statusMessage(t *testing.T) []byte {
 }
 
 func TestSentinelMessages(t *testing.T) {
-	// docs/CONTRACTS.md and the story's acceptance criteria.
+	// docs/DEVELOPMENT.md and the story's acceptance criteria.
 	tests := []struct {
 		err  error
 		want string

@@ -19,6 +19,7 @@ import (
 	"github.com/weave-app/weave/go/client"
 	"github.com/weave-app/weave/go/protocol"
 	"github.com/weave-app/weave/go/protocol/vecfile"
+	"github.com/weave-app/weave/internal/wire"
 	"github.com/weave-app/weave/tests/internal/daemontest"
 )
 
@@ -40,14 +41,6 @@ func requireFDsBack(t *testing.T, d *daemontest.Daemon, base int) {
 	t.Helper()
 	require.NoError(t, d.WaitFDs(base, 10*time.Second), "fd leak")
 	require.False(t, d.Exited(), "daemon died")
-}
-
-func dialRaw(t *testing.T, d *daemontest.Daemon) *net.UnixConn {
-	t.Helper()
-	conn, err := net.DialTimeout("unix", d.SocketPath, 2*time.Second)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	return conn.(*net.UnixConn)
 }
 
 // servedPromptly runs one small generate with a normal client and checks it
@@ -87,7 +80,7 @@ func waitConns(t *testing.T, d *daemontest.Daemon, n int, timeout time.Duration)
 func silentConnections(t *testing.T, d *daemontest.Daemon, n int) {
 	conns := make([]net.Conn, 0, n)
 	for i := 0; i < n; i++ {
-		conns = append(conns, dialRaw(t, d))
+		conns = append(conns, d.DialRaw(t))
 	}
 	// The daemon really holds them (they are not waiting in the backlog).
 	waitConns(t, d, n, prompt)
@@ -101,7 +94,7 @@ func silentConnections(t *testing.T, d *daemontest.Daemon, n int) {
 // trickle sends a status request one byte per 100 ms while other clients
 // are served promptly; the trickler gets its reply in the end.
 func trickle(t *testing.T, d *daemontest.Daemon) {
-	conn := dialRaw(t, d)
+	conn := d.DialRaw(t)
 	req := daemontest.StatusRequest(0x7121C1E)
 	done := make(chan error, 1)
 	go func() {
@@ -139,13 +132,13 @@ func disconnectMidRequest(t *testing.T, d *daemontest.Daemon) {
 	msg, err := protocol.EncodeGenerateRequest(protocol.NewGenerateRequest(3, "vanishing", 512, 512, 4, 3, 3))
 	require.NoError(t, err)
 	for _, cut := range []int{1, 15, 16, 40, len(msg) - 1} {
-		conn := dialRaw(t, d)
+		conn := d.DialRaw(t)
 		_, err := conn.Write(msg[:cut])
 		require.NoError(t, err)
 		require.NoError(t, conn.Close())
 	}
 	for i := 0; i < 5; i++ {
-		conn := dialRaw(t, d)
+		conn := d.DialRaw(t)
 		_, err := conn.Write(msg)
 		require.NoError(t, err)
 		require.NoError(t, conn.Close()) // gone before the reply
@@ -159,7 +152,7 @@ func disconnectMidRequest(t *testing.T, d *daemontest.Daemon) {
 func neverReadSmall(t *testing.T, d *daemontest.Daemon) []net.Conn {
 	var held []net.Conn
 	for i := 0; i < 5; i++ {
-		conn := dialRaw(t, d)
+		conn := d.DialRaw(t)
 		msg, err := protocol.EncodeGenerateRequest(protocol.NewGenerateRequest(uint64(i+1), "unread", 64, 64, 1, 3, 5))
 		require.NoError(t, err)
 		_, err = conn.Write(msg)
@@ -173,7 +166,7 @@ func neverReadSmall(t *testing.T, d *daemontest.Daemon) []net.Conn {
 // neverReadBig: a client that asks for a ~10 MiB reply and never reads it
 // is dropped after the write timeout; others are served meanwhile.
 func neverReadBig(t *testing.T, d *daemontest.Daemon) net.Conn {
-	conn := dialRaw(t, d)
+	conn := d.DialRaw(t)
 	msg, err := protocol.EncodeGenerateRequest(protocol.NewGenerateRequest(7, "unread big",
 		protocol.MaxSquareDimension, protocol.MaxSquareDimension, 1, 3, 7))
 	require.NoError(t, err)
@@ -191,7 +184,7 @@ func neverReadBig(t *testing.T, d *daemontest.Daemon) net.Conn {
 func flood(t *testing.T, d *daemontest.Daemon, max int) {
 	holders := make([]net.Conn, 0, max)
 	for i := 0; i < max; i++ {
-		holders = append(holders, dialRaw(t, d))
+		holders = append(holders, d.DialRaw(t))
 	}
 	waitConns(t, d, max, prompt)
 
@@ -358,7 +351,7 @@ func TestVectorsOverSocket(t *testing.T) {
 }
 
 func checkVector(t *testing.T, d *daemontest.Daemon, v *vecfile.Vector) {
-	conn := dialRaw(t, d)
+	conn := d.DialRaw(t)
 	_, werr := conn.Write(v.Bytes) // the daemon may answer and close before reading it all
 	if werr != nil {
 		require.True(t, errors.Is(werr, syscall.EPIPE) || errors.Is(werr, syscall.ECONNRESET), "write: %v", werr)
@@ -434,10 +427,10 @@ func checkVector(t *testing.T, d *daemontest.Daemon, v *vecfile.Vector) {
 func TestUnknownTypeRefusedAtHeader(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{Args: []string{"--read-timeout-ms=3000"}})
 	for _, typ := range []uint16{0x0002, 0x1234} {
-		conn := dialRaw(t, d)
-		hdr := daemontest.StatusRequest(0)[:16]
-		hdr[6], hdr[7] = byte(typ>>8), byte(typ)
-		hdr[8], hdr[9], hdr[10], hdr[11] = 0, 0, 0, 102 // payload_len 102, never sent
+		conn := d.DialRaw(t)
+		h := wire.NewHeader(typ)
+		h.PayloadLen = 102 // never sent
+		hdr := wire.Frame(h, &wire.Msg{}).Bytes()
 		start := time.Now()
 		_, err := conn.Write(hdr)
 		require.NoError(t, err)
@@ -485,7 +478,7 @@ func TestNoFDLeakAfterAbuse(t *testing.T) {
 	// Connections that stop mid-header and are then abandoned: the read
 	// deadline (2 s here) reclaims them.
 	for i := 0; i < 5; i++ {
-		conn := dialRaw(t, d)
+		conn := d.DialRaw(t)
 		_, err := conn.Write([]byte("WEV"))
 		require.NoError(t, err)
 	}

@@ -1,6 +1,6 @@
 // Package crosslang_test checks that the Go and C codecs agree on the wire
 // format: over every proto_spec/testdata vector, Go encodes, the C codec
-// (c/tools/codec_roundtrip.c) decodes and re-encodes, and Go decodes the
+// (c/protocol/codec_roundtrip.c) decodes and re-encodes, and Go decodes the
 // result. For invalid request vectors, the C decoder must refuse them with
 // the error reply the vector names.
 package crosslang_test
@@ -10,9 +10,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,34 +20,17 @@ import (
 
 	"github.com/weave-app/weave/go/protocol"
 	"github.com/weave-app/weave/go/protocol/vecfile"
+	"github.com/weave-app/weave/tests/internal/daemontest"
 )
 
-// EnvCodecBin names the codec_roundtrip binary outside Bazel.
+// EnvCodecBin names the variable holding the codec_roundtrip binary.
 const EnvCodecBin = "WEAVE_CODEC_ROUNDTRIP_BIN"
 
-// codecBinary finds //c:codec_roundtrip: in the runfiles under `bazel test`
-// (missing is a failure), else from $WEAVE_CODEC_ROUNDTRIP_BIN (unset is a
-// skip).
+// codecBinary is //c/protocol:codec_roundtrip, from $WEAVE_CODEC_ROUNDTRIP_BIN (set
+// by the BUILD file to its rootpath; for host `go test`, export it).
 func codecBinary(t *testing.T) string {
 	t.Helper()
-	if srcdir := os.Getenv("TEST_SRCDIR"); srcdir != "" {
-		p := filepath.Join(srcdir, os.Getenv("TEST_WORKSPACE"), "c", "codec_roundtrip")
-		st, err := os.Stat(p)
-		require.NoError(t, err, "codec_roundtrip not in the runfiles: add //c:codec_roundtrip to the test's data")
-		require.True(t, st.Mode().IsRegular() && st.Mode()&0o111 != 0, "%s is not an executable file", p)
-		return p
-	}
-	p := os.Getenv(EnvCodecBin)
-	if p == "" {
-		t.Skipf("SKIP: the C codec_roundtrip tool is not available: not running under Bazel and %s is not set "+
-			"(./bazelw build //c:codec_roundtrip && export %s=$PWD/bazel-bin/c/codec_roundtrip)", EnvCodecBin, EnvCodecBin)
-	}
-	abs, err := filepath.Abs(p)
-	require.NoError(t, err)
-	st, err := os.Stat(abs)
-	require.NoError(t, err, "%s", EnvCodecBin)
-	require.True(t, st.Mode().IsRegular() && st.Mode()&0o111 != 0, "%s=%q is not an executable file", EnvCodecBin, p)
-	return abs
+	return daemontest.BinaryFromEnv(t, "C codec_roundtrip", EnvCodecBin, "//c/protocol:codec_roundtrip")
 }
 
 // Exit statuses of codec_roundtrip.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,14 +18,6 @@ import (
 	"github.com/weave-app/weave/go/protocol"
 	"github.com/weave-app/weave/tests/internal/daemontest"
 )
-
-func requireSentinel(t *testing.T, err error, sentinel error) {
-	t.Helper()
-	require.Error(t, err)
-	require.True(t, errors.Is(err, sentinel), "want %q, got %T: %v", sentinel, err, err)
-	msg := err.Error()
-	require.True(t, msg == sentinel.Error() || strings.HasPrefix(msg, sentinel.Error()+": "), "error text %q", msg)
-}
 
 // stopDaemon freezes the daemon with SIGSTOP until the test ends.
 func stopDaemon(t *testing.T, d *daemontest.Daemon) {
@@ -75,7 +66,7 @@ func TestClientConnectTimeout(t *testing.T) {
 	start := time.Now()
 	_, err := c.Status(daemontest.Context(t))
 	elapsed := time.Since(start)
-	requireSentinel(t, err, client.ErrConnectTimeout)
+	daemontest.RequireSentinel(t, err, client.ErrConnectTimeout)
 	assert.Equal(t, "weave-compute daemon connection timeout", client.ErrConnectTimeout.Error())
 	assert.GreaterOrEqual(t, elapsed, 190*time.Millisecond, "gave up before the connect timeout")
 	assert.Less(t, elapsed, 3*time.Second, "connect timeout not honoured")
@@ -93,7 +84,7 @@ func TestClientReadTimeout(t *testing.T) {
 	start := time.Now()
 	_, err := c.Generate(daemontest.Context(t), protocol.NewGenerateRequest(5, "frozen", 64, 64, 1, 1, 1))
 	elapsed := time.Since(start)
-	requireSentinel(t, err, client.ErrReadTimeout)
+	daemontest.RequireSentinel(t, err, client.ErrReadTimeout)
 	assert.Equal(t, "weave-compute daemon response timeout", client.ErrReadTimeout.Error())
 	assert.GreaterOrEqual(t, elapsed, 290*time.Millisecond)
 	assert.Less(t, elapsed, 3*time.Second)
@@ -102,14 +93,6 @@ func TestClientReadTimeout(t *testing.T) {
 	require.NoError(t, d.Signal(syscall.SIGCONT))
 	_, err = d.Client(t).Status(daemontest.Context(t))
 	require.NoError(t, err)
-}
-
-func dialRaw(t *testing.T, d *daemontest.Daemon) *net.UnixConn {
-	t.Helper()
-	conn, err := net.DialTimeout("unix", d.SocketPath, 2*time.Second)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	return conn.(*net.UnixConn)
 }
 
 // readReply reads one reply message and what follows it until the daemon
@@ -138,7 +121,7 @@ func TestDaemonReadDeadline(t *testing.T) {
 		// The deadline runs from accept(), which follows connect(): timing
 		// from before the dial makes the lower bound safe.
 		start := time.Now()
-		conn := dialRaw(t, d)
+		conn := d.DialRaw(t)
 		_, err := conn.Write(daemontest.StatusRequest(9)[:10])
 		require.NoError(t, err)
 		m, rest := readReply(t, conn, 5*time.Second)
@@ -157,7 +140,7 @@ func TestDaemonReadDeadline(t *testing.T) {
 		msg, err := protocol.EncodeGenerateRequest(protocol.NewGenerateRequest(0xABCDEF, "half", 64, 64, 1, 1, 1))
 		require.NoError(t, err)
 		start := time.Now()
-		conn := dialRaw(t, d)
+		conn := d.DialRaw(t)
 		_, err = conn.Write(msg[:16+20]) // header, request_id and a bit more
 		require.NoError(t, err)
 		m, _ := readReply(t, conn, 5*time.Second)
@@ -170,7 +153,7 @@ func TestDaemonReadDeadline(t *testing.T) {
 	})
 
 	t.Run("slow but complete request within the deadline", func(t *testing.T) {
-		conn := dialRaw(t, d)
+		conn := d.DialRaw(t)
 		req := daemontest.StatusRequest(11)
 		_, err := conn.Write(req[:12])
 		require.NoError(t, err)
@@ -199,7 +182,7 @@ func TestDaemonWriteDeadline(t *testing.T) {
 	require.NoError(t, err)
 	full := int(protocol.ReplySize(req.Width, req.Height, 3))
 
-	conn := dialRaw(t, d)
+	conn := d.DialRaw(t)
 	// Small receive buffer: the daemon's write blocks early.
 	require.NoError(t, conn.SetReadBuffer(4096))
 	_, err = conn.Write(msg)

@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weave-app/weave/go/protocol"
+	"github.com/weave-app/weave/internal/wire"
 	"github.com/weave-app/weave/tests/internal/daemontest"
 	"github.com/weave-app/weave/tests/internal/procedural"
 )
@@ -150,27 +150,20 @@ func TestRoundTripOverlappingPromptOffsets(t *testing.T) {
 	requireSamePixels(t, want, resp.Pixels, 64)
 }
 
-// rawGenerate lays out a generate request byte by byte (independent of the
-// codecs), with explicit prompt offsets/lengths into data.
+// rawGenerate lays out a generate request with internal/wire (independent
+// of the codecs), with explicit prompt offsets/lengths into data.
 func rawGenerate(id uint64, w, h, steps, cfgBits uint32, seed uint64, prompts [3][2]uint32, data []byte) []byte {
-	b := make([]byte, 16+60+len(data))
-	be := binary.BigEndian
-	be.PutUint32(b[0:], 0x57455645)
-	be.PutUint16(b[4:], 1)
-	be.PutUint16(b[6:], 1)
-	be.PutUint32(b[8:], uint32(60+len(data)))
-	p := b[16:]
-	be.PutUint64(p[0:], id)
-	be.PutUint32(p[8:], 0)
-	be.PutUint32(p[12:], w)
-	be.PutUint32(p[16:], h)
-	be.PutUint32(p[20:], steps)
-	be.PutUint32(p[24:], cfgBits)
-	be.PutUint64(p[28:], seed)
-	for i, pr := range prompts {
-		be.PutUint32(p[36+8*i:], pr[0])
-		be.PutUint32(p[40+8*i:], pr[1])
-	}
-	copy(p[60:], data)
-	return b
+	return wire.GenerateRequest{
+		Header:     wire.NewHeader(wire.TypeGenerateRequest),
+		RequestID:  id,
+		Width:      w,
+		Height:     h,
+		Steps:      steps,
+		CfgBits:    cfgBits,
+		Seed:       seed,
+		ClipL:      wire.Slot{Off: prompts[0][0], Len: prompts[0][1]},
+		ClipG:      wire.Slot{Off: prompts[1][0], Len: prompts[1][1]},
+		T5:         wire.Slot{Off: prompts[2][0], Len: prompts[2][1]},
+		PromptData: data,
+	}.Msg().Bytes()
 }

@@ -48,9 +48,7 @@ func runAsOtherUser(t *testing.T, d *daemontest.Daemon) (int, string) {
 	require.NoError(t, err)
 	// The test binary lives under a 0700 directory (Bazel's output base in
 	// /root); the other user gets a copy it can execute.
-	hdir, err := os.MkdirTemp("/tmp", "wvh")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(hdir) })
+	hdir := daemontest.ShortTempDir(t)
 	require.NoError(t, os.Chmod(hdir, 0o755))
 	helper := filepath.Join(hdir, "peer-helper")
 	copyFile(t, exe, helper, 0o755)

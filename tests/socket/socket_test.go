@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,18 +23,6 @@ import (
 )
 
 const exitTimeout = 5 * time.Second
-
-// requireSentinel checks errors.Is and the exact contract text: the error
-// message is the sentinel's text, optionally followed by ": detail".
-func requireSentinel(t *testing.T, err error, sentinel error, text string) {
-	t.Helper()
-	require.Error(t, err)
-	require.Equal(t, text, sentinel.Error(), "sentinel text is part of the contract")
-	require.True(t, errors.Is(err, sentinel), "want errors.Is(err, %q), got %T: %v", text, err, err)
-	msg := err.Error()
-	require.True(t, msg == text || strings.HasPrefix(msg, text+": "),
-		"error text %q must be %q (optionally followed by \": detail\")", msg, text)
-}
 
 func exists(p string) bool {
 	_, err := os.Lstat(p)
@@ -52,13 +39,13 @@ func TestDaemonNotRunning(t *testing.T) {
 	require.Equal(t, daemontest.SocketPath(dir), c.SocketPath())
 
 	_, err = c.Status(daemontest.Context(t))
-	requireSentinel(t, err, client.ErrDaemonNotRunning, "weave-compute daemon not running (socket not found)")
+	daemontest.RequireSentinelText(t, err, client.ErrDaemonNotRunning, "weave-compute daemon not running (socket not found)")
 	assert.True(t, client.IsUnavailable(err))
 
 	// The weave directory exists but the socket does not: same answer.
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "weave"), 0o700))
 	_, err = c.Status(daemontest.Context(t))
-	requireSentinel(t, err, client.ErrDaemonNotRunning, "weave-compute daemon not running (socket not found)")
+	daemontest.RequireSentinelText(t, err, client.ErrDaemonNotRunning, "weave-compute daemon not running (socket not found)")
 }
 
 // bindStaleSocket leaves a socket file at path with no listener behind it,
@@ -83,7 +70,7 @@ func TestStaleSocketRefused(t *testing.T) {
 	bindStaleSocket(t, sock)
 
 	_, err := daemontest.NewClient(t, sock, client.WithConnectTimeout(time.Second)).Status(daemontest.Context(t))
-	requireSentinel(t, err, client.ErrConnectionRefused, "weave-compute daemon not accepting connections")
+	daemontest.RequireSentinelText(t, err, client.ErrConnectionRefused, "weave-compute daemon not accepting connections")
 	assert.True(t, client.IsUnavailable(err))
 }
 
@@ -98,7 +85,7 @@ func TestStaleSocketReplacedAfterSIGKILL(t *testing.T) {
 	require.True(t, exists(d1.SocketPath), "a SIGKILLed daemon cannot remove its socket")
 
 	_, err = daemontest.NewClient(t, d1.SocketPath, client.WithConnectTimeout(time.Second)).Status(daemontest.Context(t))
-	requireSentinel(t, err, client.ErrConnectionRefused, "weave-compute daemon not accepting connections")
+	daemontest.RequireSentinelText(t, err, client.ErrConnectionRefused, "weave-compute daemon not accepting connections")
 
 	d2 := daemontest.Start(t, daemontest.Options{RuntimeDir: d1.RuntimeDir})
 	st, err := daemontest.NewClient(t, d2.SocketPath).Status(daemontest.Context(t))
@@ -142,7 +129,7 @@ func TestShutdownSignalsCleanUp(t *testing.T) {
 			assert.True(t, exists(filepath.Dir(d.SocketPath)))
 
 			_, err = daemontest.NewClient(t, d.SocketPath).Status(daemontest.Context(t))
-			requireSentinel(t, err, client.ErrDaemonNotRunning, "weave-compute daemon not running (socket not found)")
+			daemontest.RequireSentinelText(t, err, client.ErrDaemonNotRunning, "weave-compute daemon not running (socket not found)")
 		})
 	}
 }

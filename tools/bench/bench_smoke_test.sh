@@ -1,37 +1,107 @@
 #!/usr/bin/env bash
-# Smoke test of //tools/bench: `bench --quick` must print the table, write
-# the JSON file, and report zero failed requests. Numbers are not asserted.
+# Smoke test of //tools/bench. Numbers are never asserted, behaviour is:
+#  1. `bench --quick` prints the table (both CPU placements of the
+#     sequential workloads, concurrency on both CPUs, the end-to-end rows),
+#     writes the JSON file and reports zero failed requests;
+#  2. the placement flags: --cpus=free runs the sequential workloads
+#     unpinned only, a bad --cpus value is a usage error, split on one CPU
+#     is refused;
+#  3. the noise check: with a limit every spread exceeds, a warning line
+#     names the floor and the target lines say "unreliable"; with limits
+#     nothing exceeds, no warning and the targets say met or MISSED.
 set -euo pipefail
 
 bench="$1"
 out_dir="${TEST_TMPDIR:-$(mktemp -d)}"
-json="$out_dir/bench.json"
-txt="$out_dir/bench.txt"
-
-rc=0
-"$bench" --quick --out "$json" >"$txt" 2>"$out_dir/bench.stderr" || rc=$?
-cat "$txt"
-if [ "$rc" -ne 0 ]; then
-  echo "FAIL: bench --quick exited $rc" >&2
-  cat "$out_dir/bench.stderr" >&2
-  exit 1
-fi
-
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-grep -q '^| workload ' "$txt" || fail "no table header"
-for c in floor-c floor-go weave weave-rawgo weave-gosys weave-c http-close http-keepalive grpc; do
+# run NAME ARGS...: bench with ARGS, stdout to $out_dir/NAME.txt, JSON to
+# $out_dir/NAME.json; a non-zero exit fails the test.
+run() {
+  local name="$1"
+  shift
+  local rc=0
+  "$bench" "$@" --out "$out_dir/$name.json" >"$out_dir/$name.txt" 2>"$out_dir/$name.stderr" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    cat "$out_dir/$name.txt" "$out_dir/$name.stderr" >&2
+    fail "bench $* exited $rc"
+  fi
+}
+
+# --- 1. the full quick run -------------------------------------------------
+run quick --quick
+txt="$out_dir/quick.txt"
+json="$out_dir/quick.json"
+cat "$txt"
+grep -q '^| workload  *| cpus ' "$txt" || fail "no table header with a cpus column"
+for c in floor-c floor-go weave weave-rawgo weave-gosys weave-c http-close http-keepalive grpc weave-cli; do
   grep -q "| $c " "$txt" || fail "no row for contestant $c"
 done
-for w in 'small status' 'small gen64' 'concurrency 1 ' 'concurrency 8 ' 'concurrency 64' 'bulk 1856x1856' 'memory' 'start'; do
+for w in 'small status' 'small gen64' 'concurrency 1 ' 'concurrency 8 ' 'concurrency 64' 'bulk 1856x1856' 'memory' 'start' \
+  'end-to-end 512x512' 'end-to-end 1024x1024' 'end-to-end 1856x1856'; do
   grep -q "^| $w" "$txt" || fail "no rows for workload '$w'"
 done
+# Both placements for the small round trips and bulk, free for the rest.
+for w in 'small status' 'small gen64' 'bulk 1856x1856'; do
+  for p in same split; do
+    grep -Eq "^\| $w +\| $p +\|" "$txt" || fail "no cpus=$p rows for '$w'"
+  done
+  if grep -Eq "^\| $w +\| free +\|" "$txt"; then fail "'$w' ran unpinned by default"; fi
+done
+grep -Eq '^\| concurrency 64 +\| free +\|' "$txt" || fail "concurrency rows are not marked free"
+if grep -Eq '^\| concurrency [0-9]+ +\| (same|split) +\|' "$txt"; then fail "concurrency rows pinned"; fi
+grep -q '^cpus: same = client and every server on CPU ' "$txt" || fail "no header line for cpus=same"
+grep -q '^cpus: split = client on CPU .*every server.* on CPU ' "$txt" || fail "no header line for cpus=split"
+grep -q '^cpus: free = .*concurrency (clients and servers on both CPUs)' "$txt" || fail "header does not say concurrency uses both CPUs"
+grep -q '^cpus: the targets use cpus=same' "$txt" || fail "header does not name the targets' placement"
+# Paired ratios: a range in parentheses.
+grep -Eq '\| weave +\| .*[0-9]x \([0-9.]+-[0-9.]+\)' "$txt" || fail "no paired ratio range for weave"
+grep -q '^target: .*paired weave/floor-c' "$txt" || fail "targets are not from paired ratios"
 grep -q '^failures: 0$' "$txt" || fail "failures reported"
 grep -q '^soak: ' "$txt" || fail "no soak line"
 [ -s "$json" ] || fail "no JSON file"
 grep -q '"schema": "weave-bench/1"' "$json" || fail "JSON has no schema"
 grep -q '"total_failures": 0' "$json" || fail "JSON total_failures is not 0"
 grep -q '"figures": \[' "$json" || fail "JSON has no figures"
+grep -q '"cpus": "same"' "$json" || fail "JSON figures do not record cpus=same"
+grep -q '"cpus": "split"' "$json" || fail "JSON figures do not record cpus=split"
+grep -q '"ratios_paired": true' "$json" || fail "JSON has no paired ratios"
+grep -q '"noise_warnings"' "$json" || fail "JSON has no noise_warnings"
 # Every figure's failure count is 0.
 if grep -q '"failures": [1-9]' "$json"; then fail "a figure has failures"; fi
-echo "PASS: bench --quick produced the table and $json with 0 failures"
+
+# The short runs below: a few contestants, one level, no soak, no CLI.
+short=(--quick --only floor-c,weave,http-close,grpc --concurrency 1 --soak 0 --startup-reps 1 --e2e-sizes=)
+
+# --- 2. placement flags ------------------------------------------------------
+run free "${short[@]}" --cpus=free
+grep -Eq '^\| small status +\| free +\|' "$out_dir/free.txt" || fail "--cpus=free: no free rows"
+if grep -Eq '^\| (small|bulk)[^|]*\| (same|split) +\|' "$out_dir/free.txt"; then fail "--cpus=free still pinned"; fi
+grep -q '^cpus: the targets use cpus=free' "$out_dir/free.txt" || fail "--cpus=free: targets not on free"
+rc=0
+"$bench" --quick --cpus=both --out "$out_dir/bad.json" >"$out_dir/bad.txt" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "--cpus=both exited $rc, want 2 (usage error)"
+grep -q 'bad --cpus' "$out_dir/bad.txt" || fail "--cpus=both: no message"
+if command -v taskset >/dev/null; then
+  rc=0
+  taskset -c 0 "$bench" "${short[@]}" --cpus=split --out "$out_dir/one.json" >"$out_dir/one.txt" 2>&1 || rc=$?
+  [ "$rc" -ne 0 ] || fail "--cpus=split on one CPU did not fail"
+  grep -q 'needs two CPUs' "$out_dir/one.txt" || fail "--cpus=split on one CPU: no reason given"
+else
+  echo "skip: no taskset, --cpus=split on one CPU not checked"
+fi
+
+# --- 3. the noise check ----------------------------------------------------
+run noisy "${short[@]}" --cpus=same --noise-spread=-1
+grep -q '^warning: noise: small status, cpus=same, p50 latency: the floor (floor-c) spreads' "$out_dir/noisy.txt" ||
+  fail "forced noise: no warning naming the floor"
+grep -q '^target: unreliable small round trip within 1.5x of the floor' "$out_dir/noisy.txt" ||
+  fail "forced noise: the small round trip target is not unreliable"
+grep -q '"kind": "floor spread"' "$out_dir/noisy.json" || fail "forced noise: JSON has no warning"
+run quiet "${short[@]}" --cpus=same --noise-spread=1000 --noise-beat=1000
+if grep -q '^warning: noise' "$out_dir/quiet.txt"; then fail "limits nothing exceeds: a noise warning"; fi
+grep -Eq '^target: (met|MISSED) +small round trip within 1.5x of the floor' "$out_dir/quiet.txt" ||
+  fail "limits nothing exceeds: the target is not met/MISSED"
+if grep -q '^target: unreliable' "$out_dir/quiet.txt"; then fail "limits nothing exceeds: a target is unreliable"; fi
+
+echo "PASS: bench --quick produced the table and $json with 0 failures; placement flags and the noise check behave"

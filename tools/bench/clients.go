@@ -66,8 +66,8 @@ func (c *rawGoClient) roundTrip(w *workload) (rtInfo, error) {
 		return rtInfo{}, err
 	}
 	first := time.Since(t0)
-	n := binary.BigEndian.Uint32(hdr[8:])
-	if n > 10485760-headerSize {
+	n := payloadLen(hdr[:])
+	if n > maxPayloadLen {
 		return rtInfo{}, errors.New("reply too large")
 	}
 	msg := make([]byte, headerSize+int(n))
@@ -133,8 +133,8 @@ func (c *goSysClient) roundTrip(w *workload) (rtInfo, error) {
 	if err := readFull(hdr[:]); err != nil {
 		return rtInfo{}, err
 	}
-	n := binary.BigEndian.Uint32(hdr[8:])
-	if n > 10485760-headerSize {
+	n := payloadLen(hdr[:])
+	if n > maxPayloadLen {
 		return rtInfo{}, errors.New("reply too large")
 	}
 	msg := make([]byte, headerSize+int(n))

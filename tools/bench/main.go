@@ -2,8 +2,14 @@
 // HTTP/1.1 and gRPC over the same kind of Unix socket, and prints one table
 // plus a JSON file.
 //
-//	bazel run -c opt //tools/bench              # full run, ~3 minutes
-//	bazel run -c opt //tools/bench -- --quick   # ~10 seconds (smoke test)
+//	bazel run -c opt //tools/bench              # full run, ~4 minutes
+//	bazel run -c opt //tools/bench -- --quick   # ~20 seconds (smoke test)
+//
+// The sequential workloads (small round trips, bulk) run once per CPU
+// placement (--cpus, default same,split: client and servers on one CPU,
+// then on two; see placement.go); ratios are paired per round, and a noise
+// check marks the targets "unreliable" when the floor is not a floor
+// (noise.go). End-to-end rows time the real `weave generate` (e2e.go).
 //
 // docs/PERFORMANCE.md has the method, a full run and the analysis;
 // tools/bench/profile.sh the profiles behind it.
@@ -37,9 +43,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-const workspaceName = "com_github_weave_app_weave"
+	"github.com/weave-app/weave/internal/runfiles"
+)
 
 type options struct {
 	quick          bool
@@ -58,6 +64,12 @@ type options struct {
 	noDaemon       bool
 	only           string
 	keep           bool
+	placements     []string // --cpus, for the sequential workloads
+	noiseSpread    float64
+	noiseBeat      float64
+	weaveCLI       string
+	e2eSizes       []int
+	pngCompression string
 }
 
 func main() {
@@ -92,6 +104,14 @@ func main() {
 	fs.BoolVar(&o.noDaemon, "no-daemon", false, "run without weave-compute (synthesized replies, no weave rows; for developing the bench)")
 	fs.StringVar(&o.only, "only", "", "comma-separated contestants to run (floor-c is always run)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, reply files)")
+	cpus := fs.String("cpus", "same,split", "CPU placement of the sequential workloads (small round trips, bulk), a comma-separated list, each run in turn: "+
+		"same = client and every server on one CPU (no cross-CPU wake-up; the targets use the first placement listed), split = client on one CPU and every server on the other, "+
+		"free = no affinity (the scheduler's choice). Concurrency, start, soak and end-to-end always run free on all CPUs")
+	fs.Float64Var(&o.noiseSpread, "noise-spread", 0.10, "noise check: warn when the floor's rounds spread by more than this fraction ((max-min)/median); negative: always warn (for tests)")
+	fs.Float64Var(&o.noiseBeat, "noise-beat", 0.05, "noise check: warn when a contestant beats the floor by more than this fraction")
+	fs.StringVar(&o.weaveCLI, "weave-cli", "", "weave CLI binary for the end-to-end rows (default: from runfiles)")
+	e2e := fs.String("e2e-sizes", "512,1024,1856", "end-to-end rows: `weave generate` image sides (multiples of 64); empty skips them")
+	fs.StringVar(&o.pngCompression, "png-compression", "fast", "end-to-end rows: passed as --png-compression to `weave generate` when the CLI has that flag")
 	writeReqs := fs.String("write-requests", "", "write the request files (status.req, gen64.req, bulk.req) and synthesized replies (*.reply) to this directory and exit (for tools/bench/profile.sh)")
 	loop := fs.String("loop", "", "profiling helper: run one Go client (weave, rawgo, gosys, http-close, http-keepalive, grpc) against --socket for --loop-n requests of --loop-workload, then exit")
 	loopSock := fs.String("socket", "", "socket for --loop")
@@ -147,6 +167,22 @@ func main() {
 			o.duration = 150 * time.Millisecond
 		}
 	}
+	var perr error
+	if o.placements, perr = parsePlacements(*cpus); perr != nil {
+		fmt.Fprintln(os.Stderr, "bench:", perr)
+		os.Exit(2)
+	}
+	for _, s := range strings.Split(*e2e, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n < 64 || n%64 != 0 {
+			fmt.Fprintf(os.Stderr, "bench: bad --e2e-sizes %q: sides are multiples of 64\n", *e2e)
+			os.Exit(2)
+		}
+		o.e2eSizes = append(o.e2eSizes, n)
+	}
 	for _, s := range strings.Split(levels, ",") {
 		var n int
 		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d", &n); err != nil || n < 1 {
@@ -180,53 +216,35 @@ func fatalf(format string, args ...interface{}) {
 // compilationMode is the Bazel compilation mode of the C binaries, from the
 // :compilation_mode runfile ("unknown" outside Bazel).
 func compilationMode() string {
-	for _, env := range []string{"RUNFILES_DIR", "TEST_SRCDIR"} {
-		if d := os.Getenv(env); d != "" {
-			if b, err := os.ReadFile(filepath.Join(d, workspaceName, "tools/bench/compilation_mode.txt")); err == nil {
-				return strings.TrimSpace(string(b))
-			}
-		}
+	const rel = "tools/bench/compilation_mode.txt"
+	p, ok := runfiles.Default().Rootpath(rel)
+	if !ok {
+		p = rel // bazel run starts in the runfiles tree
 	}
-	exe, _ := os.Executable()
-	for _, p := range []string{exe + ".runfiles/" + workspaceName + "/tools/bench/compilation_mode.txt", "tools/bench/compilation_mode.txt"} {
-		if b, err := os.ReadFile(p); err == nil {
-			return strings.TrimSpace(string(b))
-		}
+	if b, err := os.ReadFile(p); err == nil {
+		return strings.TrimSpace(string(b))
 	}
 	return "unknown (not built by Bazel)"
 }
 
 // runfile finds a data dependency: --flag value, then the runfiles tree
-// (RUNFILES_DIR, TEST_SRCDIR, <exe>.runfiles, the manifest), then the
-// current directory (bazel run starts in the runfiles tree), then next to
-// the bench binary (host builds).
+// (internal/runfiles: RUNFILES_DIR, <exe>.runfiles, TEST_SRCDIR, the
+// manifests), then the current directory (bazel run starts in the runfiles
+// tree), then next to the bench binary (host builds).
 func runfile(flagValue, rel string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
+	src := runfiles.Default()
 	var cands []string
-	for _, env := range []string{"RUNFILES_DIR", "TEST_SRCDIR"} {
-		if d := os.Getenv(env); d != "" {
-			cands = append(cands, filepath.Join(d, workspaceName, rel))
-		}
-	}
-	exe, _ := os.Executable()
-	if exe != "" {
-		cands = append(cands, filepath.Join(exe+".runfiles", workspaceName, rel))
-	}
-	if m := os.Getenv("RUNFILES_MANIFEST_FILE"); m != "" {
-		if b, err := os.ReadFile(m); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				parts := strings.SplitN(line, " ", 2)
-				if len(parts) == 2 && parts[0] == workspaceName+"/"+rel {
-					cands = append(cands, parts[1])
-				}
-			}
-		}
+	if p, ok := src.Rootpath(rel); ok {
+		cands = append(cands, p)
+	} else {
+		cands = append(cands, src.Candidates(runfiles.RunfilePath(rel))...)
 	}
 	cands = append(cands, rel)
-	if exe != "" {
-		cands = append(cands, filepath.Join(filepath.Dir(exe), filepath.Base(rel)))
+	if src.Executable != "" {
+		cands = append(cands, filepath.Join(filepath.Dir(src.Executable), filepath.Base(rel)))
 	}
 	for _, c := range cands {
 		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"path/filepath"
 	"strings"
@@ -97,26 +98,31 @@ func notes(o *options) []string {
 		"payloads: every server except weave-compute sends the exact reply bytes captured from weave-compute at start for the same request (status; 64x64 and 1856x1856 RGB generate, steps=1, seed=42); " +
 			"weave-compute really generates, so its generate figures include generation: 'small status' (no generation) is the transport figure for the small round trip, " +
 			"and bulk is also shown as 'wall - generation_time_ms' (the daemon's own report, ms resolution)",
-		"ratio = median of this contestant / median of the base, same metric, same run (latency, RSS, start time: lower is better; req/s, MB/s: higher is better); " +
+		"ratio (x C floor, x Go floor) = paired per-round ratios: in each round, this contestant's value / the base's value in the same round and placement, then the median of those ratios, (min-max) in parentheses; " +
+			"start and memory: median / median (taken one server after the other); same metric, same run (latency, RSS, start time: lower is better; req/s, MB/s: higher is better); " +
 			"median/min/max are over rounds; rounds x req is rounds x requests measured per round (after 50 warm-up requests per run; 3 per worker under concurrency)",
-		"concurrency rows use the status request; N clients each loop connect-request-reply-close (Go: goroutines; C: threads) for the round's duration",
+		fmt.Sprintf("noise check (small round trips and bulk, every placement): a warning when the floor's rounds spread by more than %.0f%% ((max-min)/median) or a contestant beats the floor by more than %.0f%%; a target computed from a flagged figure says 'unreliable'",
+			100*o.noiseSpread, 100*o.noiseBeat),
+		"concurrency rows use the status request and run free on both CPUs (no affinity); N clients each loop connect-request-reply-close (Go: goroutines; C: threads) for the round's duration",
 		"bulk MB/s = whole reply message (header included, 10^6 bytes) / the round's median request time (wall; wall - generation_time_ms; first to last reply byte)",
 	}
 }
 
 type target struct {
 	Name    string `json:"name"`
-	Verdict string `json:"verdict"` // met, MISSED, n/a
+	Verdict string `json:"verdict"` // met, MISSED, unreliable, n/a
 	Detail  string `json:"detail"`
 }
 
-func evaluateTargets(b *book, daemonIdleRSS int64, soak *soakResult) []target {
-	med := func(wl, m, c string) (float64, bool) {
-		f := b.get(wl, m, c)
-		if f == nil {
-			return 0, false
-		}
-		return f.Median, true
+// evaluateTargets checks the targets on the first placement of the
+// sequential workloads (placements[0], same by default), from paired
+// per-round ratios; the details give every placement. A target whose
+// figure (workload and metric) the noise check flagged in that placement
+// is "unreliable".
+func evaluateTargets(b *book, placements []string, warns []noiseWarning, daemonIdleRSS int64, soak *soakResult) []target {
+	var ts []target
+	add := func(name, verdict, detail string) {
+		ts = append(ts, target{Name: name, Verdict: verdict, Detail: detail})
 	}
 	verdict := func(ok bool) string {
 		if ok {
@@ -124,43 +130,82 @@ func evaluateTargets(b *book, daemonIdleRSS int64, soak *soakResult) []target {
 		}
 		return "MISSED"
 	}
-	var ts []target
-	add := func(name string, ok, have bool, detail string) {
-		v := verdict(ok)
-		if !have {
-			v = "n/a"
+	med := func(p, wl, m, c string) float64 {
+		if f := b.get(p, wl, m, c); f != nil && f.Rounds > 0 {
+			return f.Median
 		}
-		ts = append(ts, target{Name: name, Verdict: v, Detail: detail})
+		return math.NaN()
 	}
-	w, okw := med("small status", "p50 latency", "weave")
-	fl, okf := med("small status", "p50 latency", "floor-c")
-	add("small round trip within 1.5x of the floor (status, p50)", okw && okf && w <= 1.5*fl, okw && okf,
-		fmt.Sprintf("weave %.1f us vs floor-c %.1f us = %.2fx", w, fl, w/fl))
-	h, okh := med("small status", "p50 latency", "http-close")
-	hk, okhk := med("small status", "p50 latency", "http-keepalive")
-	add(">=3x lower p50 than HTTP/1.1 over UDS (one request per connection)", okw && okh && h >= 3*w, okw && okh,
-		fmt.Sprintf("http-close %.1f us / weave %.1f us = %.2fx (keep-alive: %.1f us = %.2fx)", h, w, h/w, hk, hk/w))
-	_ = okhk
-	g, okg := med("small status", "p50 latency", "grpc")
-	add("ahead of gRPC over UDS (status, p50)", okw && okg && w < g, okw && okg,
-		fmt.Sprintf("grpc %.1f us vs weave %.1f us (grpc/weave = %.2fx)", g, w, g/w))
-	bw, okbw := med("bulk 1856x1856", "throughput, wall - generation_time_ms", "weave")
-	bf, okbf := med("bulk 1856x1856", "throughput, wall - generation_time_ms", "floor-c")
-	bww, _ := med("bulk 1856x1856", "throughput, wall", "weave")
-	xc, _ := med("bulk 1856x1856", "throughput, first to last reply byte", "weave-c")
-	xf, _ := med("bulk 1856x1856", "throughput, first to last reply byte", "floor-c")
-	add("bulk >= 80% of the floor's MB/s (generation subtracted)", okbw && okbf && bw >= 0.8*bf, okbw && okbf,
-		fmt.Sprintf("go/client wall - generation_time_ms %.0f MB/s vs floor-c %.0f MB/s = %.0f%%; same C client, first to last reply byte: weave-compute %.0f vs floor_server %.0f MB/s = %.0f%%; wall incl. generation: %.0f MB/s = %.0f%%",
-			bw, bf, 100*bw/bf, xc, xf, 100*xc/xf, bww, 100*bww/bf))
-	add("daemon idle RSS < 2 MiB", daemonIdleRSS > 0 && daemonIdleRSS < 2048, daemonIdleRSS > 0,
-		fmt.Sprintf("VmRSS %d KiB right after start", daemonIdleRSS))
+	// ratioTarget: a / base in workload wl, metric m; ok decides on the
+	// median paired ratio of the first placement; show formats one
+	// placement's figures.
+	ratioTarget := func(name, wl, m, a, base string, ok func(r float64) bool, show func(p string, r ratioStat) string) {
+		var parts []string
+		v := "n/a"
+		for i, p := range placements {
+			r, have := pairedRatio(b.get(p, wl, m, a), b.get(p, wl, m, base))
+			if !have {
+				parts = append(parts, "cpus="+p+": not measured")
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("cpus=%s: %s", p, show(p, r)))
+			if i == 0 {
+				v = verdict(ok(r.Median))
+				if flagged(warns, p, wl, m) {
+					v = "unreliable"
+				}
+			}
+		}
+		add(name, v, strings.Join(parts, "; "))
+	}
+	rng := func(r ratioStat) string {
+		return fmt.Sprintf("%.2fx (min %.2f, max %.2f over %d rounds)", r.Median, r.Min, r.Max, r.Rounds)
+	}
+	const st, p50 = "small status", "p50 latency"
+	ratioTarget("small round trip within 1.5x of the floor (status, p50)", st, p50, "weave", "floor-c",
+		func(r float64) bool { return r <= 1.5 },
+		func(p string, r ratioStat) string {
+			return fmt.Sprintf("weave %.1f us vs floor-c %.1f us, paired weave/floor-c %s", med(p, st, p50, "weave"), med(p, st, p50, "floor-c"), rng(r))
+		})
+	ratioTarget(">=3x lower p50 than HTTP/1.1 over UDS (one request per connection)", st, p50, "http-close", "weave",
+		func(r float64) bool { return r >= 3 },
+		func(p string, r ratioStat) string {
+			s := fmt.Sprintf("http-close %.1f us / weave %.1f us, paired %s", med(p, st, p50, "http-close"), med(p, st, p50, "weave"), rng(r))
+			if k, ok := pairedRatio(b.get(p, st, p50, "http-keepalive"), b.get(p, st, p50, "weave")); ok {
+				s += fmt.Sprintf(" (keep-alive: %.2fx)", k.Median)
+			}
+			return s
+		})
+	ratioTarget("ahead of gRPC over UDS (status, p50)", st, p50, "grpc", "weave",
+		func(r float64) bool { return r > 1 },
+		func(p string, r ratioStat) string {
+			return fmt.Sprintf("grpc %.1f us vs weave %.1f us, paired grpc/weave %s", med(p, st, p50, "grpc"), med(p, st, p50, "weave"), rng(r))
+		})
+	const bk, net, xfer = "bulk 1856x1856", "throughput, wall - generation_time_ms", "throughput, first to last reply byte"
+	ratioTarget("bulk >= 80% of the floor's MB/s (generation subtracted)", bk, net, "weave", "floor-c",
+		func(r float64) bool { return r >= 0.8 },
+		func(p string, r ratioStat) string {
+			s := fmt.Sprintf("go/client wall - generation_time_ms %.0f MB/s vs floor-c %.0f MB/s, paired %.0f%% (min %.0f%%, max %.0f%%)",
+				med(p, bk, net, "weave"), med(p, bk, net, "floor-c"), 100*r.Median, 100*r.Min, 100*r.Max)
+			if x, ok := pairedRatio(b.get(p, bk, xfer, "weave-c"), b.get(p, bk, xfer, "floor-c")); ok {
+				s += fmt.Sprintf("; same C client, first to last reply byte: weave-compute %.0f vs floor_server %.0f MB/s = %.0f%%",
+					med(p, bk, xfer, "weave-c"), med(p, bk, xfer, "floor-c"), 100*x.Median)
+			}
+			return s
+		})
+	have := daemonIdleRSS > 0
+	v := verdict(daemonIdleRSS < 2048)
+	if !have {
+		v = "n/a"
+	}
+	add("daemon idle RSS < 2 MiB", v, fmt.Sprintf("VmRSS %d KiB right after start", daemonIdleRSS))
 	if soak != nil {
 		growth := soak.RSSAfterIdle - soak.RSSWarm
-		add(fmt.Sprintf("no RSS growth across a %d-request run", soak.Requests), growth <= 64 && soak.Failures == 0, true,
+		add(fmt.Sprintf("no RSS growth across a %d-request run", soak.Requests), verdict(growth <= 64 && soak.Failures == 0),
 			fmt.Sprintf("idle VmRSS after %d warm-up requests %d KiB -> idle after %d more %d KiB (growth %+d KiB; tolerance 64 KiB); fresh %d KiB, right after the run %d KiB; %d failures",
 				soak.Warmup, soak.RSSWarm, soak.Requests, soak.RSSAfterIdle, growth, soak.RSSFresh, soak.RSSAfter, soak.Failures))
 	} else {
-		add("no RSS growth across a 100000-request run", false, false, "soak not run")
+		add("no RSS growth across a 100000-request run", "n/a", "soak not run")
 	}
 	return ts
 }

@@ -10,6 +10,7 @@ import (
 
 // figure is one metric of one contestant in one workload, over all rounds.
 type figure struct {
+	Placement    string    `json:"cpus"` // same, split, free (see placement.go)
 	Workload     string    `json:"workload"`
 	Metric       string    `json:"metric"`
 	Unit         string    `json:"unit"`
@@ -20,33 +21,51 @@ type figure struct {
 	Max          float64   `json:"max"`
 	Rounds       int       `json:"rounds"`
 	PerRound     []float64 `json:"per_round"`
+	RoundIndex   []int     `json:"round_index"` // the round of each per_round value
 	Requests     int       `json:"requests_measured"`
 	Failures     int       `json:"failures"`
-	RatioCFloor  *float64  `json:"ratio_to_c_floor,omitempty"`
-	RatioGoFloor *float64  `json:"ratio_to_go_floor,omitempty"`
-	FirstError   string    `json:"first_error,omitempty"`
+	// Ratios: with ratios_paired, the median (min, max) over rounds of
+	// this contestant's value / the base's value in the same round; else
+	// the ratio of the two medians.
+	RatioPaired     bool     `json:"ratios_paired"`
+	RatioCFloor     *float64 `json:"ratio_to_c_floor,omitempty"`
+	RatioCFloorMin  *float64 `json:"ratio_to_c_floor_min,omitempty"`
+	RatioCFloorMax  *float64 `json:"ratio_to_c_floor_max,omitempty"`
+	RatioGoFloor    *float64 `json:"ratio_to_go_floor,omitempty"`
+	RatioGoFloorMin *float64 `json:"ratio_to_go_floor_min,omitempty"`
+	RatioGoFloorMax *float64 `json:"ratio_to_go_floor_max,omitempty"`
+	FirstError      string   `json:"first_error,omitempty"`
 }
 
+// book collects the figures. placement and round are the current phase's:
+// add files every value under them.
 type book struct {
-	figs  []*figure
-	index map[string]*figure
+	figs      []*figure
+	index     map[string]*figure
+	placement string
+	round     int
 }
 
-func newBook() *book { return &book{index: map[string]*figure{}} }
+func figKey(placement, workload, metric, contestant string) string {
+	return placement + "\x00" + workload + "\x00" + metric + "\x00" + contestant
+}
+
+func newBook() *book { return &book{index: map[string]*figure{}, placement: cpusFree} }
 
 func (b *book) add(workload, metric, unit string, higherBetter bool, contestant string, v float64, requests, failures int, firstErr string) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		b.addFailures(workload, metric, unit, higherBetter, contestant, failures, firstErr)
 		return
 	}
-	key := workload + "\x00" + metric + "\x00" + contestant
+	key := figKey(b.placement, workload, metric, contestant)
 	f := b.index[key]
 	if f == nil {
-		f = &figure{Workload: workload, Metric: metric, Unit: unit, Contestant: contestant, HigherBetter: higherBetter}
+		f = &figure{Placement: b.placement, Workload: workload, Metric: metric, Unit: unit, Contestant: contestant, HigherBetter: higherBetter}
 		b.index[key] = f
 		b.figs = append(b.figs, f)
 	}
 	f.PerRound = append(f.PerRound, v)
+	f.RoundIndex = append(f.RoundIndex, b.round)
 	f.Requests += requests
 	f.Failures += failures
 	if f.FirstError == "" {
@@ -58,18 +77,66 @@ func (b *book) add(workload, metric, unit string, higherBetter bool, contestant 
 // ready has no time to report).
 func (b *book) addFailures(workload, metric, unit string, higherBetter bool, contestant string, failures int, firstErr string) {
 	b.add(workload, metric, unit, higherBetter, contestant, 0, 0, failures, firstErr)
-	f := b.index[workload+"\x00"+metric+"\x00"+contestant]
+	f := b.index[figKey(b.placement, workload, metric, contestant)]
 	f.PerRound = f.PerRound[:len(f.PerRound)-1]
+	f.RoundIndex = f.RoundIndex[:len(f.RoundIndex)-1]
 }
 
-func (b *book) get(workload, metric, contestant string) *figure {
-	return b.index[workload+"\x00"+metric+"\x00"+contestant]
+func (b *book) get(placement, workload, metric, contestant string) *figure {
+	return b.index[figKey(placement, workload, metric, contestant)]
 }
+
+// ratioStat is a ratio with its spread: median, min, max of the per-round
+// ratios (paired), or the ratio of two medians (min = max = median).
+type ratioStat struct {
+	Median, Min, Max float64
+	Rounds           int // rounds paired; 0 for a ratio of medians
+}
+
+// pairedRatio is a / base round by round (only rounds both have, base
+// value non-zero), then the median, min and max of those ratios.
+func pairedRatio(a, base *figure) (ratioStat, bool) {
+	if a == nil || base == nil {
+		return ratioStat{}, false
+	}
+	byRound := map[int]float64{}
+	for i, r := range base.RoundIndex {
+		if i < len(base.PerRound) {
+			byRound[r] = base.PerRound[i]
+		}
+	}
+	var rs []float64
+	for i, r := range a.RoundIndex {
+		if i >= len(a.PerRound) {
+			break
+		}
+		if bv, ok := byRound[r]; ok && bv != 0 {
+			rs = append(rs, a.PerRound[i]/bv)
+		}
+	}
+	if len(rs) == 0 {
+		return ratioStat{}, false
+	}
+	sort.Float64s(rs)
+	return ratioStat{Median: median(rs), Min: rs[0], Max: rs[len(rs)-1], Rounds: len(rs)}, true
+}
+
+func medianRatio(a, base *figure) (ratioStat, bool) {
+	if a == nil || base == nil || a.Rounds == 0 || base.Rounds == 0 || base.Median == 0 {
+		return ratioStat{}, false
+	}
+	r := a.Median / base.Median
+	return ratioStat{Median: r, Min: r, Max: r}, true
+}
+
+func fptr(v float64) *float64 { return &v }
 
 // finish computes median/min/max and the ratios. cFloor and goFloor name
 // the base contestant of each workload's ratios; goFloorFor says which
-// contestants get a Go-floor ratio.
-func (b *book) finish(cFloor, goFloor func(workload string) string, goFloorFor func(contestant string) bool) {
+// contestants get a Go-floor ratio; paired says which workloads have
+// per-round ratios (every contestant measured once per round, close in
+// time) rather than a ratio of medians.
+func (b *book) finish(cFloor, goFloor func(workload string) string, goFloorFor func(contestant string) bool, paired func(workload string) bool) {
 	for _, f := range b.figs {
 		vals := append([]float64(nil), f.PerRound...)
 		sort.Float64s(vals)
@@ -84,14 +151,17 @@ func (b *book) finish(cFloor, goFloor func(workload string) string, goFloorFor f
 		if f.Rounds == 0 {
 			continue
 		}
-		if base := b.get(f.Workload, f.Metric, cFloor(f.Workload)); base != nil && base.Median != 0 {
-			r := f.Median / base.Median
-			f.RatioCFloor = &r
+		ratio := medianRatio
+		if paired(f.Workload) {
+			ratio = pairedRatio
+			f.RatioPaired = true
+		}
+		if r, ok := ratio(f, b.get(f.Placement, f.Workload, f.Metric, cFloor(f.Workload))); ok {
+			f.RatioCFloor, f.RatioCFloorMin, f.RatioCFloorMax = fptr(r.Median), fptr(r.Min), fptr(r.Max)
 		}
 		if g := goFloor(f.Workload); g != "" && goFloorFor(f.Contestant) {
-			if base := b.get(f.Workload, f.Metric, g); base != nil && base.Median != 0 {
-				r := f.Median / base.Median
-				f.RatioGoFloor = &r
+			if r, ok := ratio(f, b.get(f.Placement, f.Workload, f.Metric, g)); ok {
+				f.RatioGoFloor, f.RatioGoFloorMin, f.RatioGoFloorMax = fptr(r.Median), fptr(r.Min), fptr(r.Max)
 			}
 		}
 	}
@@ -142,23 +212,28 @@ func fmtNum(v float64) string {
 	}
 }
 
-func fmtRatio(r *float64) string {
+// fmtRatio is "1.36x", with the range of the paired per-round ratios when
+// there is one: "1.36x (1.30-1.41)".
+func fmtRatio(r, lo, hi *float64) string {
 	if r == nil {
 		return ""
 	}
-	return fmt.Sprintf("%.2fx", *r)
+	if lo == nil || hi == nil || *lo == *hi {
+		return fmt.Sprintf("%.2fx", *r)
+	}
+	return fmt.Sprintf("%.2fx (%.2f-%.2f)", *r, *lo, *hi)
 }
 
 // printTable writes the one table: a row per (workload, metric, contestant).
 func printTable(w io.Writer, figs []*figure) {
-	header := []string{"workload", "metric", "contestant", "median", "min", "max", "x C floor", "x Go floor", "rounds x req", "fail"}
+	header := []string{"workload", "cpus", "metric", "contestant", "median", "min", "max", "x C floor", "x Go floor", "rounds x req", "fail"}
 	rows := [][]string{header}
 	lastGroup := ""
 	for _, f := range figs {
-		group := f.Workload + "/" + f.Metric
-		wl, mt := f.Workload, f.Metric+" ("+f.Unit+")"
+		group := f.Placement + "/" + f.Workload + "/" + f.Metric
+		wl, pl, mt := f.Workload, f.Placement, f.Metric+" ("+f.Unit+")"
 		if group == lastGroup {
-			wl, mt = "", ""
+			wl, pl, mt = "", "", ""
 		}
 		lastGroup = group
 		per := ""
@@ -171,8 +246,8 @@ func printTable(w io.Writer, figs []*figure) {
 		if f.Rounds == 0 {
 			med, lo, hi = "-", "-", "-"
 		}
-		rows = append(rows, []string{wl, mt, f.Contestant, med, lo, hi,
-			fmtRatio(f.RatioCFloor), fmtRatio(f.RatioGoFloor), per, fmt.Sprint(f.Failures)})
+		rows = append(rows, []string{wl, pl, mt, f.Contestant, med, lo, hi,
+			fmtRatio(f.RatioCFloor, f.RatioCFloorMin, f.RatioCFloorMax), fmtRatio(f.RatioGoFloor, f.RatioGoFloorMin, f.RatioGoFloorMax), per, fmt.Sprint(f.Failures)})
 	}
 	widths := make([]int, len(header))
 	for _, r := range rows {
@@ -182,7 +257,7 @@ func printTable(w io.Writer, figs []*figure) {
 			}
 		}
 	}
-	numeric := map[int]bool{3: true, 4: true, 5: true, 6: true, 7: true, 8: true, 9: true}
+	numeric := map[int]bool{4: true, 5: true, 6: true, 7: true, 8: true, 9: true, 10: true}
 	line := func(r []string) {
 		var sb strings.Builder
 		sb.WriteString("|")

@@ -278,33 +278,130 @@ func (p *phaseTimer) say(format string, args ...interface{}) {
 	fmt.Fprintf(p.w, "[%6.1fs] "+format+"\n", append([]interface{}{time.Since(p.t0).Seconds()}, args...)...)
 }
 
+// session is one bench run: the environment, the servers, the contestants,
+// the workloads and the book the figures go into. run calls one method per
+// workload, in order.
+type session struct {
+	o       *options
+	e       *benchEnv
+	pt      *phaseTimer
+	env     map[string]string
+	b       *book
+	servers map[string]*server
+	cs      []*contestant
+	status  *workload
+	gen64   *workload
+	bulk    *workload
+	idleRSS map[string]int64
+	soak    *soakResult
+
+	placer     *placer
+	plans      []cpuPlan // --cpus, in order
+	warnings   []noiseWarning
+	cliPNGFlag bool // the weave CLI has --png-compression
+}
+
+var serverOrder = []string{"floor", "weave", "http", "grpc"}
+
+var serverLabel = map[string]string{"floor": "floor_server (C)", "weave": "weave-compute", "http": "net/http server", "grpc": "grpc-go server"}
+
 func run(o *options, out io.Writer) (int, error) {
-	pt := &phaseTimer{w: os.Stderr, t0: time.Now()}
-	env := goEnvInfo() // at start: loadavg_at_start
-	e := &benchEnv{o: o, reqFiles: map[string]string{}}
-	var err error
-	if e.exe, err = os.Executable(); err != nil {
+	s := &session{o: o, pt: &phaseTimer{w: os.Stderr, t0: time.Now()}, b: newBook(), servers: map[string]*server{}, idleRSS: map[string]int64{}}
+	cleanup, err := s.setup()
+	// Servers stop before the temp dir goes.
+	defer func() {
+		s.stopServers()
+		if cleanup != nil {
+			cleanup()
+		}
+	}()
+	if err != nil {
 		return 0, err
 	}
-	if !o.noDaemon {
-		if e.daemon, err = runfile(o.daemon, "c/weave-compute"); err != nil {
+	if err := s.startServers(); err != nil {
+		return 0, err
+	}
+	s.measureIdleRSS()
+	s.cs = s.e.contestants(s.servers, o.only)
+	s.pt.say("contestants: %s", contestantKeys(s.cs))
+	s.measureStart()
+	// The sequential workloads, once per placement.
+	for _, p := range s.plans {
+		if err := s.place(p); err != nil {
 			return 0, err
+		}
+		s.measureSmall()
+		s.measureBulk()
+	}
+	if err := s.place(cpuPlan{name: cpusFree}); err != nil {
+		return 0, err
+	}
+	s.measureConcurrency()
+	s.measureMemoryAfterLoad()
+	if err := s.measureSoak(); err != nil {
+		return 0, err
+	}
+	if err := s.measureEndToEnd(); err != nil {
+		return 0, err
+	}
+	s.finishBook()
+	s.warnings = noiseCheck(noiseInputs(s.b, o.placements), o.noiseSpread, o.noiseBeat)
+	return s.report(out)
+}
+
+// place pins the bench and the servers for p; the figures that follow are
+// filed under its name.
+func (s *session) place(p cpuPlan) error {
+	if err := s.placer.apply(p); err != nil {
+		return err
+	}
+	s.b.placement = p.name
+	s.pt.say("cpus=%s (%s)", p.name, p.describe())
+	return nil
+}
+
+// setup finds the binaries, makes the temp dir and writes the request
+// files. The returned cleanup removes the temp dir (unless --keep).
+func (s *session) setup() (func(), error) {
+	o := s.o
+	s.env = goEnvInfo() // at start: loadavg_at_start
+	e := &benchEnv{o: o, reqFiles: map[string]string{}}
+	s.e = e
+	allowed, err := allowedCPUs()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range o.placements {
+		p, err := planFor(name, allowed)
+		if err != nil {
+			return nil, err
+		}
+		s.plans = append(s.plans, p)
+	}
+	s.placer = &placer{allowed: allowed, maxProcs: runtime.GOMAXPROCS(0), current: cpusFree, serverPIDs: s.serverPIDs}
+	if e.exe, err = os.Executable(); err != nil {
+		return nil, err
+	}
+	if !o.noDaemon {
+		if e.daemon, err = runfile(o.daemon, "c/daemon/weave-compute"); err != nil {
+			return nil, err
 		}
 	}
 	if e.floorServer, err = runfile(o.floorServer, "tools/bench/floor_server"); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if e.floorClient, err = runfile(o.floorClient, "tools/bench/floor_client"); err != nil {
-		return 0, err
+		return nil, err
 	}
 	// A short directory: sun_path holds 108 bytes, and Bazel's TMPDIR is long.
 	if e.tmp, err = os.MkdirTemp("/tmp", "wb."); err != nil {
-		return 0, err
+		return nil, err
 	}
+	cleanup := func() {}
 	if o.keep {
 		fmt.Fprintf(os.Stderr, "bench: keeping %s\n", e.tmp)
 	} else {
-		defer os.RemoveAll(e.tmp)
+		cleanup = func() { os.RemoveAll(e.tmp) }
 	}
 	// Interrupted: remove the temp dir; the servers get SIGTERM through
 	// Pdeathsig when this process exits.
@@ -319,73 +416,90 @@ func run(o *options, out io.Writer) (int, error) {
 		os.Exit(130)
 	}()
 
-	status := &workload{name: "status", req: statusRequest(benchRequestID), replyType: typeStResp}
-	gen64 := &workload{name: "gen64", req: generateRequest(benchRequestID, 64, benchSteps, benchSeed, benchPrompt),
+	s.status = &workload{name: "status", req: statusRequest(benchRequestID), replyType: typeStResp}
+	s.gen64 = &workload{name: "gen64", req: generateRequest(benchRequestID, 64, benchSteps, benchSeed, benchPrompt),
 		replyType: typeGenResp, replyLen: generateReplySize(64), side: 64}
-	bulk := &workload{name: "bulk", req: generateRequest(benchRequestID, 1856, benchSteps, benchSeed, benchPrompt),
+	s.bulk = &workload{name: "bulk", req: generateRequest(benchRequestID, 1856, benchSteps, benchSeed, benchPrompt),
 		replyType: typeGenResp, replyLen: generateReplySize(1856), side: 1856}
-	e.status = status
-	all := []*workload{status, gen64, bulk}
-	for _, w := range all {
+	e.status = s.status
+	for _, w := range s.workloads() {
 		p := filepath.Join(e.tmp, w.name+".req")
 		if err := os.WriteFile(p, w.req, 0o600); err != nil {
-			return 0, err
+			return cleanup, err
 		}
 		e.reqFiles[w.name] = p
 	}
+	return cleanup, nil
+}
 
-	servers := map[string]*server{}
-	defer func() {
-		for _, s := range servers {
-			s.stop()
-		}
-	}()
-	b := newBook()
+func (s *session) workloads() []*workload { return []*workload{s.status, s.gen64, s.bulk} }
 
-	// The daemon first: its replies are what every other server sends.
-	if !o.noDaemon {
-		s, _, err := e.start("weave", filepath.Join(e.tmp, "d"))
+// startServers starts the daemon first (its replies are what every other
+// server sends), captures its replies, then the other servers.
+func (s *session) startServers() error {
+	e := s.e
+	if !s.o.noDaemon {
+		srv, _, err := e.start("weave", filepath.Join(e.tmp, "d"))
 		if err != nil {
-			return 0, err
+			return err
 		}
-		servers["weave"] = s
+		s.servers["weave"] = srv
 	}
-	if err := e.captureReplies(servers["weave"], all); err != nil {
-		return 0, err
+	if err := e.captureReplies(s.servers["weave"], s.workloads()); err != nil {
+		return err
 	}
-	pt.say("replies: status %d B, gen64 %d B, bulk %d B", status.replyLen, gen64.replyLen, bulk.replyLen)
+	s.pt.say("replies: status %d B, gen64 %d B, bulk %d B", s.status.replyLen, s.gen64.replyLen, s.bulk.replyLen)
 	for _, k := range []string{"floor", "http", "grpc"} {
-		s, _, err := e.start(k, filepath.Join(e.tmp, k))
+		srv, _, err := e.start(k, filepath.Join(e.tmp, k))
 		if err != nil {
-			return 0, err
+			return err
 		}
-		servers[k] = s
+		s.servers[k] = srv
 	}
-	serverOrder := []string{"floor", "weave", "http", "grpc"}
-	serverLabel := map[string]string{"floor": "floor_server (C)", "weave": "weave-compute", "http": "net/http server", "grpc": "grpc-go server"}
+	return nil
+}
 
-	// (d) idle RSS, right after start (one status reply served).
+// serverPIDs are the long-running servers (the placements pin them).
+func (s *session) serverPIDs() []int {
+	var pids []int
+	for _, k := range serverOrder {
+		if srv := s.servers[k]; srv != nil {
+			pids = append(pids, srv.pid())
+		}
+	}
+	return pids
+}
+
+func (s *session) stopServers() {
+	for _, srv := range s.servers {
+		srv.stop()
+	}
+}
+
+// measureIdleRSS is (d): idle RSS right after start (one status reply
+// served).
+func (s *session) measureIdleRSS() {
 	time.Sleep(200 * time.Millisecond)
-	idleRSS := map[string]int64{}
 	for _, k := range serverOrder {
-		if s := servers[k]; s != nil {
-			idleRSS[k], _ = procStatus(s.pid())
-			b.add("memory", "idle VmRSS after start", "KiB", false, serverLabel[k], float64(idleRSS[k]), 0, 0, "")
+		if srv := s.servers[k]; srv != nil {
+			s.idleRSS[k], _ = procStatus(srv.pid())
+			s.b.add("memory", "idle VmRSS after start", "KiB", false, serverLabel[k], float64(s.idleRSS[k]), 0, 0, "")
 		}
 	}
+}
 
-	cs := e.contestants(servers, o.only)
-	pt.say("contestants: %s", contestantKeys(cs))
-
-	// (e) start-to-ready, repeated, fresh process and directory each time.
+// measureStart is (e): start-to-ready, repeated, fresh process and
+// directory each time.
+func (s *session) measureStart() {
 	for _, k := range serverOrder {
-		if servers[k] == nil {
+		if s.servers[k] == nil {
 			continue
 		}
 		var fails int
 		var firstErr string
-		for r := 0; r < o.startupReps; r++ {
-			s, d, err := e.start(k, filepath.Join(e.tmp, fmt.Sprintf("s%s%d", k[:1], r)))
+		for r := 0; r < s.o.startupReps; r++ {
+			s.b.round = r
+			srv, d, err := s.e.start(k, filepath.Join(s.e.tmp, fmt.Sprintf("s%s%d", k[:1], r)))
 			if err != nil {
 				fails++
 				if firstErr == "" {
@@ -393,53 +507,63 @@ func run(o *options, out io.Writer) (int, error) {
 				}
 				continue
 			}
-			s.stop()
-			b.add("start", "spawn to first status reply", "ms", false, serverLabel[k], float64(d)/1e6, 1, 0, "")
+			srv.stop()
+			s.b.add("start", "spawn to first status reply", "ms", false, serverLabel[k], float64(d)/1e6, 1, 0, "")
 		}
 		if fails != 0 {
-			b.addFailures("start", "spawn to first status reply", "ms", false, serverLabel[k], fails, firstErr)
+			s.b.addFailures("start", "spawn to first status reply", "ms", false, serverLabel[k], fails, firstErr)
 		}
 	}
-	pt.say("start-to-ready done")
+	s.pt.say("start-to-ready done")
+}
 
-	seq := func(n, warmup int) loadSpec { return loadSpec{iterations: n, concurrency: 1, warmup: warmup} }
-	measure := func(c *contestant, w *workload, ls loadSpec) runResult {
-		if c.cside {
-			return runC(e.floorClient, c.srv.sock, e.reqFiles[w.name], w, ls, e.tmp)
-		}
-		rt, err := c.newRT()
-		if err != nil {
-			return runResult{fail: 1, firstErr: err.Error()}
-		}
-		defer rt.close()
-		return runGo(rt, w, ls)
+func seq(n, warmup int) loadSpec { return loadSpec{iterations: n, concurrency: 1, warmup: warmup} }
+
+// measure runs one contestant's client on w once.
+func (s *session) measure(c *contestant, w *workload, ls loadSpec) runResult {
+	if c.cside {
+		return runC(s.e.floorClient, c.srv.sock, s.e.reqFiles[w.name], w, ls, s.e.tmp)
 	}
+	rt, err := c.newRT()
+	if err != nil {
+		return runResult{fail: 1, firstErr: err.Error()}
+	}
+	defer rt.close()
+	return runGo(rt, w, ls)
+}
 
-	// (a) small round trips, sequential.
-	for _, w := range []*workload{status, gen64} {
+// measureSmall is (a): small round trips, sequential.
+func (s *session) measureSmall() {
+	for _, w := range []*workload{s.status, s.gen64} {
 		wl := "small " + w.name
-		for r := 0; r < o.rounds; r++ {
-			for _, c := range rotate(cs, r) {
-				res := measure(c, w, seq(o.iterations, 50))
-				addLatency(b, wl, c.key, res, w.replyLen)
+		for r := 0; r < s.o.rounds; r++ {
+			s.b.round = r
+			for _, c := range rotate(s.cs, r) {
+				res := s.measure(c, w, seq(s.o.iterations, 50))
+				addLatency(s.b, wl, c.key, res, w.replyLen)
 			}
 		}
-		pt.say("%s done", wl)
+		s.pt.say("%s (cpus=%s) done", wl, s.b.placement)
 	}
+}
 
-	// (c) concurrency, fixed time, status requests; RSS sampled meanwhile.
+// measureConcurrency is (c): fixed time per level, status requests; the
+// server's RSS is sampled meanwhile.
+func (s *session) measureConcurrency() {
 	maxLevel := 0
-	for _, n := range o.levels {
+	for _, n := range s.o.levels {
 		if n > maxLevel {
 			maxLevel = n
 		}
 	}
-	for _, n := range o.levels {
+	b := s.b
+	for _, n := range s.o.levels {
 		wl := fmt.Sprintf("concurrency %d", n)
-		for r := 0; r < o.rounds; r++ {
-			for _, c := range rotate(cs, r) {
+		for r := 0; r < s.o.rounds; r++ {
+			b.round = r
+			for _, c := range rotate(s.cs, r) {
 				smp := sampleRSS(c.srv.pid())
-				res := measure(c, status, loadSpec{duration: o.duration, concurrency: n, warmup: 3})
+				res := s.measure(c, s.status, loadSpec{duration: s.o.duration, concurrency: n, warmup: 3})
 				peak := smp.stop()
 				if res.ok == 0 {
 					b.addFailures(wl, "throughput", "req/s", true, c.key, res.fail, res.firstErr)
@@ -462,38 +586,53 @@ func run(o *options, out io.Writer) (int, error) {
 				}
 			}
 		}
-		pt.say("%s done", wl)
+		s.pt.say("%s done", wl)
 	}
+}
 
-	// (b) bulk: the largest reply that fits 10 MiB.
-	for r := 0; r < o.rounds; r++ {
-		for _, c := range rotate(cs, r) {
-			res := measure(c, bulk, seq(o.bulkIterations, 1))
-			addBulk(b, c.key, res, bulk.replyLen)
+// measureBulk is (b): the largest reply that fits 10 MiB.
+func (s *session) measureBulk() {
+	for r := 0; r < s.o.rounds; r++ {
+		s.b.round = r
+		for _, c := range rotate(s.cs, r) {
+			res := s.measure(c, s.bulk, seq(s.o.bulkIterations, 1))
+			addBulk(s.b, c.key, res, s.bulk.replyLen)
 		}
 	}
-	pt.say("bulk done")
+	s.pt.say("bulk (cpus=%s) done", s.b.placement)
+}
 
-	// (d) memory after the load, and peak (VmHWM, includes the bulk phase).
+// measureMemoryAfterLoad is (d): memory after the load, and the peak
+// (VmHWM, includes the bulk phase).
+func (s *session) measureMemoryAfterLoad() {
 	time.Sleep(200 * time.Millisecond)
 	for _, k := range serverOrder {
-		if s := servers[k]; s != nil {
-			rss, hwm := procStatus(s.pid())
-			b.add("memory", "idle VmRSS after all load", "KiB", false, serverLabel[k], float64(rss), 0, 0, "")
-			b.add("memory", "VmHWM (peak, incl. bulk)", "KiB", false, serverLabel[k], float64(hwm), 0, 0, "")
+		if srv := s.servers[k]; srv != nil {
+			rss, hwm := procStatus(srv.pid())
+			s.b.add("memory", "idle VmRSS after all load", "KiB", false, serverLabel[k], float64(rss), 0, 0, "")
+			s.b.add("memory", "VmHWM (peak, incl. bulk)", "KiB", false, serverLabel[k], float64(hwm), 0, 0, "")
 		}
 	}
+}
 
-	// Soak: a fresh daemon, o.soak requests through go/client.
-	var soak *soakResult
-	if servers["weave"] != nil && o.soak > 0 {
-		soak, err = e.soak(o.soak, status, gen64)
-		if err != nil {
-			return 0, err
-		}
-		pt.say("soak done")
+// measureSoak runs a fresh daemon through o.soak requests of go/client.
+func (s *session) measureSoak() error {
+	if s.servers["weave"] == nil || s.o.soak <= 0 {
+		return nil
 	}
+	var err error
+	if s.soak, err = s.e.soak(s.o.soak, s.status, s.gen64); err != nil {
+		return err
+	}
+	s.pt.say("soak done")
+	return nil
+}
 
+// finishBook computes the medians and ratios and puts the figures in
+// table order: grouped by workload/metric in insertion order, contestants
+// in the fixed order (not the rotated one).
+func (s *session) finishBook() {
+	b := s.b
 	cFloor := func(wl string) string {
 		switch wl {
 		case "memory", "start":
@@ -509,20 +648,24 @@ func run(o *options, out io.Writer) (int, error) {
 		return "floor-go"
 	}
 	goSide := map[string]bool{}
-	for _, c := range cs {
+	for _, c := range s.cs {
 		goSide[c.key] = c.goSide
 	}
-	b.finish(cFloor, goFloor, func(c string) bool { return goSide[c] })
+	// Start times are taken one server after the other, memory once:
+	// ratios of medians there; everything else is paired by round.
+	paired := func(wl string) bool { return wl != "memory" && wl != "start" }
+	b.finish(cFloor, goFloor, func(c string) bool { return goSide[c] }, paired)
 
-	// Order: the table groups by workload/metric in insertion order, with
-	// contestants in the fixed order (not the rotated one).
 	order := map[string]int{}
-	for i, c := range cs {
+	for i, c := range s.cs {
 		order[c.key] = i
 	}
+	order["weave-cli"] = len(s.cs)
 	for i, k := range serverOrder {
 		order[serverLabel[k]] = i
 	}
+	// Groups in insertion order, except that the placements of one
+	// workload/metric stand next to each other.
 	groupOrder := map[string]int{}
 	for _, f := range b.figs {
 		g := f.Workload + "/" + f.Metric
@@ -530,14 +673,27 @@ func run(o *options, out io.Writer) (int, error) {
 			groupOrder[g] = len(groupOrder)
 		}
 	}
+	placeOrder := map[string]int{}
+	for i, p := range s.o.placements {
+		placeOrder[p] = i
+	}
 	sort.SliceStable(b.figs, func(i, j int) bool {
 		gi, gj := groupOrder[b.figs[i].Workload+"/"+b.figs[i].Metric], groupOrder[b.figs[j].Workload+"/"+b.figs[j].Metric]
 		if gi != gj {
 			return gi < gj
 		}
+		pi, pj := placeOrder[b.figs[i].Placement], placeOrder[b.figs[j].Placement]
+		if pi != pj {
+			return pi < pj
+		}
 		return order[b.figs[i].Contestant] < order[b.figs[j].Contestant]
 	})
+}
 
+// report prints the notes, the one table and the targets, and writes the
+// JSON file. It returns the number of failed requests.
+func (s *session) report(out io.Writer) (int, error) {
+	o, b, soak, env := s.o, s.b, s.soak, s.env
 	total := 0
 	for _, f := range b.figs {
 		total += f.Failures
@@ -545,12 +701,11 @@ func run(o *options, out io.Writer) (int, error) {
 	if soak != nil {
 		total += soak.Failures
 	}
-	targets := evaluateTargets(b, idleRSS["weave"], soak)
+	targets := evaluateTargets(b, o.placements, s.warnings, s.idleRSS["weave"], soak)
 
-	// Output: the notes, the one table, the targets.
 	loadEnd := ""
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		loadEnd = strings.TrimSpace(string(b))
+	if lb, err := os.ReadFile("/proc/loadavg"); err == nil {
+		loadEnd = strings.TrimSpace(string(lb))
 	}
 	env["loadavg_at_end"] = loadEnd
 	fmt.Fprintln(out, "Weave transport benchmark")
@@ -563,18 +718,24 @@ func run(o *options, out io.Writer) (int, error) {
 	if mode == "fastbuild" || mode == "dbg" {
 		fmt.Fprintln(out, "warning: the C side is unoptimized (-O0); publish numbers from `bazel run -c opt //tools/bench`")
 	}
+	for _, l := range s.placementLines() {
+		fmt.Fprintln(out, l)
+	}
 	for _, n := range notes(o) {
 		fmt.Fprintln(out, "note: "+n)
 	}
 	fmt.Fprintln(out)
 	printTable(out, b.figs)
 	fmt.Fprintln(out)
+	for _, w := range s.warnings {
+		fmt.Fprintln(out, "warning: noise: "+w.Text)
+	}
 	if soak != nil {
 		fmt.Fprintf(out, "soak: %d requests (status + 64x64 generate alternating, concurrency %d) through go/client in %.1fs, %d failures; daemon VmRSS KiB: fresh %d, after %d warm-up requests %d, after the soak %d (idle %d); VmHWM %d\n",
 			soak.Requests, soak.Concurrency, soak.Seconds, soak.Failures, soak.RSSFresh, soak.Warmup, soak.RSSWarm, soak.RSSAfter, soak.RSSAfterIdle, soak.HWM)
 	}
 	for _, t := range targets {
-		fmt.Fprintf(out, "target: %-4s %s: %s\n", t.Verdict, t.Name, t.Detail)
+		fmt.Fprintf(out, "target: %-6s %s: %s\n", t.Verdict, t.Name, t.Detail)
 	}
 	fmt.Fprintf(out, "failures: %d\n", total)
 
@@ -590,10 +751,15 @@ func run(o *options, out io.Writer) (int, error) {
 		"duration_ms":      o.duration.Milliseconds(),
 		"concurrency":      o.levels,
 		"startup_reps":     o.startupReps,
+		"cpus":             s.placementDoc(),
+		"noise_limits":     map[string]float64{"floor_spread": o.noiseSpread, "beats_floor": o.noiseBeat},
+		"noise_warnings":   s.warnings,
+		"e2e_sizes":        o.e2eSizes,
+		"png_compression":  s.pngCompressionDoc(),
 		"notes":            notes(o),
-		"contestants":      contestantDocs(cs),
-		"reply_bytes":      map[string]int{"status": status.replyLen, "gen64": gen64.replyLen, "bulk": bulk.replyLen},
-		"request_bytes":    map[string]int{"status": len(status.req), "gen64": len(gen64.req), "bulk": len(bulk.req)},
+		"contestants":      contestantDocs(s.cs),
+		"reply_bytes":      map[string]int{"status": s.status.replyLen, "gen64": s.gen64.replyLen, "bulk": s.bulk.replyLen},
+		"request_bytes":    map[string]int{"status": len(s.status.req), "gen64": len(s.gen64.req), "bulk": len(s.bulk.req)},
 		"figures":          b.figs,
 		"soak":             soak,
 		"targets":          targets,
@@ -604,6 +770,43 @@ func run(o *options, out io.Writer) (int, error) {
 	}
 	fmt.Fprintf(out, "json: %s\n", o.out)
 	return total, nil
+}
+
+// placementLines are the header lines on placement.
+func (s *session) placementLines() []string {
+	var ls []string
+	for _, p := range s.plans {
+		ls = append(ls, "cpus: "+p.describe()+"; small round trips and bulk")
+	}
+	ls = append(ls, fmt.Sprintf("cpus: free = no affinity on CPUs %v; concurrency (clients and servers on both CPUs), start, memory, soak and end-to-end", s.placer.allowed))
+	ls = append(ls, fmt.Sprintf("cpus: the targets use cpus=%s; while pinned to one CPU the bench runs with GOMAXPROCS 1 (%d otherwise)", s.o.placements[0], s.placer.maxProcs))
+	if len(s.o.e2eSizes) > 0 && s.servers["weave"] != nil {
+		ls = append(ls, "end-to-end: `weave generate` (the real CLI process, PNG written; "+s.pngCompressionDoc()+") vs go/client in the bench asking for the same image (no PNG), steps=1, seed=42")
+	}
+	return ls
+}
+
+func (s *session) placementDoc() map[string]interface{} {
+	plans := map[string]interface{}{}
+	for _, p := range s.plans {
+		plans[p.name] = map[string]interface{}{"client_cpus": p.client, "server_cpus": p.server, "description": p.describe()}
+	}
+	return map[string]interface{}{
+		"sequential":        s.o.placements,
+		"targets":           s.o.placements[0],
+		"plans":             plans,
+		"allowed_cpus":      s.placer.allowed,
+		"other_workloads":   cpusFree,
+		"gomaxprocs":        s.placer.maxProcs,
+		"gomaxprocs_pinned": 1,
+	}
+}
+
+func (s *session) pngCompressionDoc() string {
+	if s.cliPNGFlag {
+		return "--png-compression=" + s.o.pngCompression
+	}
+	return "the CLI has no --png-compression flag: its one encoder"
 }
 
 func rotate(cs []*contestant, r int) []*contestant {

@@ -5,20 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/weave-app/weave/internal/wire"
 )
 
-// The bench builds its request bytes itself (not through go/protocol) so the
-// floor and the other contestants send exactly the same bytes, and so the
-// raw clients below depend on nothing but the wire format of SPEC.md.
+// The bench builds its request bytes with internal/wire (not through
+// go/protocol) so the floor and the other contestants send exactly the same
+// bytes, and so the raw clients below depend on nothing but the wire format
+// of SPEC.md.
 
 const (
-	headerSize  = 16
-	magic       = 0x57455645
-	typeGen     = 0x0001
-	typeGenResp = 0x0002
-	typeStatus  = 0x0003
-	typeStResp  = 0x0004
-	typeError   = 0x00FF
+	headerSize    = wire.HeaderSize
+	maxPayloadLen = wire.MaxPayloadLen
+	typeGen       = wire.TypeGenerateRequest
+	typeGenResp   = wire.TypeGenerateResponse
+	typeStatus    = wire.TypeStatusRequest
+	typeStResp    = wire.TypeStatusResponse
+	typeError     = wire.TypeError
 
 	benchRequestID = 0x7765617665 // "weave"
 	benchPrompt    = "a cat in space"
@@ -27,112 +30,99 @@ const (
 	benchCFG       = 7.0
 )
 
-func putHeader(b []byte, msgType uint16, payloadLen int) {
-	binary.BigEndian.PutUint32(b[0:], magic)
-	binary.BigEndian.PutUint16(b[4:], 1)
-	binary.BigEndian.PutUint16(b[6:], msgType)
-	binary.BigEndian.PutUint32(b[8:], uint32(payloadLen))
-	binary.BigEndian.PutUint32(b[12:], 0)
-}
+var be = binary.BigEndian
+
+// payloadLen is the payload_len of a message header.
+func payloadLen(hdr []byte) uint32 { return be.Uint32(hdr[wire.OffPayloadLen:]) }
 
 // statusRequest is the 24-byte status request (SPEC section 7).
 func statusRequest(id uint64) []byte {
-	b := make([]byte, headerSize+8)
-	putHeader(b, typeStatus, 8)
-	binary.BigEndian.PutUint64(b[16:], id)
-	return b
+	return wire.NewStatusRequest(id).Msg().Bytes()
 }
 
 // generateRequest is a v1 generate request with the prompt written three
 // times back to back (SPEC section 4).
 func generateRequest(id uint64, side uint32, steps uint32, seed uint64, prompt string) []byte {
-	l := len(prompt)
-	payload := 60 + 3*l
-	b := make([]byte, headerSize+payload)
-	putHeader(b, typeGen, payload)
-	p := b[headerSize:]
-	binary.BigEndian.PutUint64(p[0:], id)
-	binary.BigEndian.PutUint32(p[8:], 0) // model
-	binary.BigEndian.PutUint32(p[12:], side)
-	binary.BigEndian.PutUint32(p[16:], side)
-	binary.BigEndian.PutUint32(p[20:], steps)
-	binary.BigEndian.PutUint32(p[24:], math.Float32bits(benchCFG))
-	binary.BigEndian.PutUint64(p[28:], seed)
-	for i := 0; i < 3; i++ {
-		binary.BigEndian.PutUint32(p[36+8*i:], uint32(i*l))
-		binary.BigEndian.PutUint32(p[40+8*i:], uint32(l))
-		copy(p[60+i*l:], prompt)
+	r := wire.GenerateRequest{
+		Header:    wire.NewHeader(typeGen),
+		RequestID: id,
+		Width:     side,
+		Height:    side,
+		Steps:     steps,
+		CfgBits:   math.Float32bits(benchCFG),
+		Seed:      seed,
 	}
-	return b
+	r.SetPrompts(prompt, prompt, prompt)
+	return r.Msg().Bytes()
 }
 
 // generateReplySize is the whole reply message for an RGB side x side image
 // with the seed extension.
-func generateReplySize(side int) int { return headerSize + 32 + side*side*3 + 8 }
+func generateReplySize(side int) int {
+	return headerSize + wire.GenRespFixedSize + side*side*3 + wire.SeedExtensionSize
+}
 
 // synthGenerateReply builds a generate response with deterministic pixels
 // (used only with --no-daemon, before the daemon exists).
 func synthGenerateReply(id uint64, side int) []byte {
-	n := side * side * 3
-	b := make([]byte, generateReplySize(side))
-	putHeader(b, typeGenResp, len(b)-headerSize)
-	p := b[headerSize:]
-	binary.BigEndian.PutUint64(p[0:], id)
-	binary.BigEndian.PutUint32(p[8:], 200)
-	binary.BigEndian.PutUint32(p[12:], 0)
-	binary.BigEndian.PutUint32(p[16:], uint32(side))
-	binary.BigEndian.PutUint32(p[20:], uint32(side))
-	binary.BigEndian.PutUint32(p[24:], 3)
-	binary.BigEndian.PutUint32(p[28:], uint32(n))
-	for i := 0; i < n; i++ {
-		p[32+i] = byte(i*7 + i/977)
+	pixels := make([]byte, side*side*3)
+	for i := range pixels {
+		pixels[i] = byte(i*7 + i/977)
 	}
-	binary.BigEndian.PutUint64(p[32+n:], benchSeed)
-	return b
+	return wire.GenerateResponse{
+		Header:       wire.NewHeader(typeGenResp),
+		RequestID:    id,
+		Status:       wire.StatusOK,
+		Width:        uint32(side),
+		Height:       uint32(side),
+		Channels:     3,
+		ImageDataLen: -1,
+		Image:        pixels,
+		HasSeed:      true,
+		Seed:         benchSeed,
+	}.Msg().Bytes()
 }
 
 // synthStatusReply builds a status response shaped like the daemon's.
 func synthStatusReply(id uint64) []byte {
-	backend, version := "procedural", "bench-synthetic"
-	payload := 46 + len(backend) + 2 + len(version)
-	b := make([]byte, headerSize+payload)
-	putHeader(b, typeStResp, payload)
-	p := b[headerSize:]
-	binary.BigEndian.PutUint64(p[0:], id)
-	binary.BigEndian.PutUint32(p[8:], 200)
-	binary.BigEndian.PutUint16(p[12:], 1)
-	binary.BigEndian.PutUint16(p[14:], 1)
-	binary.BigEndian.PutUint32(p[36:], 64)
-	binary.BigEndian.PutUint16(p[44:], uint16(len(backend)))
-	copy(p[46:], backend)
-	binary.BigEndian.PutUint16(p[46+len(backend):], uint16(len(version)))
-	copy(p[48+len(backend):], version)
-	return b
+	return wire.StatusResponse{
+		Header:           wire.NewHeader(typeStResp),
+		RequestID:        id,
+		Status:           wire.StatusOK,
+		VersionMin:       1,
+		VersionMax:       1,
+		MaxConns:         64,
+		BackendLen:       -1,
+		Backend:          "procedural",
+		DaemonVersionLen: -1,
+		DaemonVersion:    "bench-synthetic",
+	}.Msg().Bytes()
 }
 
 // checkReply verifies a complete reply message: magic, type, announced
 // length, and the expected total size (0: any). It returns the
 // generation_time_ms of a generate response (0 otherwise).
 func checkReply(b []byte, wantType uint16, wantLen int) (uint32, error) {
-	if len(b) < headerSize || binary.BigEndian.Uint32(b) != magic {
+	h, err := wire.ParseHeader(b)
+	if err != nil || h.Magic != wire.Magic {
 		return 0, errors.New("bad reply header")
 	}
-	t := binary.BigEndian.Uint16(b[6:])
-	if t != wantType {
-		if t == typeError && len(b) >= headerSize+18 {
+	p := b[headerSize:]
+	if h.Type != wantType {
+		if h.Type == typeError && len(p) >= wire.ErrRespFixedSize {
 			return 0, fmt.Errorf("error reply: status %d code %d",
-				binary.BigEndian.Uint32(b[headerSize+8:]), binary.BigEndian.Uint32(b[headerSize+12:]))
+				be.Uint32(p[wire.ErrRespStatus:]), be.Uint32(p[wire.ErrRespCode:]))
 		}
-		return 0, fmt.Errorf("reply msg_type %#x, want %#x", t, wantType)
+		return 0, fmt.Errorf("reply msg_type %#x, want %#x", h.Type, wantType)
 	}
-	if int(binary.BigEndian.Uint32(b[8:]))+headerSize != len(b) {
+	if int(h.PayloadLen) != len(p) {
 		return 0, errors.New("reply length does not match its header")
 	}
 	if wantLen != 0 && len(b) != wantLen {
 		return 0, fmt.Errorf("reply is %d bytes, want %d", len(b), wantLen)
 	}
-	if t == typeGenResp && len(b) >= headerSize+16 {
-		return binary.BigEndian.Uint32(b[headerSize+12:]), nil
+	if h.Type == typeGenResp && len(p) >= wire.GenRespGenTimeMS+4 {
+		return be.Uint32(p[wire.GenRespGenTimeMS:]), nil
 	}
 	return 0, nil
 }
@@ -145,15 +135,16 @@ type replyTable struct {
 }
 
 func (rt *replyTable) pick(req []byte) []byte {
-	if len(req) < headerSize {
+	h, err := wire.ParseHeader(req)
+	if err != nil {
 		return nil
 	}
-	switch binary.BigEndian.Uint16(req[6:]) {
+	switch h.Type {
 	case typeStatus:
 		return rt.status
 	case typeGen:
-		if len(req) >= headerSize+16 {
-			return rt.generate[binary.BigEndian.Uint32(req[headerSize+12:])]
+		if len(req) >= headerSize+wire.GenReqWidth+4 {
+			return rt.generate[be.Uint32(req[headerSize+wire.GenReqWidth:])]
 		}
 	}
 	return nil
@@ -162,19 +153,20 @@ func (rt *replyTable) pick(req []byte) []byte {
 // addMapped registers reply, classified by head (its first bytes, read
 // separately so that reply itself is not touched).
 func (rt *replyTable) addMapped(head, reply []byte) error {
-	if len(head) < headerSize+20 {
+	if len(head) < headerSize+wire.GenRespWidth+4 {
 		return errors.New("short reply")
 	}
-	switch binary.BigEndian.Uint16(head[6:]) {
+	h, _ := wire.ParseHeader(head)
+	switch h.Type {
 	case typeStResp:
 		rt.status = reply
 	case typeGenResp:
 		if rt.generate == nil {
 			rt.generate = map[uint32][]byte{}
 		}
-		rt.generate[binary.BigEndian.Uint32(head[headerSize+16:])] = reply
+		rt.generate[be.Uint32(head[headerSize+wire.GenRespWidth:])] = reply
 	default:
-		return fmt.Errorf("reply file of msg_type %#x", binary.BigEndian.Uint16(head[6:]))
+		return fmt.Errorf("reply file of msg_type %#x", h.Type)
 	}
 	return nil
 }

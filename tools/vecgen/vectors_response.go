@@ -27,15 +27,15 @@ func pattern(n int) []byte {
 }
 
 func okGenResp(name, comment, desc string, r genResp, roundtrip bool) vector {
-	return okResp(name, comment, desc, r.msg(), roundtrip, "generate_response", r.fields())
+	return okResp(name, comment, desc, r.Msg(), roundtrip, "generate_response", genRespFields(r))
 }
 
 func okErrResp(name, comment, desc string, r errResp, roundtrip bool) vector {
-	return okResp(name, comment, desc, r.msg(), roundtrip, "error", r.fields())
+	return okResp(name, comment, desc, r.Msg(), roundtrip, "error", errRespFields(r))
 }
 
 func okStatusResp(name, comment, desc string, r statusResp, roundtrip bool) vector {
-	return okResp(name, comment, desc, r.msg(), roundtrip, "status_response", r.fields())
+	return okResp(name, comment, desc, r.Msg(), roundtrip, "status_response", statusRespFields(r))
 }
 
 func responseOKVectors() []vector {
@@ -48,44 +48,44 @@ func responseOKVectors() []vector {
 		"2x2 RGB image with seed extension", r, true))
 
 	r = newGenResp(1, 1, 4, []byte{0x10, 0x20, 0x30, 0x80})
-	r.hasSeed = false
+	r.HasSeed = false
 	add(okGenResp("resp_ok_generate_1x1_rgba_no_seed",
 		"1x1 RGBA ending right after the pixels (another v1 daemon): seed is reported\nas none.",
 		"1x1 RGBA without seed extension", r, true))
 
 	r = newGenResp(3, 1, 3, pattern(9))
-	r.seed = 42
+	r.Seed = 42
 	add(okGenResp("resp_ok_generate_3x1_rgb",
 		"3x1 RGB: rows are tightly packed (9 bytes, no row padding). Seed 42.",
 		"3x1 RGB image, no row padding", r, true))
 
 	r = newGenResp(1, 1, 3, []byte{1, 2, 3})
-	r.seed = 0
+	r.Seed = 0
 	add(okGenResp("resp_ok_generate_seed_zero",
 		"Seed extension present with value 0: reported as 0, which is not the same as none.",
 		"seed extension holding 0", r, true))
 
 	r = newGenResp(2, 2, 3, pixels2x2RGB())
-	r.requestID, r.genTimeMS, r.seed = 0xFFFFFFFFFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF
+	r.RequestID, r.GenTimeMS, r.Seed = 0xFFFFFFFFFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF
 	add(okGenResp("resp_ok_generate_max_fields",
 		"request_id, generation_time_ms and seed at their maximum values.",
 		"generate response with maximum field values", r, true))
 
 	r = newGenResp(2, 2, 3, pixels2x2RGB())
-	r.trailing = []byte{0xAA, 0xBB, 0xCC, 0xDD}
+	r.Trailing = []byte{0xAA, 0xBB, 0xCC, 0xDD}
 	add(okGenResp("resp_ok_generate_trailing_after_seed",
 		"4 bytes after the seed (a newer version's fields): ignored. Roundtrip no.",
 		"bytes after the seed ignored", r, false))
 
 	r = newGenResp(2, 2, 3, pixels2x2RGB())
-	r.hasSeed = false
-	r.trailing = []byte{1, 2, 3, 4, 5, 6, 7}
+	r.HasSeed = false
+	r.Trailing = []byte{1, 2, 3, 4, 5, 6, 7}
 	add(okGenResp("resp_ok_generate_7_bytes_after_pixels",
 		"7 bytes after the pixels: fewer than the 8 a seed needs, so seed none and the bytes\nare ignored. Roundtrip no.",
 		"7 bytes after pixels: seed unknown", r, false))
 
 	r = newGenResp(2, 2, 3, pixels2x2RGB())
-	r.h.reserved = 0xFFFFFFFF
+	r.Header.Reserved = 0xFFFFFFFF
 	add(okGenResp("resp_ok_generate_reserved_nonzero",
 		"Header reserved = 0xFFFFFFFF: ignored. Roundtrip no: encoders write 0.",
 		"non-zero reserved header field ignored", r, false))
@@ -138,7 +138,7 @@ func responseOKVectors() []vector {
 		"error message longer than 255 bytes", newErrResp(5, statusServerError, errGPU, repeatTo("GPU error; ", 300)), true))
 
 	e := newErrResp(5, statusBadRequest, errInvalidSteps, "steps 0 is outside 1..100")
-	e.trailing = []byte{0x00, 0x01, 0x02}
+	e.Trailing = []byte{0x00, 0x01, 0x02}
 	add(okErrResp("resp_ok_error_trailing",
 		"3 bytes after the message (newer fields): ignored. Roundtrip no.",
 		"bytes after the error message ignored", e, false))
@@ -148,25 +148,25 @@ func responseOKVectors() []vector {
 		"status response", newStatusResp(), true))
 
 	s := newStatusResp()
-	s.backend, s.daemonVersion = "", ""
+	s.Backend, s.DaemonVersion = "", ""
 	add(okStatusResp("resp_ok_status_empty_strings", "Both strings empty: the payload is exactly 48 bytes.",
 		"status response with empty strings", s, true))
 
 	s = newStatusResp()
-	s.requestID, s.uptimeMS, s.requestsServed = 0x0102030405060708, 0x1112131415161718, 0xFFFFFFFFFFFFFFFF
-	s.connsOpen, s.maxConns, s.queueDepth = 0x21222324, 0xFFFFFFFF, 0x31323334
-	s.versionMin, s.versionMax = 1, 3
+	s.RequestID, s.UptimeMS, s.RequestsServed = 0x0102030405060708, 0x1112131415161718, 0xFFFFFFFFFFFFFFFF
+	s.ConnsOpen, s.MaxConns, s.QueueDepth = 0x21222324, 0xFFFFFFFF, 0x31323334
+	s.VersionMin, s.VersionMax = 1, 3
 	add(okStatusResp("resp_ok_status_large_counters",
 		"Distinct bytes in every counter and version_max 3: catches swapped or misplaced fields.",
 		"status response with large counters", s, true))
 
 	s = newStatusResp()
-	s.backend = strings.Repeat("b", 255)
+	s.Backend = strings.Repeat("b", 255)
 	add(okStatusResp("resp_ok_status_backend_255", "backend at the 255-byte limit.",
 		"status response with 255-byte backend", s, true))
 
 	s = newStatusResp()
-	s.trailing = []byte{0xFE, 0xED}
+	s.Trailing = []byte{0xFE, 0xED}
 	add(okStatusResp("resp_ok_status_trailing", "2 bytes after daemon_version (newer fields): ignored. Roundtrip no.",
 		"status response trailing bytes ignored", s, false))
 
@@ -183,33 +183,33 @@ func responseErrorVectors() []vector {
 
 	// Header.
 	r := base()
-	r.h.magic = 0x57455646
+	r.Header.Magic = 0x57455646
 	add(errRespVec("resp_err_magic", "Generate response with magic \"WEVF\": error 1.",
-		"response with invalid magic", r.msg(), errInvalidMagic))
+		"response with invalid magic", r.Msg(), errInvalidMagic))
 
 	e := newErrResp(5, statusBadRequest, errInvalidSteps, "steps")
-	e.h.magic = 0
+	e.Header.Magic = 0
 	add(errRespVec("resp_err_magic_error_reply", "Error reply with magic 0: error 1 (the header is checked for every type).",
-		"error reply with invalid magic", e.msg(), errInvalidMagic))
+		"error reply with invalid magic", e.Msg(), errInvalidMagic))
 
 	for _, ver := range []uint16{0, 2} {
 		r = base()
-		r.h.version = ver
+		r.Header.Version = ver
 		add(errRespVec(fmt.Sprintf("resp_err_version_%d", ver),
 			fmt.Sprintf("Generate response with version %d: this client speaks 1 only: error 2.", ver),
-			fmt.Sprintf("response with unsupported version %d", ver), r.msg(), errUnsupportedVersion))
+			fmt.Sprintf("response with unsupported version %d", ver), r.Msg(), errUnsupportedVersion))
 	}
 
 	for _, plen := range []uint32{maxPayloadLen + 1, 0xFFFFFFFF} {
 		h := defHdr(typeGenerateResponse)
-		h.payloadLen = int64(plen)
+		h.PayloadLen = int64(plen)
 		add(errRespVec(fmt.Sprintf("resp_err_too_large_%d", plen),
 			fmt.Sprintf("Header only, payload_len %d > 10485744: error 13 before anything is read\nor allocated.", plen),
 			fmt.Sprintf("response payload_len %d over the limit", plen), frame(h, &msg{}), errTooLarge))
 	}
 
 	h := defHdr(typeGenerateResponse)
-	h.payloadLen = maxPayloadLen
+	h.PayloadLen = maxPayloadLen
 	bad("resp_trunc_payload_len_at_limit",
 		"Header only, payload_len exactly 10485744 (allowed): not 13; the payload is\nmissing: error 11.",
 		"response payload_len at the limit, then truncated", frame(h, &msg{}))
@@ -217,28 +217,28 @@ func responseErrorVectors() []vector {
 	req := exampleReq()
 	add(errRespVec("resp_err_type_0001_generate_request",
 		"The worked example request sent to the client: type 0x0001 is not a response: error 12.",
-		"generate request sent to the response decoder", req.msg(), errUnknownType))
+		"generate request sent to the response decoder", req.Msg(), errUnknownType))
 
-	sr := statusReq{h: defHdr(typeStatusRequest), requestID: 9}
+	sr := statusReq{Header: defHdr(typeStatusRequest), RequestID: 9}
 	add(errRespVec("resp_err_type_0003_status_request", "A status request sent to the client: error 12.",
-		"status request sent to the response decoder", sr.msg(), errUnknownType))
+		"status request sent to the response decoder", sr.Msg(), errUnknownType))
 
 	for _, t := range []uint16{0x0000, 0x1234} {
 		p := &msg{}
-		p.u64("request_id", 5)
+		p.U64("request_id", 5)
 		add(errRespVec(fmt.Sprintf("resp_err_type_%04x", t),
 			fmt.Sprintf("msg_type 0x%04X with an 8-byte payload: unknown to the client: error 12.", t),
 			fmt.Sprintf("unknown response type 0x%04X", t), frame(defHdr(t), p), errUnknownType))
 	}
 
 	h = defHdr(0x1234)
-	h.version = 2
+	h.Version = 2
 	add(errRespVec("resp_order_version_before_type", "Version 2 and msg_type 0x1234: version first: error 2.",
 		"response version checked before type", frame(h, &msg{}), errUnsupportedVersion))
 
 	// Stream truncation of the 2x2 response (68 bytes, payload 52).
-	full := base().msg()
-	if full.size() != 68 {
+	full := base().Msg()
+	if full.Size() != 68 {
 		panic("2x2 response is not 68 bytes")
 	}
 	for _, n := range []int{0, 4, 6, 8, 12, 16, 24, 28, 32, 36, 40, 44, 48, 54, 60, 64, 67} {
@@ -248,57 +248,57 @@ func responseErrorVectors() []vector {
 		}
 		bad(fmt.Sprintf("resp_trunc_generate_at_%03d", n),
 			fmt.Sprintf("The 68-byte 2x2 response cut to %d bytes (%s); the header still\nclaims 52: error 11.", n, what),
-			fmt.Sprintf("generate response truncated to %d of 68 bytes", n), full.cut(n))
+			fmt.Sprintf("generate response truncated to %d of 68 bytes", n), full.Cut(n))
 	}
 
 	// Consistent framing, payload shorter than the fixed part.
 	for _, n := range []int{0, 8, 12, 16, 20, 24, 28, 31} {
 		bad(fmt.Sprintf("resp_err_generate_payload_%d", n),
 			fmt.Sprintf("Generate response whose payload_len is %d (< 32), all bytes present: error 11.", n),
-			fmt.Sprintf("generate response payload of %d bytes", n), frame(defHdr(typeGenerateResponse), base().payload().cut(n)))
+			fmt.Sprintf("generate response payload of %d bytes", n), frame(defHdr(typeGenerateResponse), base().Payload().Cut(n)))
 	}
 
 	r = base()
-	r.hasSeed = false
-	r.image = r.image[:6]
-	r.imageDataLen = 12
+	r.HasSeed = false
+	r.Image = r.Image[:6]
+	r.ImageDataLen = 12
 	bad("resp_err_image_short",
 		"image_data_len 12 (= 2*2*3) but the payload holds only 6 pixel bytes\n(payload_len 38 < 32 + 12): error 11.",
-		"payload shorter than 32 + image_data_len", r.msg())
+		"payload shorter than 32 + image_data_len", r.Msg())
 
 	r = newGenResp(2048, 2048, 3, nil)
-	r.hasSeed = false
-	r.imageDataLen = 2048 * 2048 * 3
+	r.HasSeed = false
+	r.ImageDataLen = 2048 * 2048 * 3
 	bad("resp_err_image_len_past_payload",
 		"2048x2048 RGB with the correct image_data_len 12582912 but a 32-byte payload: error 11.",
-		"image_data_len past the payload", r.msg())
+		"image_data_len past the payload", r.Msg())
 
 	for _, n := range []int{11, 13, 0} {
 		r = base()
-		r.image = pattern(n)
+		r.Image = pattern(n)
 		bad(fmt.Sprintf("resp_err_image_len_%d_not_12", n),
 			fmt.Sprintf("2x2 RGB with image_data_len %d (and %d pixel bytes) instead of 12: error 11.", n, n),
-			fmt.Sprintf("image_data_len %d != width*height*channels 12", n), r.msg())
+			fmt.Sprintf("image_data_len %d != width*height*channels 12", n), r.Msg())
 	}
 
 	for _, c := range []uint32{0, 1, 2, 5} {
 		r = newGenResp(2, 2, c, pattern(int(4*c)))
 		bad(fmt.Sprintf("resp_err_channels_%d", c),
 			fmt.Sprintf("channels %d (only 3 and 4 exist), image_data_len consistent (%d): error 11.", c, 4*c),
-			fmt.Sprintf("channels %d", c), r.msg())
+			fmt.Sprintf("channels %d", c), r.Msg())
 	}
 
 	r = newGenResp(0, 2, 3, nil)
-	bad("resp_err_width_0", "width 0 (image_data_len 0 = 0*2*3, consistent): error 11.", "image width 0", r.msg())
+	bad("resp_err_width_0", "width 0 (image_data_len 0 = 0*2*3, consistent): error 11.", "image width 0", r.Msg())
 	r = newGenResp(2, 0, 3, nil)
-	bad("resp_err_height_0", "height 0 (image_data_len 0, consistent): error 11.", "image height 0", r.msg())
+	bad("resp_err_height_0", "height 0 (image_data_len 0, consistent): error 11.", "image height 0", r.Msg())
 
 	for _, st := range []uint32{500, 400, 0, 201} {
 		r = base()
-		r.status = st
+		r.Status = st
 		bad(fmt.Sprintf("resp_err_generate_status_%d", st),
 			fmt.Sprintf("Generate response with status %d (must be 200): error 11.", st),
-			fmt.Sprintf("generate response status %d", st), r.msg())
+			fmt.Sprintf("generate response status %d", st), r.Msg())
 	}
 
 	// Overflow traps in width*height*channels.
@@ -318,84 +318,84 @@ func responseErrorVectors() []vector {
 			panic("overflow vector " + o.name + ": wrong wrapped length")
 		}
 		r = newGenResp(o.w, o.h, o.c, pattern(int(o.n)))
-		r.hasSeed = false
+		r.HasSeed = false
 		bad("resp_err_dims_overflow_"+o.name,
 			fmt.Sprintf("width 0x%X height 0x%X channels %d, image_data_len %d with %d pixel bytes:\n%s; the true product does not fit a u32: error 11.", o.w, o.h, o.c, o.n, o.n, o.why),
-			"width*height*channels overflow: "+o.why, r.msg())
+			"width*height*channels overflow: "+o.why, r.Msg())
 	}
 
 	r = newGenResp(0x3FFFFFFC, 1, 4, nil)
-	r.hasSeed = false
-	r.imageDataLen = 0xFFFFFFF0
-	r.trailing = pattern(16)
+	r.HasSeed = false
+	r.ImageDataLen = 0xFFFFFFF0
+	r.Trailing = pattern(16)
 	bad("resp_err_image_len_plus_32_wraps",
 		"1073741820x1x4: image_data_len 0xFFFFFFF0 is the correct product, but 32 + it wraps to\n16 in 32 bits; the 48-byte payload is far too short: error 11.",
-		"32 + image_data_len wraps in 32 bits", r.msg())
+		"32 + image_data_len wraps in 32 bits", r.Msg())
 
 	// Error replies.
 	e = newErrResp(5, statusBadRequest, errInvalidSteps, "123456789")
-	e.msgLen = 10
+	e.MsgLen = 10
 	bad("resp_err_error_msg_len_past_payload", "msg_len 10 with 9 message bytes: runs one byte past the payload: error 11.",
-		"error msg_len past the payload", e.msg())
+		"error msg_len past the payload", e.Msg())
 
 	e = newErrResp(5, statusBadRequest, errInvalidSteps, "short")
-	e.msgLen = 0xFFFF
+	e.MsgLen = 0xFFFF
 	bad("resp_err_error_msg_len_ffff", "msg_len 65535 with 5 message bytes: error 11.",
-		"error msg_len 65535 past the payload", e.msg())
+		"error msg_len 65535 past the payload", e.Msg())
 
 	for _, n := range []int{17, 8, 0} {
 		e = newErrResp(5, statusBadRequest, errInvalidSteps, "")
 		bad(fmt.Sprintf("resp_err_error_payload_%d", n),
 			fmt.Sprintf("Error reply whose payload_len is %d (< 18), all bytes present: error 11.", n),
-			fmt.Sprintf("error payload of %d bytes", n), frame(defHdr(typeError), e.payload().cut(n)))
+			fmt.Sprintf("error payload of %d bytes", n), frame(defHdr(typeError), e.Payload().Cut(n)))
 	}
 
 	e = newErrResp(5, statusBadRequest, errInvalidSteps, "boom")
 	for _, n := range []int{24, 34, 37} {
 		bad(fmt.Sprintf("resp_trunc_error_at_%03d", n),
 			fmt.Sprintf("The 38-byte error reply cut to %d bytes; the header still claims 22: error 11.", n),
-			fmt.Sprintf("error reply truncated to %d of 38 bytes", n), e.msg().cut(n))
+			fmt.Sprintf("error reply truncated to %d of 38 bytes", n), e.Msg().Cut(n))
 	}
 
 	// Status responses.
 	s := newStatusResp()
-	s.backend, s.daemonVersion = "", ""
+	s.Backend, s.DaemonVersion = "", ""
 	for _, n := range []int{47, 8, 0} {
 		bad(fmt.Sprintf("resp_err_status_payload_%d", n),
 			fmt.Sprintf("Status response whose payload_len is %d (< 48), all bytes present: error 11.", n),
-			fmt.Sprintf("status response payload of %d bytes", n), frame(defHdr(typeStatusResponse), s.payload().cut(n)))
+			fmt.Sprintf("status response payload of %d bytes", n), frame(defHdr(typeStatusResponse), s.Payload().Cut(n)))
 	}
 
 	s = newStatusResp()
-	s.backendLen = 20
+	s.BackendLen = 20
 	bad("resp_err_status_backend_len_past_end",
 		"backend_len 20 but only 10 backend bytes, then daemon_version: runs past the payload: error 11.",
-		"status backend_len past the payload", s.msg())
+		"status backend_len past the payload", s.Msg())
 
 	s = newStatusResp()
-	s.dvLen = 6
+	s.DaemonVersionLen = 6
 	bad("resp_err_status_daemon_version_len_past_end",
 		"daemon_version_len 6 with 5 bytes left: runs one byte past the payload: error 11.",
-		"status daemon_version_len past the payload", s.msg())
+		"status daemon_version_len past the payload", s.Msg())
 
 	s = newStatusResp()
-	s.backend, s.daemonVersion = "", ""
-	s.backendLen = 0xFFFF
+	s.Backend, s.DaemonVersion = "", ""
+	s.BackendLen = 0xFFFF
 	bad("resp_err_status_backend_len_ffff",
 		"48-byte payload with backend_len 65535: error 11.",
-		"status backend_len 65535 past the payload", s.msg())
+		"status backend_len 65535 past the payload", s.Msg())
 
 	s = newStatusResp()
-	s.status = 500
+	s.Status = 500
 	bad("resp_err_status_500", "Status response with status 500 (must be 200): error 11.",
-		"status response status 500", s.msg())
+		"status response status 500", s.Msg())
 
 	s = newStatusResp()
-	full = s.msg()
-	for _, n := range []int{24, 62, full.size() - 1} {
+	full = s.Msg()
+	for _, n := range []int{24, 62, full.Size() - 1} {
 		bad(fmt.Sprintf("resp_trunc_status_at_%03d", n),
-			fmt.Sprintf("The %d-byte status response cut to %d bytes; the header still claims %d:\nerror 11.", full.size(), n, full.size()-headerSize),
-			fmt.Sprintf("status response truncated to %d of %d bytes", n, full.size()), full.cut(n))
+			fmt.Sprintf("The %d-byte status response cut to %d bytes; the header still claims %d:\nerror 11.", full.Size(), n, full.Size()-headerSize),
+			fmt.Sprintf("status response truncated to %d of %d bytes", n, full.Size()), full.Cut(n))
 	}
 
 	return vs

@@ -2,12 +2,16 @@
 // tests: each daemon gets its own short temporary XDG_RUNTIME_DIR, its stderr
 // is captured, readiness is detected by polling (socket exists and answers a
 // status request), and the process (and its process group) is always killed
-// when the test ends, whether it passed, failed or panicked.
+// when the test ends, whether it passed, failed or panicked. It also holds
+// the small helpers the suites share: raw connections (DialRaw), sentinel
+// error checks (RequireSentinel) and short temporary directories
+// (ShortTempDir).
 //
-// The daemon binary is found through Bazel runfiles (a go_test with
-// data = ["//c:weave-compute"]) or, for host `go test`, through the
-// WEAVE_COMPUTE_BIN environment variable. Under Bazel a missing binary is a
-// test failure, never a skip.
+// The daemon binary comes from the environment variable WEAVE_COMPUTE_BIN,
+// which the go_test's BUILD file sets (env = {"WEAVE_COMPUTE_BIN":
+// "$(rootpath //c/daemon:weave-compute)"}, with the binary in data) and which is
+// resolved through internal/runfiles; for host `go test`, export it. Under
+// Bazel a missing binary is a test failure, never a skip.
 package daemontest
 
 import (
@@ -26,15 +30,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weave-app/weave/internal/runfiles"
+	"github.com/weave-app/weave/internal/wire"
 )
 
-// EnvDaemonBin names the variable that points host `go test` runs at a
-// daemon binary built outside Bazel (e.g. with gcc).
+// EnvDaemonBin names the variable that holds the weave-compute binary: a
+// $(rootpath) set by the go_test's BUILD file, or, for host `go test`, any
+// path to a daemon built outside Bazel. (The weave CLI reads the same
+// variable to find the daemon it autostarts.)
 const EnvDaemonBin = "WEAVE_COMPUTE_BIN"
-
-// EnvWeaveBin names the variable that points host `go test` runs at a weave
-// CLI binary built outside Bazel.
-const EnvWeaveBin = "WEAVE_BIN"
 
 // Default bounds. They are upper limits for polling loops, not sleeps: a
 // healthy daemon is ready in a few milliseconds.
@@ -48,77 +53,68 @@ func UnderBazel() bool {
 	return os.Getenv("TEST_SRCDIR") != "" && os.Getenv("TEST_WORKSPACE") != ""
 }
 
-// runfile returns the path of a runfile given its workspace-relative path
-// (e.g. "c/weave-compute"), or "" when not under Bazel.
-func runfile(rel string) string {
-	if !UnderBazel() {
-		return ""
-	}
-	return filepath.Join(os.Getenv("TEST_SRCDIR"), os.Getenv("TEST_WORKSPACE"), filepath.FromSlash(rel))
-}
-
 func isExecutable(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
 }
 
-// findBinary resolves a binary: first the runfiles candidates, then the
-// environment variable. Under Bazel a missing binary fails the test; outside
-// it, the test is skipped with the reason.
-func findBinary(t testing.TB, what, envVar string, runfileCandidates ...string) string {
+// BinaryFromEnv returns the executable envVar names. Its value is a
+// $(rootpath label), resolved in the runfiles, or a path (absolute, or,
+// outside Bazel, relative to the test's working directory: its package
+// directory). Unset, it fails the
+// test under Bazel (the BUILD file must set it) and skips it, with the
+// reason, outside Bazel. A value that names no executable file is a
+// failure everywhere.
+func BinaryFromEnv(t testing.TB, what, envVar, label string) string {
 	t.Helper()
-	if UnderBazel() {
-		for _, rel := range runfileCandidates {
-			if p := runfile(rel); isExecutable(p) {
-				return p
+	v := os.Getenv(envVar)
+	if v == "" {
+		if UnderBazel() {
+			t.Fatalf("%s is not set: the go_test needs env = {%q: \"$(rootpath %s)\"} and %s in its data",
+				envVar, envVar, label, label)
+		}
+		t.Skipf("SKIP: %s binary not available: not running under Bazel and %s is not set "+
+			"(build it, e.g. ./bazelw build %s, and export %s=/path/to/it)", what, envVar, label, envVar)
+	}
+	src := runfiles.Default()
+	p, ok := src.Rootpath(v)
+	looked := []string{v}
+	if !filepath.IsAbs(v) {
+		looked = src.Candidates(runfiles.RunfilePath(v))
+		if abs, err := filepath.Abs(v); err == nil && !UnderBazel() {
+			looked = append(looked, abs)
+			if !ok && isExecutable(abs) {
+				p, ok = abs, true
 			}
 		}
 	}
-	if p := os.Getenv(envVar); p != "" {
-		if !isExecutable(p) {
-			t.Fatalf("%s=%q is not an executable file", envVar, p)
-		}
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatalf("%s: %v", envVar, err)
-		}
-		return abs
+	if !ok {
+		t.Fatalf("%s=%q: no such file (looked at %v)", envVar, v, looked)
 	}
-	if UnderBazel() {
-		t.Fatalf("%s binary not found in runfiles (tried %v under %s/%s) and %s is not set; "+
-			"add it to the go_test's data", what, runfileCandidates,
-			os.Getenv("TEST_SRCDIR"), os.Getenv("TEST_WORKSPACE"), envVar)
+	if !isExecutable(p) {
+		t.Fatalf("%s=%q: %s is not an executable file", envVar, v, p)
 	}
-	t.Skipf("SKIP: %s binary not available: not running under Bazel and %s is not set "+
-		"(build it, e.g. with gcc, and export %s=/path/to/it)", what, envVar, envVar)
-	return ""
+	return p
 }
 
 // Binary returns the path of the weave-compute binary.
 func Binary(t testing.TB) string {
 	t.Helper()
-	return findBinary(t, "weave-compute", EnvDaemonBin, "c/weave-compute")
+	return BinaryFromEnv(t, "weave-compute", EnvDaemonBin, "//c/daemon:weave-compute")
 }
 
-// WeaveBinary returns the path of the weave CLI binary.
-func WeaveBinary(t testing.TB) string {
-	t.Helper()
-	return findBinary(t, "weave", EnvWeaveBin,
-		"go/cmd/weave/weave_/weave", "go/cmd/weave/weave")
-}
-
-// RuntimeDir creates a short temporary directory to use as XDG_RUNTIME_DIR
-// (sun_path is 108 bytes, Bazel's TEST_TMPDIR is too long) and removes it
-// when the test ends.
-func RuntimeDir(t testing.TB) string {
+// ShortTempDir creates a short temporary directory (mode 0700) under /tmp
+// and removes it when the test ends. Socket paths need it: sun_path is 108
+// bytes and Bazel's TEST_TMPDIR is far too long.
+func ShortTempDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "wv")
 	if err != nil {
-		t.Fatalf("create runtime dir: %v", err)
+		t.Fatalf("create temporary dir: %v", err)
 	}
 	// MkdirTemp makes it 0700 already; be explicit (umask-independent).
 	if err := os.Chmod(dir, 0o700); err != nil {
-		t.Fatalf("chmod runtime dir: %v", err)
+		t.Fatalf("chmod temporary dir: %v", err)
 	}
 	t.Cleanup(func() {
 		// Restore write/search permission anywhere a test removed it, so
@@ -130,10 +126,56 @@ func RuntimeDir(t testing.TB) string {
 			return nil
 		})
 		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("remove runtime dir %s: %v", dir, err)
+			t.Errorf("remove temporary dir %s: %v", dir, err)
 		}
 	})
 	return dir
+}
+
+// RuntimeDir creates a short temporary directory to use as XDG_RUNTIME_DIR
+// (see ShortTempDir) and removes it when the test ends.
+func RuntimeDir(t testing.TB) string {
+	t.Helper()
+	return ShortTempDir(t)
+}
+
+// RequireSentinelText is RequireSentinel that also pins the sentinel's own
+// text to text.
+func RequireSentinelText(t testing.TB, err error, sentinel error, text string) {
+	t.Helper()
+	if sentinel.Error() != text {
+		t.Fatalf("sentinel text %q, want %q: the text is part of the contract", sentinel.Error(), text)
+	}
+	RequireSentinel(t, err, sentinel)
+}
+
+// DialRaw opens a plain connection to the daemon's socket (closed when the
+// test ends), for tests that write bytes by hand.
+func (d *Daemon) DialRaw(t testing.TB) *net.UnixConn {
+	t.Helper()
+	conn, err := net.DialTimeout("unix", d.SocketPath, 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", d.SocketPath, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn.(*net.UnixConn)
+}
+
+// RequireSentinel checks that err is the sentinel (errors.Is) and that its
+// text is the sentinel's, optionally followed by ": detail" (the text is
+// part of the contract, docs/DEVELOPMENT.md).
+func RequireSentinel(t testing.TB, err error, sentinel error) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want %q, got no error", sentinel)
+	}
+	if !errors.Is(err, sentinel) {
+		t.Fatalf("want errors.Is(err, %q), got %T: %v", sentinel, err, err)
+	}
+	text, msg := sentinel.Error(), err.Error()
+	if msg != text && !strings.HasPrefix(msg, text+": ") {
+		t.Fatalf("error text %q must be %q (optionally followed by \": detail\")", msg, text)
+	}
 }
 
 // SocketPath returns $dir/weave/weave.sock.
@@ -555,17 +597,11 @@ func (d *Daemon) WaitFDs(want int, timeout time.Duration) error {
 	}
 }
 
-// --- A tiny raw status exchange, independent of go/protocol ---------------
+// --- A tiny raw status exchange (internal/wire), independent of go/protocol
 
 // StatusRequest returns the bytes of a protocol v1 status request.
 func StatusRequest(requestID uint64) []byte {
-	b := make([]byte, 24)
-	binary.BigEndian.PutUint32(b[0:], 0x57455645)
-	binary.BigEndian.PutUint16(b[4:], 1)
-	binary.BigEndian.PutUint16(b[6:], 0x0003)
-	binary.BigEndian.PutUint32(b[8:], 8)
-	binary.BigEndian.PutUint64(b[16:], requestID)
-	return b
+	return wire.NewStatusRequest(requestID).Msg().Bytes()
 }
 
 // Ping sends a status request over a fresh connection and checks that a
@@ -581,28 +617,29 @@ func Ping(socketPath string, timeout time.Duration) error {
 	if _, err := conn.Write(StatusRequest(id)); err != nil {
 		return err
 	}
-	hdr := make([]byte, 16)
-	if _, err := io.ReadFull(conn, hdr); err != nil {
+	b := make([]byte, wire.HeaderSize)
+	if _, err := io.ReadFull(conn, b); err != nil {
 		return fmt.Errorf("read status reply header: %w", err)
 	}
-	if m := binary.BigEndian.Uint32(hdr); m != 0x57455645 {
-		return fmt.Errorf("status reply magic %#x", m)
+	h, _ := wire.ParseHeader(b)
+	if h.Magic != wire.Magic {
+		return fmt.Errorf("status reply magic %#x", h.Magic)
 	}
-	if mt := binary.BigEndian.Uint16(hdr[6:]); mt != 0x0004 {
-		return fmt.Errorf("status reply msg_type %#x, want 0x0004", mt)
+	if h.Type != wire.TypeStatusResponse {
+		return fmt.Errorf("status reply msg_type %#x, want %#x", h.Type, wire.TypeStatusResponse)
 	}
-	n := binary.BigEndian.Uint32(hdr[8:])
-	if n < 48 || n > 4096 {
-		return fmt.Errorf("status reply payload_len %d", n)
+	if h.PayloadLen < wire.StatusRespFixedSize || h.PayloadLen > 4096 {
+		return fmt.Errorf("status reply payload_len %d", h.PayloadLen)
 	}
-	p := make([]byte, n)
+	p := make([]byte, h.PayloadLen)
 	if _, err := io.ReadFull(conn, p); err != nil {
 		return fmt.Errorf("read status reply payload: %w", err)
 	}
-	if got := binary.BigEndian.Uint64(p); got != id {
+	be := binary.BigEndian
+	if got := be.Uint64(p[wire.StatusRespRequestID:]); got != id {
 		return fmt.Errorf("status reply request_id %#x, want %#x", got, id)
 	}
-	if st := binary.BigEndian.Uint32(p[8:]); st != 200 {
+	if st := be.Uint32(p[wire.StatusRespStatus:]); st != wire.StatusOK {
 		return fmt.Errorf("status reply status %d", st)
 	}
 	return nil
@@ -640,33 +677,4 @@ func (b *syncBuffer) changed() <-chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.notify
-}
-
-// DataPath returns the path of a repository file given its workspace-relative
-// path (e.g. "proto_spec/testdata"): the runfile under Bazel, otherwise the
-// file in the source tree found by walking up from the working directory to
-// the directory holding go.mod.
-func DataPath(t testing.TB, rel string) string {
-	t.Helper()
-	if UnderBazel() {
-		p := runfile(rel)
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("runfile %s missing (add it to the test's data): %v", rel, err)
-		}
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, filepath.FromSlash(rel))
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("SKIP: %s not found: not under Bazel and no go.mod above the working directory", rel)
-		}
-		dir = parent
-	}
 }

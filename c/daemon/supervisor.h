@@ -1,0 +1,121 @@
+/*
+ * Private to the worker supervisor (supervisor.c, supervisor_jobs.c,
+ * supervisor_proc.c): its state and the functions its files share. The
+ * public side is weave/worker.h.
+ */
+#ifndef WEAVE_SUPERVISOR_H
+#define WEAVE_SUPERVISOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/worker.h"
+#include "worker_spawn.h"
+#include "worker_wire.h"
+
+#define TAG_SOCK 1u
+#define TAG_PIDFD 2u
+#define TAG_TIMER 3u
+#define TAG_KICK 4u
+
+#define UNLOAD_GRACE_MS 2000u /* an unloading worker gets this to exit */
+#define EOF_GRACE_MS 1000u    /* a worker that closed its socket, to exit */
+#define REAP_POLL_MS 50u      /* without pidfd: how often to try waitpid */
+#define CRASH_HISTORY 16u
+
+enum kill_reason {
+    KILL_NONE = 0, /* any death now is a crash */
+    KILL_TIMEOUT,  /* the watchdog */
+    KILL_CANCEL,   /* cancel ignored past the grace period */
+    KILL_UNLOAD,   /* keep-alive ran out, or the worker is broken */
+};
+
+struct job_priv {
+    uint64_t id;
+    int memfd;      /* the image memory, until the job is done */
+    size_t map_len; /* bytes of memfd (and of the reply mapping) */
+    int mapped;     /* job->reply is an mmap of map_len bytes */
+    int has_shm;    /* job->shm_fd is ours to close */
+    int started_due; /* the started event is still to be delivered */
+};
+
+struct job_list {
+    struct weave_job *head, *tail;
+    uint32_t count;
+};
+
+struct weave_worker {
+    struct weave_worker_config cfg;
+    const struct weave_backend *backend;
+    const struct weave_log *log;
+    struct weave_worker_events ev;
+    int epfd, tfd, kickfd;
+    int in_dispatch;
+
+    struct job_list pending;
+    struct job_list done;      /* finished, events not delivered yet */
+    struct weave_job *current; /* sent to the worker */
+    uint64_t next_id;
+    uint64_t job_started_ms;
+    uint64_t job_deadline_ms;  /* watchdog; 0 = none */
+    uint64_t cancel_deadline_ms;
+    int cancel_requested;
+    int queue_dirty;
+
+    struct ws_proc proc;       /* pid 0: no worker */
+    int ready;                 /* READY received */
+    int replacing;             /* the next start replaces a dead worker */
+    enum kill_reason kill_reason;
+    uint64_t kill_deadline_ms; /* SIGKILL then, if still alive */
+    uint64_t idle_deadline_ms; /* keep-alive */
+    uint64_t spawned_ms;
+    char init_error[WW_TEXT_MAX];
+
+    uint64_t crash_ms[CRASH_HISTORY];
+    uint32_t ncrash;
+    uint64_t backoff_until_ms;
+    uint32_t backoff_next_ms;
+    char backoff_reason[200];
+    uint32_t restarts;
+    char last_crash[256];
+};
+
+/* supervisor_jobs.c: lists, job memory, results */
+void sv_list_push(struct job_list *l, struct weave_job *job);
+struct weave_job *sv_list_pop(struct job_list *l);
+int sv_list_remove(struct job_list *l, struct weave_job *job);
+struct job_priv *sv_priv_of(const struct weave_job *job);
+void sv_close_memfd(struct job_priv *p);
+void sv_free_list(struct job_list *l);
+/* The job is finished: onto the done list (events go out in dispatch). */
+void sv_finish(struct weave_worker *w, struct weave_job *job);
+void sv_fail(struct weave_worker *w, struct weave_job *job, uint32_t code,
+             const char *msg);
+/* Fails every queued job with 500/9 msg. */
+void sv_fail_pending(struct weave_worker *w, const char *msg);
+/* Sends job to the ready, idle worker: 0, or -1 when the job failed. */
+int sv_send_job(struct weave_worker *w, struct weave_job *job);
+/* The running job's DONE: its result, its reply mapping or sealed memfd. */
+void sv_job_done(struct weave_worker *w, const struct ww_done *d);
+void sv_deliver_started(struct weave_worker *w, struct weave_job *job);
+
+/* supervisor_proc.c: the process, its messages and timers */
+int sv_spawn(struct weave_worker *w, char *err, size_t errlen);
+void sv_close_sock(struct weave_worker *w);
+void sv_kill_worker(struct weave_worker *w, enum kill_reason why);
+void sv_fail_unavailable(struct weave_worker *w, uint64_t now);
+void sv_try_reap(struct weave_worker *w);
+void sv_unload(struct weave_worker *w, const char *why);
+/* Moves things along: start a worker, send the next job, or go idle. */
+void sv_pump(struct weave_worker *w);
+void sv_sock_ready(struct weave_worker *w);
+void sv_timer_ready(struct weave_worker *w);
+
+/* supervisor.c */
+uint64_t sv_earlier(uint64_t a, uint64_t b);
+/* Arms the timerfd for the nearest deadline (or disarms it). */
+void sv_arm_timer(struct weave_worker *w);
+/* Makes weave_worker_fd() readable so the loop calls dispatch(). */
+void sv_kick(struct weave_worker *w);
+
+#endif /* WEAVE_SUPERVISOR_H */
