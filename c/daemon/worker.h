@@ -31,13 +31,9 @@
 #include "daemon/log.h"
 #include "weave/protocol.h"
 
-/* SPEC 11.2 flag bits (also defined by the codec once it speaks v2). */
-#ifndef WEAVE_GEN_FLAG_PROGRESS
-#define WEAVE_GEN_FLAG_PROGRESS 0x1u
-#endif
-#ifndef WEAVE_GEN_FLAG_SHM
-#define WEAVE_GEN_FLAG_SHM 0x2u
-#endif
+/* SPEC 11.2 flag bits of a job: the codec's, under the contract's names. */
+#define WEAVE_GEN_FLAG_PROGRESS WEAVE_FLAG_PROGRESS
+#define WEAVE_GEN_FLAG_SHM WEAVE_FLAG_SHM
 
 struct weave_job {
     struct weave_job *next;            /* the worker's list link */
@@ -94,12 +90,17 @@ struct weave_worker_events {
     void (*queue_changed)(void *ctx);
 };
 
-enum weave_backend_state {       /* SPEC 11.6 backend_state */
-    WEAVE_BACKEND_UNLOADED = 0,  /* no worker process; the next job starts one */
-    WEAVE_BACKEND_STARTING = 1,  /* spawned, backend init not finished */
-    WEAVE_BACKEND_LOADED = 2,    /* ready or generating */
-    WEAVE_BACKEND_RESTARTING = 3, /* after repeated crashes, backing off */
-};
+/*
+ * SPEC 11.6 backend_state: enum weave_backend_state of the codec
+ * (weave/protocol.h). Here:
+ *   WEAVE_BACKEND_UNLOADED    no worker process (never started, unloaded
+ *                             after keep-alive, or exiting); the next job
+ *                             starts one
+ *   WEAVE_BACKEND_STARTING    spawned, backend init not finished
+ *   WEAVE_BACKEND_LOADED      ready or generating
+ *   WEAVE_BACKEND_RESTARTING  after repeated crashes, backing off: jobs get
+ *                             500/9 "backend unavailable: ..." until it ends
+ */
 
 struct weave_worker_status {
     enum weave_backend_state state;
