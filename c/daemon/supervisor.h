@@ -27,7 +27,8 @@ enum kill_reason {
     KILL_NONE = 0, /* any death now is a crash */
     KILL_TIMEOUT,  /* the watchdog */
     KILL_CANCEL,   /* cancel ignored past the grace period */
-    KILL_UNLOAD,   /* keep-alive ran out, or the worker is broken */
+    KILL_UNLOAD,   /* keep-alive ran out, or the worker is unreachable */
+    KILL_BROKEN,   /* it sent a malformed message: counted as a crash */
 };
 
 struct job_priv {

@@ -177,10 +177,13 @@ static void on_exit_status(struct weave_worker *w, int status)
     } else if (why == KILL_CANCEL && job != NULL) {
         job->cancelled = 1;
         sv_fail(w, job, WEAVE_ERR_TIMEOUT, "cancelled");
-    } else if (why == KILL_NONE) {
+    } else if (why == KILL_NONE || why == KILL_BROKEN) {
         const char *desc = what;
         char init[WW_TEXT_MAX + 32];
-        if (w->init_error[0] != '\0') {
+        if (why == KILL_BROKEN) {
+            desc = "backend broke the worker protocol (malformed message); "
+                   "worker killed";
+        } else if (w->init_error[0] != '\0') {
             snprintf(init, sizeof init, "backend init failed: %s", w->init_error);
             desc = init;
         }
@@ -335,7 +338,7 @@ static void on_message(struct weave_worker *w, const uint8_t *buf, size_t n)
     }
     weave_warn(w->log, "worker: pid %ld sent a bad message (type %u, %zu "
                "bytes); killing it", (long)w->proc.pid, (unsigned)type, n);
-    sv_kill_worker(w, KILL_NONE);
+    sv_kill_worker(w, KILL_BROKEN);
 }
 
 void sv_sock_ready(struct weave_worker *w)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@ enum {
     SEED_ABORT = 12,   /* abort() */
     SEED_EXIT = 13,    /* exit status 7 */
     SEED_DEAF = 14,    /* sleeps 30 s, never asks should_stop */
+    SEED_GARBAGE = 15, /* writes junk, and a descriptor, on the worker socket */
     SEED_FAIL = 666,   /* a clean backend error */
 };
 
@@ -66,6 +68,27 @@ static int fake_generate(void *s, const struct weave_gen_params *p,
     case SEED_DEAF:
         sleep(30);
         break;
+    case SEED_GARBAGE: {
+        /* A compromised backend talking to the daemon on fd 3: first a
+         * stray descriptor with a junk packet, then more junk. */
+        int devnull = open("/dev/null", O_RDONLY);
+        struct iovec iov = {.iov_base = "junk", .iov_len = 4};
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } ctl;
+        memset(&ctl, 0, sizeof ctl);
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &devnull, sizeof devnull);
+        sendmsg(3, &mh, MSG_NOSIGNAL);
+        sleep(30); /* the daemon kills us first */
+        break;
+    }
     case SEED_FAIL:
         weave_error_set(err, 0, WEAVE_ERR_GPU, "simulated failure");
         return -1;
@@ -117,17 +140,23 @@ static struct weave_job *make_job(uint64_t id, uint64_t seed, uint32_t w,
 #define MAXJ 32
 
 struct rec {
+    struct weave_worker *w;
     struct weave_job *done[MAXJ];
     int ndone;
     int started;
+    pid_t started_pid; /* the worker pid when the last job started */
     int steps;
     int queue_changed;
 };
 
 static void on_started(void *ctx, struct weave_job *job)
 {
+    struct rec *r = ctx;
+    struct weave_worker_status st;
     (void)job;
-    ((struct rec *)ctx)->started++;
+    r->started++;
+    weave_worker_get_status(r->w, &st);
+    r->started_pid = st.pid;
 }
 
 static void on_step(void *ctx, struct weave_job *job, uint32_t step,
@@ -166,6 +195,7 @@ static struct weave_worker *start(struct rec *r, struct weave_worker_config *cfg
     if (cfg->cancel_grace_ms == 0)
         cfg->cancel_grace_ms = 300;
     CHECK(weave_worker_start(&w, cfg, &fake, &quiet, &ev, err, sizeof err) == 0);
+    r->w = w;
     return w;
 }
 
@@ -202,13 +232,14 @@ static pid_t worker_pid(const struct weave_worker *w)
     return st.pid;
 }
 
-/* Runs the loop until the worker has a pid and has started a job. */
+/* Runs the loop until `started` jobs have started; returns the pid of the
+ * worker that started the last one (it may have died since). */
 static pid_t wait_running(struct weave_worker *w, struct rec *r, int started)
 {
     uint64_t end = tu_now_ms() + 10000;
-    while (tu_now_ms() < end && (r->started < started || worker_pid(w) == 0))
+    while (tu_now_ms() < end && r->started < started)
         spin(w, 20);
-    return worker_pid(w);
+    return r->started_pid;
 }
 
 static enum weave_backend_state wait_state(struct weave_worker *w,
@@ -373,6 +404,42 @@ static void signal_case(int sig, const char *want)
 
 static void test_sigkill(void) { signal_case(SIGKILL, "backend crashed (SIGKILL)"); }
 static void test_sigsegv_sent(void) { signal_case(SIGSEGV, "backend crashed (SIGSEGV"); }
+
+/* A worker that breaks the framing (junk, a stray descriptor) is killed:
+ * the job gets 500/9, the descriptor is not kept, the next job is fine. */
+static void test_malformed_message(void)
+{
+    struct rec r;
+    struct weave_worker_config cfg = defaults();
+    struct weave_worker *w = start(&r, &cfg);
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)getpid());
+    int before = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+        before++;
+    if (d != NULL)
+        closedir(d);
+    weave_worker_submit(w, make_job(1, SEED_GARBAGE, 64, 1));
+    pid_t pid = wait_running(w, &r, 1);
+    CHECK(wait_done(w, &r, 1) == 1);
+    CHECK(r.done[0]->failed && r.done[0]->err.code == WEAVE_ERR_GPU);
+    CHECK(has(r.done[0], "broke the worker protocol"));
+    CHECK(gone(pid));
+    /* Our descriptors: the same count as before (the worker's socket and
+     * pidfd are gone, the stray descriptor was closed). */
+    int after = 0;
+    d = opendir(dir);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+        after++;
+    if (d != NULL)
+        closedir(d);
+    CHECK(after == before);
+    weave_worker_submit(w, make_job(2, 5, 64, 1));
+    CHECK(wait_done(w, &r, 2) == 2 && !r.done[1]->failed);
+    free_done(&r);
+    CHECK(weave_worker_stop(w, 2000) == 0);
+}
 
 static void test_crash_third_of_five(void)
 {
@@ -712,6 +779,7 @@ int main(void)
     tu_run("worker: SIGKILL sent during a job; the queue survives", test_sigkill);
     tu_run("worker: SIGSEGV sent during a job", test_sigsegv_sent);
     tu_run("worker: crash on the 3rd of 5 queued jobs", test_crash_third_of_five);
+    tu_run("worker: a malformed message gets the worker killed", test_malformed_message);
     tu_run("worker: SIGSTOP trips the watchdog (500/10)", test_watchdog_sigstop);
     tu_run("worker: cancel queued and running jobs, positions", test_cancel);
     tu_run("worker: cancel escalates to a kill", test_cancel_escalates);
