@@ -206,9 +206,13 @@ static void run_job(struct child *c, const uint8_t *buf, size_t n, int fd)
     int r = c->backend->generate(c->state, &params, &hooks,
                                  map + j.pixel_offset, (size_t)image, &err);
     uint64_t elapsed = weave_now_ms() - c->t0;
-    /* Unmapped before DONE: the daemon seals the memfd against writes,
-     * which a writable mapping left here would make fail. */
-    munmap(map, (size_t)j.map_len);
+    /* A shared-memory result is unmapped before DONE: the daemon then seals
+     * the memfd against writes, which a writable mapping left here would
+     * make fail. An inline one after DONE, so tearing down the mapping of
+     * up to 10 MiB overlaps with the daemon sending the reply. */
+    int shm = (j.flags & WEAVE_GEN_FLAG_SHM) != 0;
+    if (shm)
+        munmap(map, (size_t)j.map_len);
     uint32_t ms = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
     if (r == 0)
         send_done(c, j.job_id, WW_RESULT_OK, ms, NULL);
@@ -216,6 +220,8 @@ static void run_job(struct child *c, const uint8_t *buf, size_t n, int fd)
         send_done(c, j.job_id, WW_RESULT_CANCELLED, ms, &err);
     else
         send_done(c, j.job_id, WW_RESULT_FAILED, ms, &err);
+    if (!shm)
+        munmap(map, (size_t)j.map_len);
     c->job_id = 0;
 }
 
