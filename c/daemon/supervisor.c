@@ -51,7 +51,9 @@ void sv_arm_timer(struct weave_worker *w)
     next = sv_earlier(next, w->job_deadline_ms);
     next = sv_earlier(next, w->cancel_deadline_ms);
     next = sv_earlier(next, w->kill_deadline_ms);
+    next = sv_earlier(next, w->ready_deadline_ms);
     next = sv_earlier(next, w->idle_deadline_ms);
+    next = sv_earlier(next, w->pool_deadline_ms);
     if (w->proc.pid != 0 && w->proc.pidfd < 0)
         next = sv_earlier(next, weave_now_ms() + REAP_POLL_MS);
     struct itimerspec its;
@@ -122,6 +124,11 @@ int weave_worker_start(struct weave_worker **out,
         snprintf(err, errlen, "worker setup: %s", strerror(errno));
         goto fail;
     }
+    w->pool = sv_pool_new(w);
+    if (w->pool == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN;
@@ -136,6 +143,7 @@ int weave_worker_start(struct weave_worker **out,
 fail_epoll:
     snprintf(err, errlen, "worker setup: epoll_ctl: %s", strerror(errno));
 fail:
+    sv_pool_close(w->pool);
     if (w->epfd >= 0)
         close(w->epfd);
     if (w->tfd >= 0)
@@ -357,6 +365,7 @@ int weave_worker_stop(struct weave_worker *w, uint32_t wait_ms)
     sv_free_list(&w->pending);
     sv_free_list(&w->done);
     weave_job_free(w->current);
+    sv_pool_close(w->pool); /* jobs the loop still holds release theirs */
     close(w->epfd);
     close(w->tfd);
     close(w->kickfd);

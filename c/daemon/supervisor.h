@@ -29,13 +29,41 @@ enum kill_reason {
     KILL_CANCEL,   /* cancel ignored past the grace period */
     KILL_UNLOAD,   /* keep-alive ran out, or the worker is unreachable */
     KILL_BROKEN,   /* it sent a malformed message: counted as a crash */
+    KILL_STARTUP,  /* no READY within the generation timeout: a crash */
+};
+
+/*
+ * Inline replies render into pooled memfds: a buffer the daemon keeps
+ * mapped (pages already allocated, page tables already filled) is reused by
+ * the next job instead of a fresh memfd being allocated, faulted in, mapped
+ * and torn down every time. At most SV_POOL_MAX buffers, given back
+ * SV_POOL_IDLE_MS after the last one came back. Shared-memory (SHM)
+ * results are never pooled: they are sealed and handed to the client. The
+ * pool outlives the worker while jobs still hold its buffers (refs).
+ */
+#define SV_POOL_MAX 2u
+#define SV_POOL_IDLE_MS 100u
+
+struct sv_buf {
+    int fd;       /* the memfd, sealed against shrinking and growing */
+    uint8_t *map; /* our shared mapping of all of it */
+    size_t cap;   /* its size */
+};
+
+struct sv_pool {
+    uint32_t refs;          /* the worker, and every job holding a buffer */
+    struct weave_worker *w; /* NULL once the worker stopped */
+    uint32_t n;
+    struct sv_buf buf[SV_POOL_MAX];
 };
 
 struct job_priv {
     uint64_t id;
     int memfd;      /* the image memory, until the job is done */
     size_t map_len; /* bytes of memfd (and of the reply mapping) */
-    int mapped;     /* job->reply is an mmap of map_len bytes */
+    size_t need;    /* bytes this job's reply (or image) takes */
+    uint8_t *pmap;  /* inline: our mapping of memfd (job->reply), or NULL */
+    struct sv_pool *pool; /* inline: where the buffer goes back (a ref) */
     int has_shm;    /* job->shm_fd is ours to close */
     int started_due; /* the started event is still to be delivered */
 };
@@ -70,6 +98,7 @@ struct weave_worker {
     uint64_t kill_deadline_ms; /* SIGKILL then, if still alive */
     uint64_t idle_deadline_ms; /* keep-alive */
     uint64_t spawned_ms;
+    uint64_t ready_deadline_ms; /* startup watchdog: READY by then */
     char init_error[WW_TEXT_MAX];
 
     uint64_t crash_ms[CRASH_HISTORY];
@@ -79,6 +108,9 @@ struct weave_worker {
     char backoff_reason[200];
     uint32_t restarts;
     char last_crash[256];
+
+    struct sv_pool *pool;
+    uint64_t pool_deadline_ms; /* give the pooled buffers back then */
 };
 
 /* supervisor_jobs.c: lists, job memory, results */
@@ -99,6 +131,11 @@ int sv_send_job(struct weave_worker *w, struct weave_job *job);
 /* The running job's DONE: its result, its reply mapping or sealed memfd. */
 void sv_job_done(struct weave_worker *w, const struct ww_done *d);
 void sv_deliver_started(struct weave_worker *w, struct weave_job *job);
+struct sv_pool *sv_pool_new(struct weave_worker *w);
+/* Unmaps and closes the pooled buffers. */
+void sv_pool_drain(struct sv_pool *pl);
+/* The worker stops: drain, forget it, drop its reference. */
+void sv_pool_close(struct sv_pool *pl);
 
 /* supervisor_proc.c: the process, its messages and timers */
 int sv_spawn(struct weave_worker *w, char *err, size_t errlen);

@@ -84,19 +84,96 @@ void sv_close_memfd(struct job_priv *p)
     }
 }
 
+/* ---- the buffer pool (supervisor.h) ------------------------------------ */
+
+static void buf_release(const struct sv_buf *b)
+{
+    munmap(b->map, b->cap);
+    close(b->fd);
+}
+
+struct sv_pool *sv_pool_new(struct weave_worker *w)
+{
+    struct sv_pool *pl = calloc(1, sizeof *pl);
+    if (pl != NULL) {
+        pl->refs = 1;
+        pl->w = w;
+    }
+    return pl;
+}
+
+void sv_pool_drain(struct sv_pool *pl)
+{
+    while (pl != NULL && pl->n > 0)
+        buf_release(&pl->buf[--pl->n]);
+}
+
+static void pool_unref(struct sv_pool *pl)
+{
+    if (pl != NULL && --pl->refs == 0) {
+        sv_pool_drain(pl);
+        free(pl);
+    }
+}
+
+void sv_pool_close(struct sv_pool *pl)
+{
+    if (pl == NULL)
+        return;
+    sv_pool_drain(pl);
+    pl->w = NULL;
+    pool_unref(pl);
+}
+
+/* Takes a buffer of at least need bytes (and not more than twice that, so
+ * a small image does not hold on to a big buffer); 1 when found. */
+static int pool_take(struct sv_pool *pl, size_t need, struct sv_buf *out)
+{
+    for (uint32_t i = 0; pl != NULL && i < pl->n; i++) {
+        if (pl->buf[i].cap >= need && pl->buf[i].cap / 2 < need) {
+            *out = pl->buf[i];
+            pl->buf[i] = pl->buf[--pl->n];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A job gives its buffer back: kept if the worker lives and there is room,
+ * else released. */
+static void pool_put(struct sv_pool *pl, const struct sv_buf *b)
+{
+    if (pl->w == NULL || pl->n >= SV_POOL_MAX) {
+        buf_release(b);
+        return;
+    }
+    pl->buf[pl->n++] = *b;
+    pl->w->pool_deadline_ms = weave_now_ms() + SV_POOL_IDLE_MS;
+    sv_arm_timer(pl->w);
+}
+
 void weave_job_free(struct weave_job *job)
 {
     if (job == NULL)
         return;
     struct job_priv *p = sv_priv_of(job);
     free(job->msg);
-    if (p != NULL && p->mapped)
-        munmap(job->reply, p->map_len);
-    else
+    if (p != NULL && p->pmap != NULL) {
+        /* job->reply points into the buffer: back to the pool with it. */
+        struct sv_buf b = {p->memfd, p->pmap, p->map_len};
+        if (p->pool != NULL)
+            pool_put(p->pool, &b);
+        else
+            buf_release(&b);
+        p->memfd = -1;
+    } else {
         free(job->reply);
+    }
     if (p != NULL && p->has_shm && job->shm_fd >= 0)
         close(job->shm_fd);
     sv_close_memfd(p);
+    if (p != NULL)
+        pool_unref(p->pool);
     free(p);
     free(job);
 }
@@ -110,7 +187,9 @@ void sv_free_list(struct job_list *l)
 
 void sv_finish(struct weave_worker *w, struct weave_job *job)
 {
-    sv_close_memfd(sv_priv_of(job));
+    struct job_priv *p = sv_priv_of(job);
+    if (p != NULL && p->pmap == NULL)
+        sv_close_memfd(p); /* a pooled buffer keeps its memfd */
     sv_list_push(&w->done, job);
     sv_kick(w);
 }
@@ -195,12 +274,24 @@ int sv_send_job(struct weave_worker *w, struct weave_job *job)
         sv_fail(w, job, WEAVE_ERR_INTERNAL, "image size out of range");
         return -1;
     }
-    if (make_memfd(p, size) != 0) {
+    struct sv_buf b;
+    int warm = 0;
+    p->need = size;
+    if (!shm && pool_take(w->pool, size, &b)) {
+        p->memfd = b.fd;
+        p->pmap = b.map;
+        p->map_len = b.cap;
+        warm = 1;
+    } else if (make_memfd(p, size) != 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "out of memory: cannot allocate %zu bytes of "
                  "shared memory for the image: %s", size, strerror(errno));
         sv_fail(w, job, WEAVE_ERR_OUT_OF_MEMORY, msg);
         return -1;
+    }
+    if (!shm && w->pool != NULL) {
+        p->pool = w->pool;
+        w->pool->refs++;
     }
     job->seed = r->seed != 0 ? r->seed : pick_seed(w->log);
     job->channels = WEAVE_DAEMON_CHANNELS;
@@ -212,7 +303,8 @@ int sv_send_job(struct weave_worker *w, struct weave_job *job)
     m.type = WW_JOB;
     m.flags = job->flags;
     m.job_id = p->id;
-    m.map_len = size;
+    m.map_len = p->map_len;
+    m.warm = (uint32_t)warm;
     m.pixel_offset = shm ? 0 : WEAVE_HEADER_SIZE + WEAVE_RESPONSE_FIXED_SIZE;
     m.width = r->width;
     m.height = r->height;
@@ -303,15 +395,20 @@ void sv_job_done(struct weave_worker *w, const struct ww_done *d)
         return;
     }
     /* Inline: map the rendered reply (the pixels are already in place at
-     * offset 48) and write the header and fixed fields around them. */
-    uint8_t *map = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_POPULATE, p->memfd, 0);
-    if (map == MAP_FAILED) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "out of memory: cannot map the reply: %s",
-                 strerror(errno));
-        sv_fail(w, job, WEAVE_ERR_OUT_OF_MEMORY, msg);
-        return;
+     * offset 48) unless the buffer is a pooled one we keep mapped, and
+     * write the header and fixed fields around them. */
+    uint8_t *map = p->pmap;
+    if (map == NULL) {
+        map = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_POPULATE, p->memfd, 0);
+        if (map == MAP_FAILED) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "out of memory: cannot map the reply: %s",
+                     strerror(errno));
+            sv_fail(w, job, WEAVE_ERR_OUT_OF_MEMORY, msg);
+            return;
+        }
+        p->pmap = map;
     }
     struct weave_generate_response resp = {
         .request_id = id,
@@ -324,15 +421,13 @@ void sv_job_done(struct weave_worker *w, const struct ww_done *d)
         .has_seed = 1,
         .seed = job->seed,
     };
-    size_t n = weave_encode_generate_response(map, p->map_len, job->version, &resp);
-    if (n != p->map_len) {
-        munmap(map, p->map_len);
+    size_t n = weave_encode_generate_response(map, p->need, job->version, &resp);
+    if (n != p->need) {
         sv_fail(w, job, WEAVE_ERR_INTERNAL, "cannot encode the reply");
         return;
     }
     job->reply = map;
     job->reply_len = n;
-    p->mapped = 1;
     sv_finish(w, job);
 }
 

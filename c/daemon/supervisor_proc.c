@@ -77,6 +77,10 @@ int sv_spawn(struct weave_worker *w, char *err, size_t errlen)
     if (ws_spawn(&a, &w->proc, err, errlen) != 0)
         return -1;
     w->spawned_ms = t0;
+    /* A backend whose init hangs would hold the queue forever: the
+     * generation timeout bounds the start too. */
+    w->ready_deadline_ms = w->cfg.generation_timeout_ms != 0
+                               ? t0 + w->cfg.generation_timeout_ms : 0;
     w->ready = 0;
     w->kill_reason = KILL_NONE;
     w->kill_deadline_ms = 0;
@@ -151,6 +155,7 @@ static void on_exit_status(struct weave_worker *w, int status)
     sv_close_sock(w);
     pid_t pid = w->proc.pid;
     w->proc.pid = 0;
+    w->ready_deadline_ms = 0;
     w->proc.pidfd = -1;
     w->kill_reason = KILL_NONE;
     w->kill_deadline_ms = 0;
@@ -177,12 +182,17 @@ static void on_exit_status(struct weave_worker *w, int status)
     } else if (why == KILL_CANCEL && job != NULL) {
         job->cancelled = 1;
         sv_fail(w, job, WEAVE_ERR_TIMEOUT, "cancelled");
-    } else if (why == KILL_NONE || why == KILL_BROKEN) {
+    } else if (why == KILL_NONE || why == KILL_BROKEN || why == KILL_STARTUP) {
         const char *desc = what;
         char init[WW_TEXT_MAX + 32];
         if (why == KILL_BROKEN) {
             desc = "backend broke the worker protocol (malformed message); "
                    "worker killed";
+        } else if (why == KILL_STARTUP) {
+            snprintf(init, sizeof init, "backend did not start within %llu ms; "
+                     "worker killed",
+                     (unsigned long long)w->cfg.generation_timeout_ms);
+            desc = init;
         } else if (w->init_error[0] != '\0') {
             snprintf(init, sizeof init, "backend init failed: %s", w->init_error);
             desc = init;
@@ -293,6 +303,7 @@ static void on_message(struct weave_worker *w, const uint8_t *buf, size_t n)
         if (n != sizeof(struct ww_ready) || w->ready)
             break;
         w->ready = 1;
+        w->ready_deadline_ms = 0;
         weave_debug(w->log, "worker: pid %ld ready in %llu ms",
                     (long)w->proc.pid,
                     (unsigned long long)(weave_now_ms() - w->spawned_ms));
@@ -390,6 +401,19 @@ void sv_timer_ready(struct weave_worker *w)
                        (unsigned)w->cfg.cancel_grace_ms, (long)w->proc.pid);
             sv_kill_worker(w, KILL_CANCEL);
         }
+    }
+    if (w->ready_deadline_ms != 0 && now >= w->ready_deadline_ms) {
+        w->ready_deadline_ms = 0;
+        if (w->proc.pid != 0 && !w->ready && w->kill_reason == KILL_NONE) {
+            weave_warn(w->log, "worker: pid %ld not ready after %llu ms; "
+                       "killing it", (long)w->proc.pid,
+                       (unsigned long long)w->cfg.generation_timeout_ms);
+            sv_kill_worker(w, KILL_STARTUP);
+        }
+    }
+    if (w->pool_deadline_ms != 0 && now >= w->pool_deadline_ms) {
+        w->pool_deadline_ms = 0;
+        sv_pool_drain(w->pool); /* idle: give the image memory back */
     }
     if (w->idle_deadline_ms != 0 && now >= w->idle_deadline_ms) {
         w->idle_deadline_ms = 0;

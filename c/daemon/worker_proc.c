@@ -174,8 +174,10 @@ static void run_job(struct child *c, const uint8_t *buf, size_t n, int fd)
         send_done(c, j.job_id, WW_RESULT_FAILED, 0, &err);
         return;
     }
+    /* A reused buffer's pages exist: map them all at once rather than
+     * fault them in one by one. A fresh one is faulted as it is drawn. */
     uint8_t *map = mmap(NULL, (size_t)j.map_len, PROT_READ | PROT_WRITE,
-                        MAP_SHARED, fd, 0);
+                        MAP_SHARED | (j.warm ? MAP_POPULATE : 0), fd, 0);
     int map_errno = errno;
     close(fd); /* the mapping keeps the memory */
     errno = map_errno;

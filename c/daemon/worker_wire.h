@@ -44,7 +44,7 @@ struct ww_job {
     uint32_t width, height, steps, cfg_bits;
     uint64_t seed;         /* never 0 */
     uint32_t clip_l_len, clip_g_len, t5_len; /* the prompts follow */
-    uint32_t reserved;
+    uint32_t warm;         /* 1: a reused buffer, its pages already exist */
 };
 
 struct ww_stop {

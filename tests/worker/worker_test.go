@@ -68,17 +68,17 @@ func workerPid(t *testing.T, d *daemontest.Daemon) int {
 	return pid
 }
 
-func waitWorker(t *testing.T, d *daemontest.Daemon) int {
+var readyLine = regexp.MustCompile(`DEBUG worker: pid (\d+) ready in `)
+
+// waitReady waits (the daemon runs with --log-level=debug) until a worker
+// said READY and returns its pid: a job sent before is running from then
+// on, and the process is past exec.
+func waitReady(t *testing.T, d *daemontest.Daemon) int {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if pid := workerPid(t, d); pid != 0 {
-			return pid
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("no worker process appeared")
-	return 0
+	line := d.MustWaitForLog(readyLine, 10*time.Second)
+	pid, err := strconv.Atoi(readyLine.FindStringSubmatch(line)[1])
+	require.NoError(t, err)
+	return pid
 }
 
 // requireReaped: the process is gone from /proc, so the daemon reaped it
@@ -165,10 +165,9 @@ func TestRealSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGSEGV, syscall.SIGKILL, syscall.SIGABRT, syscall.SIGTERM} {
 		sig := sig
 		t.Run(sig.String(), func(t *testing.T) {
-			d := start(t)
+			d := start(t, "--log-level=debug")
 			res := startJob(t, d, 100, "script: step-ms=50")
-			pid := waitWorker(t, d)
-			time.Sleep(100 * time.Millisecond)
+			pid := waitReady(t, d)
 			require.NoError(t, syscall.Kill(pid, sig))
 			want := map[syscall.Signal]string{
 				syscall.SIGSEGV: "backend crashed (SIGSEGV)",
@@ -209,9 +208,9 @@ func TestCrashOnThirdOfFive(t *testing.T) {
 // TestWatchdog: SIGSTOP freezes the worker; the generation timeout answers
 // 500/10, kills it and a new one serves the next job.
 func TestWatchdog(t *testing.T) {
-	d := start(t, "--generation-timeout-ms=500")
+	d := start(t, "--generation-timeout-ms=500", "--log-level=debug")
 	res := startJob(t, d, 100, "script: step-ms=50")
-	pid := waitWorker(t, d)
+	pid := waitReady(t, d)
 	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
 	er := recv(t, res)
 	require.NotNil(t, er)
@@ -265,10 +264,9 @@ func TestIdleUnload(t *testing.T) {
 // TestWorkerDescriptors: the worker holds stdin, stdout, stderr and its
 // socketpair end; none of the daemon's (listener, lock, connections).
 func TestWorkerDescriptors(t *testing.T) {
-	d := start(t)
+	d := start(t, "--log-level=debug")
 	res := startJob(t, d, 40, "script: step-ms=50")
-	pid := waitWorker(t, d)
-	time.Sleep(100 * time.Millisecond)
+	pid := waitReady(t, d)
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
 	ents, err := os.ReadDir(dir)
 	require.NoError(t, err)
@@ -287,10 +285,9 @@ func TestWorkerDescriptors(t *testing.T) {
 // TestSIGTERMWithHungBackend: the daemon exits within its shutdown timeout
 // even with a backend that never returns, and its worker goes with it.
 func TestSIGTERMWithHungBackend(t *testing.T) {
-	d := start(t, "--shutdown-timeout-ms=300")
+	d := start(t, "--shutdown-timeout-ms=300", "--log-level=debug")
 	res := startJob(t, d, 1, "script: hang")
-	pid := waitWorker(t, d)
-	time.Sleep(100 * time.Millisecond)
+	pid := waitReady(t, d)
 	start := time.Now()
 	code, err := d.Stop()
 	require.NoError(t, err)

@@ -133,16 +133,31 @@ static pid_t worker_of(const struct tu_daemon *d)
     return (pid_t)pid;
 }
 
-static pid_t wait_worker(const struct tu_daemon *d, pid_t not)
+/*
+ * Waits (the daemon must run with --log-level=debug) until the nth worker
+ * said READY, and returns its pid: from then on a job sent to it is
+ * running, and the process is past exec (what /proc shows is the worker's
+ * own). 0 on timeout.
+ */
+static pid_t wait_ready(const struct tu_daemon *d, int nth)
 {
-    uint64_t end = tu_now_ms() + 5000;
-    pid_t p;
-    while ((p = worker_of(d)) == 0 || p == not) {
-        if (tu_now_ms() > end)
-            return 0;
+    uint64_t end = tu_now_ms() + 10000;
+    while (tu_now_ms() < end) {
+        char *log = tu_daemon_log(d);
+        int seen = 0;
+        for (const char *p = log; (p = strstr(p, "DEBUG worker: pid ")) != NULL; p++) {
+            long pid = strtol(p + 18, NULL, 10);
+            const char *eol = strchr(p, '\n');
+            const char *ready = strstr(p, " ready in ");
+            if (ready != NULL && (eol == NULL || ready < eol) && ++seen == nth) {
+                free(log);
+                return (pid_t)pid;
+            }
+        }
+        free(log);
         usleep(5000);
     }
-    return p;
+    return 0;
 }
 
 /* Gone from /proc: reaped by the daemon, not left a zombie. */
@@ -217,12 +232,12 @@ static void test_crash_third_of_five(void)
 static void signal_case(int sig, const char *want)
 {
     struct tu_daemon d;
-    CHECK(start(&d, NULL) == 0);
+    const char *args[] = {"--log-level=debug", NULL};
+    CHECK(start(&d, args) == 0);
     int fd = send_job(&d, 1, 100, "script: step-ms=50");
-    pid_t w = wait_worker(&d, 0);
+    pid_t w = wait_ready(&d, 1); /* the job is running from here on */
     CHECK(w > 0);
-    usleep(100000);
-    CHECK(kill(w, sig) == 0);
+    CHECK(w > 0 && kill(w, sig) == 0);
     struct reply r = read_reply(fd, 15000);
     CHECK(r.error && r.status == 500 && r.code == WEAVE_ERR_GPU);
     CHECK(strcmp(r.message, want) == 0);
@@ -242,17 +257,17 @@ static void test_sigsegv(void) { signal_case(SIGSEGV, "backend crashed (SIGSEGV)
 static void test_sigstop_watchdog(void)
 {
     struct tu_daemon d;
-    const char *args[] = {"--generation-timeout-ms=500", NULL};
+    const char *args[] = {"--generation-timeout-ms=500", "--log-level=debug", NULL};
     CHECK(start(&d, args) == 0);
-    uint64_t t0 = tu_now_ms();
     int fd = send_job(&d, 1, 100, "script: step-ms=50");
-    pid_t w = wait_worker(&d, 0);
+    pid_t w = wait_ready(&d, 1);
+    uint64_t t0 = tu_now_ms();
     CHECK(w > 0 && kill(w, SIGSTOP) == 0);
     struct reply r = read_reply(fd, 15000);
     uint64_t took = tu_now_ms() - t0;
     CHECK(r.error && r.status == 500 && r.code == WEAVE_ERR_TIMEOUT);
     CHECK(strstr(r.message, "timed out after 500 ms") != NULL);
-    CHECK(took >= 450 && took < 5000);
+    CHECK(took >= 400 && took < 5000);
     CHECK(reaped(w));
     /* A hung backend (ignores should_stop) the same way. */
     r = generate(&d, 2, 1, "script: hang");
@@ -271,10 +286,11 @@ static void test_sigstop_watchdog(void)
 static void test_hangup_cancels(void)
 {
     struct tu_daemon d;
-    CHECK(start(&d, NULL) == 0);
+    const char *args[] = {"--log-level=debug", NULL};
+    CHECK(start(&d, args) == 0);
     int fd = send_job(&d, 1, 100, "script: step-ms=100"); /* 10 s */
-    pid_t w = wait_worker(&d, 0);
-    usleep(150000);
+    pid_t w = wait_ready(&d, 1);
+    usleep(150000); /* a step or two */
     close(fd);
     uint64_t t0 = tu_now_ms();
     struct reply r = generate(&d, 2, 1, "plain");
@@ -358,12 +374,12 @@ static void test_keep_alive_unload(void)
 static void test_sigterm_stops_worker(void)
 {
     struct tu_daemon d;
-    const char *args[] = {"--shutdown-timeout-ms=300", NULL};
+    const char *args[] = {"--shutdown-timeout-ms=300", "--log-level=debug", NULL};
     CHECK(start(&d, args) == 0);
     int fd = send_job(&d, 1, 1, "script: hang");
-    pid_t w = wait_worker(&d, 0);
+    pid_t w = wait_ready(&d, 1);
     CHECK(w > 0);
-    usleep(100000);
+    usleep(50000); /* into the hang */
     uint64_t t0 = tu_now_ms();
     CHECK(kill(d.pid, SIGTERM) == 0);
     CHECK(tu_daemon_wait_exit(&d, 5000) == 0);
@@ -378,11 +394,11 @@ static void test_sigterm_stops_worker(void)
 static void test_worker_fds(void)
 {
     struct tu_daemon d;
-    CHECK(start(&d, NULL) == 0);
+    const char *args[] = {"--log-level=debug", NULL};
+    CHECK(start(&d, args) == 0);
     int fd = send_job(&d, 1, 40, "script: step-ms=50"); /* a connection open */
-    pid_t w = wait_worker(&d, 0);
+    pid_t w = wait_ready(&d, 1); /* past exec */
     CHECK(w > 0);
-    usleep(100000);
     char dir[64];
     snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)w);
     DIR *dp = opendir(dir);

@@ -45,6 +45,8 @@ static int fake_init(void **s, char *e, size_t n)
     (void)e;
     (void)n;
     *s = NULL;
+    if (getenv("WORKER_TEST_INIT_HANGS") != NULL)
+        sleep(60); /* a model load that never finishes */
     return 0;
 }
 
@@ -489,6 +491,33 @@ static void test_watchdog_sigstop(void)
     CHECK(weave_worker_stop(w, 2000) == 0);
 }
 
+/* A backend whose init hangs: the worker is killed after the generation
+ * timeout, counted as a crash, and a fresh one serves the queued job. */
+static void test_startup_hangs(void)
+{
+    struct rec r;
+    struct weave_worker_config cfg = defaults();
+    cfg.generation_timeout_ms = 300;
+    struct weave_worker *w = start(&r, &cfg);
+    setenv("WORKER_TEST_INIT_HANGS", "1", 1);
+    weave_worker_submit(w, make_job(1, 5, 64, 1)); /* spawns the worker */
+    unsetenv("WORKER_TEST_INIT_HANGS");            /* the next one is fine */
+    pid_t first = worker_pid(w);
+    CHECK(first > 0);
+    struct weave_worker_status st;
+    weave_worker_get_status(w, &st);
+    CHECK(st.state == WEAVE_BACKEND_STARTING);
+    uint64_t t0 = tu_now_ms();
+    CHECK(wait_done(w, &r, 1) == 1);
+    CHECK(tu_now_ms() - t0 >= 250);
+    CHECK(!r.done[0]->failed); /* served by the replacement */
+    CHECK(gone(first));
+    weave_worker_get_status(w, &st);
+    CHECK(st.restarts == 1 && strstr(st.last_crash, "did not start within 300 ms"));
+    free_done(&r);
+    CHECK(weave_worker_stop(w, 2000) == 0);
+}
+
 static void test_cancel(void)
 {
     struct rec r;
@@ -781,6 +810,7 @@ int main(void)
     tu_run("worker: crash on the 3rd of 5 queued jobs", test_crash_third_of_five);
     tu_run("worker: a malformed message gets the worker killed", test_malformed_message);
     tu_run("worker: SIGSTOP trips the watchdog (500/10)", test_watchdog_sigstop);
+    tu_run("worker: a hung backend init is killed and replaced", test_startup_hangs);
     tu_run("worker: cancel queued and running jobs, positions", test_cancel);
     tu_run("worker: cancel escalates to a kill", test_cancel_escalates);
     tu_run("worker: crash loop backs off, then recovers", test_crash_loop_backoff);
