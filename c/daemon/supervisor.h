@@ -115,6 +115,7 @@ struct weave_worker {
 
 /* supervisor_jobs.c: lists, job memory, results */
 void sv_list_push(struct job_list *l, struct weave_job *job);
+void sv_list_push_front(struct job_list *l, struct weave_job *job);
 struct weave_job *sv_list_pop(struct job_list *l);
 int sv_list_remove(struct job_list *l, struct weave_job *job);
 struct job_priv *sv_priv_of(const struct weave_job *job);
@@ -126,7 +127,8 @@ void sv_fail(struct weave_worker *w, struct weave_job *job, uint32_t code,
              const char *msg);
 /* Fails every queued job with 500/9 msg. */
 void sv_fail_pending(struct weave_worker *w, const char *msg);
-/* Sends job to the ready, idle worker: 0, or -1 when the job failed. */
+/* Sends job to the ready, idle worker: 0; -1 when the job failed (done);
+ * 1 when the worker could not take it (it is killed; the job stays). */
 int sv_send_job(struct weave_worker *w, struct weave_job *job);
 /* The running job's DONE: its result, its reply mapping or sealed memfd. */
 void sv_job_done(struct weave_worker *w, const struct ww_done *d);

@@ -39,6 +39,15 @@ void sv_list_push(struct job_list *l, struct weave_job *job)
     l->count++;
 }
 
+void sv_list_push_front(struct job_list *l, struct weave_job *job)
+{
+    job->next = l->head;
+    l->head = job;
+    if (l->tail == NULL)
+        l->tail = job;
+    l->count++;
+}
+
 struct weave_job *sv_list_pop(struct job_list *l)
 {
     struct weave_job *job = l->head;
@@ -275,9 +284,11 @@ int sv_send_job(struct weave_worker *w, struct weave_job *job)
         return -1;
     }
     struct sv_buf b;
-    int warm = 0;
+    int warm = p->pmap != NULL;
     p->need = size;
-    if (!shm && pool_take(w->pool, size, &b)) {
+    if (p->memfd >= 0) {
+        /* Prepared already: the last worker died before it got the job. */
+    } else if (!shm && pool_take(w->pool, size, &b)) {
         p->memfd = b.fd;
         p->pmap = b.map;
         p->map_len = b.cap;
@@ -289,11 +300,12 @@ int sv_send_job(struct weave_worker *w, struct weave_job *job)
         sv_fail(w, job, WEAVE_ERR_OUT_OF_MEMORY, msg);
         return -1;
     }
-    if (!shm && w->pool != NULL) {
+    if (!shm && w->pool != NULL && p->pool == NULL) {
         p->pool = w->pool;
         w->pool->refs++;
     }
-    job->seed = r->seed != 0 ? r->seed : pick_seed(w->log);
+    if (job->seed == 0)
+        job->seed = r->seed != 0 ? r->seed : pick_seed(w->log);
     job->channels = WEAVE_DAEMON_CHANNELS;
     job->image_size = image;
 
@@ -332,13 +344,16 @@ int sv_send_job(struct weave_worker *w, struct weave_job *job)
         memcpy(buf + off, r->t5.data, r->t5.len);
 
     if (ww_send(w->proc.sock, buf, len, p->memfd, MSG_DONTWAIT) != 0) {
-        /* An idle worker's socket is empty: it is broken. */
-        weave_warn(w->log, "worker: cannot send a job to pid %ld: %s",
-                   (long)w->proc.pid, strerror(errno));
-        sv_fail(w, job, WEAVE_ERR_GPU, "backend unreachable");
-        sv_kill_worker(w, KILL_UNLOAD);
-        return -1;
+        /* An idle worker's socket is empty: it died (EPIPE) or is broken.
+         * The job never started: it waits for the next worker. */
+        weave_warn(w->log, "worker: cannot send a job to pid %ld: %s; "
+                   "killing it", (long)w->proc.pid, strerror(errno));
+        sv_kill_worker(w, KILL_NONE);
+        w->ready = 0; /* nothing more goes to it */
+        return 1;
     }
+    weave_debug(w->log, "worker: request_id=%llu sent to pid %ld",
+                (unsigned long long)r->request_id, (long)w->proc.pid);
     return 0;
 }
 

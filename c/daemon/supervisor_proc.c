@@ -266,7 +266,12 @@ void sv_pump(struct weave_worker *w)
     while (w->pending.head != NULL) {
         struct weave_job *job = sv_list_pop(&w->pending);
         w->queue_dirty = 1;
-        if (sv_send_job(w, job) != 0) {
+        int rc = sv_send_job(w, job);
+        if (rc > 0) {
+            sv_list_push_front(&w->pending, job); /* for the next worker */
+            return;
+        }
+        if (rc < 0) {
             if (w->kill_reason != KILL_NONE)
                 return;
             continue;

@@ -68,11 +68,11 @@ func workerPid(t *testing.T, d *daemontest.Daemon) int {
 	return pid
 }
 
-var readyLine = regexp.MustCompile(`DEBUG worker: pid (\d+) ready in `)
+var readyLine = regexp.MustCompile(`DEBUG worker: request_id=\d+ sent to pid (\d+)`)
 
-// waitReady waits (the daemon runs with --log-level=debug) until a worker
-// said READY and returns its pid: a job sent before is running from then
-// on, and the process is past exec.
+// waitReady waits (the daemon runs with --log-level=debug) until a job was
+// sent to a worker and returns that worker's pid: the job is running from
+// then on, and the process is past exec and READY.
 func waitReady(t *testing.T, d *daemontest.Daemon) int {
 	t.Helper()
 	line := d.MustWaitForLog(readyLine, 10*time.Second)

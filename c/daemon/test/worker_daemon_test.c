@@ -134,22 +134,21 @@ static pid_t worker_of(const struct tu_daemon *d)
 }
 
 /*
- * Waits (the daemon must run with --log-level=debug) until the nth worker
- * said READY, and returns its pid: from then on a job sent to it is
- * running, and the process is past exec (what /proc shows is the worker's
- * own). 0 on timeout.
+ * Waits (the daemon must run with --log-level=debug) until the nth job was
+ * sent to a worker ("worker: request_id=N sent to pid P") and returns that
+ * worker's pid: the job is running from then on, and the process is past
+ * exec and READY (what /proc shows is the worker's own). 0 on timeout.
  */
 static pid_t wait_ready(const struct tu_daemon *d, int nth)
 {
+    static const char mark[] = " sent to pid ";
     uint64_t end = tu_now_ms() + 10000;
     while (tu_now_ms() < end) {
         char *log = tu_daemon_log(d);
         int seen = 0;
-        for (const char *p = log; (p = strstr(p, "DEBUG worker: pid ")) != NULL; p++) {
-            long pid = strtol(p + 18, NULL, 10);
-            const char *eol = strchr(p, '\n');
-            const char *ready = strstr(p, " ready in ");
-            if (ready != NULL && (eol == NULL || ready < eol) && ++seen == nth) {
+        for (const char *p = log; (p = strstr(p, mark)) != NULL; p++) {
+            if (++seen == nth) {
+                long pid = strtol(p + sizeof mark - 1, NULL, 10);
                 free(log);
                 return (pid_t)pid;
             }
