@@ -370,7 +370,7 @@ static void test_keep_alive_unload(void)
 
 /* SIGTERM with a hung job: the daemon still exits within its shutdown
  * timeout, and takes the worker with it. */
-static void test_sigterm_stops_worker(void)
+static void stop_case(int sig)
 {
     struct tu_daemon d;
     const char *args[] = {"--shutdown-timeout-ms=300", "--log-level=debug", NULL};
@@ -380,13 +380,16 @@ static void test_sigterm_stops_worker(void)
     CHECK(w > 0);
     usleep(50000); /* into the hang */
     uint64_t t0 = tu_now_ms();
-    CHECK(kill(d.pid, SIGTERM) == 0);
+    CHECK(kill(d.pid, sig) == 0);
     CHECK(tu_daemon_wait_exit(&d, 5000) == 0);
     CHECK(tu_now_ms() - t0 < 2500);
     CHECK(reaped(w));
     close(fd);
     cleanup(&d);
 }
+
+static void test_sigterm_stops_worker(void) { stop_case(SIGTERM); }
+static void test_sigint_stops_worker(void) { stop_case(SIGINT); }
 
 /* The worker holds stdin/stdout/stderr and its socket (fd 3), nothing of
  * the daemon's: not the listener, the lock, a client connection. */
@@ -441,6 +444,7 @@ int main(void)
     tu_run("daemon+worker: crash loop backs off, then recovers", test_crash_loop_backs_off);
     tu_run("daemon+worker: idle unload and reload", test_keep_alive_unload);
     tu_run("daemon+worker: SIGTERM stops a hung worker", test_sigterm_stops_worker);
+    tu_run("daemon+worker: SIGINT stops a hung worker", test_sigint_stops_worker);
     tu_run("daemon+worker: no daemon descriptor in the worker", test_worker_fds);
     return tu_summary();
 }
