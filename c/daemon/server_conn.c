@@ -4,6 +4,7 @@
  * worker, and writing replies. State diagram: conn.h.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -379,7 +380,7 @@ static void client_went_away(struct server *s, struct weave_conn *c)
                    (unsigned)job->req.steps);
     }
     /* A running job comes back through the worker, finds no connection
-     * and is freed there (server_jobs_done). */
+     * and is freed there (server_job_done). */
     server_close_conn(s, c);
 }
 
@@ -460,19 +461,42 @@ void server_conn_event(struct server *s, struct weave_conn *c,
 
 void server_close_conn(struct server *s, struct weave_conn *c)
 {
-    /* A job still queued is taken back; one already running is asked to
-     * stop, and is freed when it comes back and finds no connection. */
-    if (c->job != NULL && weave_worker_cancel(s->worker, c->job))
-        weave_job_free(c->job);
+    struct weave_job *reply_job = NULL;
+
+    /* A job still queued is taken back; one running is asked to stop and
+     * is freed when it comes back and finds no connection. While WRITING
+     * the job is the loop's: its reply mapping is what c->out points to. */
+    if (c->job != NULL) {
+        if (c->state == WEAVE_CONN_WRITING)
+            reply_job = c->job;
+        else if (weave_worker_cancel(s->worker, c->job))
+            weave_job_free(c->job);
+    }
     c->job = NULL;
     weave_deadline_clear(c);
     weave_heartbeat_clear(&s->conns, c);
     weave_conn_release(c); /* close() also removes it from epoll */
     weave_conn_table_remove(&s->conns, c->tag);
+    weave_job_free(reply_job);
     free(c);
 }
 
-/* SPEC 11.4: the fixed 44 bytes, and the sealed memfd on their first byte. */
+/* Sends the job's reply straight from the worker's shared memory (no copy
+ * of the pixels): c->out points into the job's mapping, so the job stays
+ * with the connection until it is closed. */
+static void reply_mapped(struct weave_conn *c, struct weave_job *job)
+{
+    /* WORKING: no reply was set yet, so there is no buffer to free. */
+    assert(!c->out_on_heap);
+    c->out = job->reply;
+    c->out_len = job->reply_len;
+    c->out_sent = 0;
+    c->out_on_heap = 0;
+    c->job = job;
+}
+
+/* SPEC 11.4: the fixed 44 bytes, and the sealed memfd on their first byte
+ * (the connection owns the descriptor from here on). */
 static int reply_shm(struct weave_conn *c, struct weave_job *job)
 {
     struct weave_shm_response r = {
@@ -488,7 +512,7 @@ static int reply_shm(struct weave_conn *c, struct weave_job *job)
     size_t n = weave_encode_shm_response(c->small, sizeof c->small, &r);
     if (n == 0)
         return -1;
-    weave_conn_reply_small_fd(c, n, job->shm_fd); /* c owns it now */
+    weave_conn_reply_small_fd(c, n, job->shm_fd);
     job->shm_fd = -1;
     return 0;
 }
@@ -526,9 +550,7 @@ void server_job_done(void *ctx, struct weave_job *job)
         weave_error_set(&job->err, job->req.request_id, WEAVE_ERR_INTERNAL,
                         "cannot encode the shared-memory reply");
     } else if (!job->failed && job->reply != NULL) {
-        weave_conn_reply_heap(c, job->reply, job->reply_len);
-        job->reply = NULL;
-        weave_job_free(job);
+        reply_mapped(c, job);
         start_writing(s, c);
         return;
     } else if (!job->failed) {
@@ -542,17 +564,6 @@ void server_job_done(void *ctx, struct weave_job *job)
     struct weave_error err = job->err;
     weave_job_free(job);
     reply_error(s, c, &err);
-}
-
-void server_jobs_done(struct server *s)
-{
-    struct weave_job *job = weave_worker_take_done(s->worker);
-
-    while (job != NULL) {
-        struct weave_job *next = job->next;
-        server_job_done(s, job);
-        job = next;
-    }
 }
 
 void server_read_deadline(struct server *s, struct weave_conn *c)
