@@ -6,6 +6,7 @@
  * SHM (0x0006 and one sealed memfd), and version 1 left exactly as it was.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -206,6 +207,20 @@ static void listen_to(int sock, struct heard *h, int stop_after)
     }
 }
 
+/* Reads a version-1 reply on fd (then closes it); 1 when a 200 for id. */
+static int served_ok_v1(int fd, uint64_t id)
+{
+    size_t n;
+    uint8_t *buf = tu_recv_all(fd, WAIT_MS, &n);
+    close(fd);
+    struct weave_response r;
+    int ok = buf != NULL && tu_decode_reply(buf, n, &r) == 0 &&
+             r.msg_type == WEAVE_MSG_GENERATE_RESPONSE &&
+             r.u.generate.request_id == id && r.u.generate.status == 200;
+    free(buf);
+    return ok;
+}
+
 static int count(const struct heard *h, uint16_t type)
 {
     int n = 0;
@@ -388,6 +403,162 @@ static void test_inline_2048_refused(void)
     cleanup(&d);
 }
 
+/* One progress message per step, in order, after a heartbeat (phase 2)
+ * when the job starts, and the reply after the last one. */
+static void test_progress_per_step(void)
+{
+    struct tu_daemon d;
+    fresh(&d);
+    CHECK(start(&d, NULL) == 0);
+    /* A first job starts the worker process, so the next one starts at
+     * once (no `queued`: nothing ahead of it). */
+    CHECK(served_ok_v1(send_v1(&d, 39, "plain", 64, 64, 1), 39));
+    int fd = send_v2(&d, 40, "script: step-ms=30", 64, 64, 7, WEAVE_FLAG_PROGRESS);
+    struct heard h;
+    listen_to(fd, &h, 0);
+    close(fd);
+    const struct weave_response *r = final_reply(&h);
+    CHECK(r != NULL && r->msg_type == WEAVE_MSG_GENERATE_RESPONSE &&
+          r->u.generate.request_id == 40 && r->u.generate.status == 200);
+    CHECK(count(&h, WEAVE_MSG_PROGRESS) == 7);
+    CHECK(count(&h, WEAVE_MSG_QUEUED) == 0);
+    CHECK(h.n >= 1 && h.type[0] == WEAVE_MSG_HEARTBEAT &&
+          h.msg[0].u.heartbeat.phase == WEAVE_PHASE_RUNNING);
+    uint32_t want = 1, last_ms = 0;
+    for (int i = 0; i < h.n; i++) {
+        if (h.type[i] == WEAVE_MSG_HEARTBEAT) {
+            CHECK(h.msg[i].u.heartbeat.phase == WEAVE_PHASE_RUNNING);
+            continue;
+        }
+        if (h.type[i] != WEAVE_MSG_PROGRESS)
+            continue;
+        const struct weave_progress *p = &h.msg[i].u.progress;
+        CHECK(p->request_id == 40 && p->step == want && p->steps == 7);
+        CHECK(p->elapsed_ms >= last_ms);
+        last_ms = p->elapsed_ms;
+        want++;
+    }
+    CHECK(want == 8 && last_ms >= 7 * 30 - 10);
+    CHECK(h.eof_after);
+    heard_free(&h);
+    cleanup(&d);
+}
+
+/* Positions move as the queue drains: behind one job, three PROGRESS
+ * clients hear 1, 2, 3; each start moves the others up by one. */
+static void test_positions_move(void)
+{
+    struct tu_daemon d;
+    fresh(&d);
+    CHECK(start(&d, NULL) == 0);
+    int a = send_v1(&d, 1, "script: step-ms=50", 64, 64, 6);
+    CHECK(a >= 0 && wait_depth(&d, 0) == 0);
+    int w[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = send_v2(&d, (uint64_t)(50 + i), "script: step-ms=50", 64, 64, 4,
+                       WEAVE_FLAG_PROGRESS);
+        CHECK(w[i] >= 0 && wait_depth(&d, (uint32_t)i + 1) == 0);
+    }
+    CHECK(served_ok_v1(a, 1));
+    for (int i = 0; i < 3; i++) {
+        struct heard h;
+        listen_to(w[i], &h, 0);
+        close(w[i]);
+        /* Client i waits behind i others: it hears i+1, i, ..., 1. */
+        uint32_t want = (uint32_t)i + 1;
+        int ok = 1;
+        for (int k = 0; k < h.n; k++) {
+            if (h.type[k] != WEAVE_MSG_QUEUED)
+                continue;
+            ok &= h.msg[k].u.queued.position == want;
+            want--;
+        }
+        CHECK(ok && want == 0);
+        CHECK(count(&h, WEAVE_MSG_PROGRESS) == 4);
+        const struct weave_response *r = final_reply(&h);
+        CHECK(r != NULL && r->msg_type == WEAVE_MSG_GENERATE_RESPONSE);
+        heard_free(&h);
+    }
+    CHECK(tu_daemon_stop(&d) == 0);
+    cleanup(&d);
+}
+
+static int open_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+    DIR *dir = opendir(path);
+    if (dir == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(dir);
+    return n;
+}
+
+/* One shared-memory exchange: checks the reply and its memfd. */
+static void shm_case(const struct tu_daemon *d, uint64_t id, uint32_t w,
+                     uint32_t hgt, uint32_t flags)
+{
+    int fd = send_v2(d, id, "script: color=FF2001", w, hgt, 2, flags | WEAVE_FLAG_SHM);
+    struct heard h;
+    listen_to(fd, &h, 0);
+    close(fd);
+    const struct weave_response *r = final_reply(&h);
+    CHECK(r != NULL && r->version == 2 && r->msg_type == WEAVE_MSG_SHM_RESPONSE);
+    CHECK(h.nfds == 1 && h.fd >= 0); /* exactly one descriptor */
+    if (r == NULL || r->msg_type != WEAVE_MSG_SHM_RESPONSE || h.fd < 0) {
+        heard_free(&h);
+        return;
+    }
+    const struct weave_shm_response *m = &r->u.shm;
+    uint64_t size = (uint64_t)w * hgt * 3;
+    CHECK(m->request_id == id && m->status == 200 && m->width == w &&
+          m->height == hgt && m->channels == 3 && m->image_size == size);
+    int seals = fcntl(h.fd, F_GET_SEALS);
+    int all = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
+    CHECK(seals >= 0 && (seals & all) == all);
+    struct stat st;
+    CHECK(fstat(h.fd, &st) == 0 && (uint64_t)st.st_size >= size);
+    uint8_t *px = mmap(NULL, size, PROT_READ, MAP_SHARED, h.fd, 0);
+    CHECK(px != MAP_FAILED);
+    if (px != MAP_FAILED) {
+        int flat = 1;
+        for (uint64_t i = 0; i < size; i += 3)
+            flat &= px[i] == 0xFF && px[i + 1] == 0x20 && px[i + 2] == 0x01;
+        CHECK(flat);
+        munmap(px, size);
+    }
+    /* Sealed: no writable mapping, no write, no growing. */
+    CHECK(mmap(NULL, size, PROT_WRITE, MAP_SHARED, h.fd, 0) == MAP_FAILED);
+    CHECK(pwrite(h.fd, "x", 1, 0) < 0);
+    CHECK(ftruncate(h.fd, (off_t)size * 2) < 0);
+    CHECK(h.eof_after);
+    if (flags & WEAVE_FLAG_PROGRESS)
+        CHECK(count(&h, WEAVE_MSG_PROGRESS) == 2);
+    heard_free(&h);
+}
+
+/* SHM: 0x0006 with one sealed memfd of the pixels, 2048x2048 included
+ * (past the 10 MiB inline limit), with and without progress; the daemon
+ * keeps none of the descriptors it sent. */
+static void test_shm_replies(void)
+{
+    struct tu_daemon d;
+    fresh(&d);
+    CHECK(start(&d, NULL) == 0);
+    shm_case(&d, 60, 64, 64, 0); /* the worker is running from here on */
+    int before = open_fds(d.pid);
+    shm_case(&d, 61, 2048, 2048, 0);
+    shm_case(&d, 62, 1856, 1856, WEAVE_FLAG_PROGRESS);
+    shm_case(&d, 63, 512, 192, WEAVE_FLAG_PROGRESS);
+    CHECK(before > 0 && open_fds(d.pid) == before);
+    CHECK(tu_daemon_stop(&d) == 0);
+    cleanup(&d);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -397,5 +568,8 @@ int main(void)
            test_queue_positions_heartbeats);
     tu_run("inline 2048x2048 (v1, and v2 without SHM) is still 400/5",
            test_inline_2048_refused);
+    tu_run("one progress message per step, reply after them", test_progress_per_step);
+    tu_run("queue positions move as the queue drains", test_positions_move);
+    tu_run("SHM: one sealed memfd, 2048x2048, no descriptor kept", test_shm_replies);
     return tu_summary();
 }
