@@ -1,6 +1,7 @@
 /* Connection buffers and non-blocking I/O steps; see conn.h. */
 #define _GNU_SOURCE
 #include "daemon/conn.h"
+#include "daemon/config.h"
 #include "daemon/fdpass.h"
 
 #include <assert.h>

@@ -33,13 +33,6 @@ enum weave_io {
     WEAVE_IO_CLOSE,  /* peer gone or socket error: close, no reply */
 };
 
-/* The protocol versions the daemon serves: 1, and 2 (SPEC section 11).
- * The codec's WEAVE_VERSION_MIN..MAX stay the version-1 decoder's. */
-#define WEAVE_SERVED_VERSION_MIN 1
-#define WEAVE_SERVED_VERSION_MAX 2
-/* The 0x0005 flag bits honoured (the status reply's `features`). */
-#define WEAVE_SERVED_FLAGS (WEAVE_FLAG_PROGRESS | WEAVE_FLAG_SHM)
-
 /* Error, status and shared-memory replies fit here; only inline images
  * need more. */
 #define WEAVE_CONN_SMALL_REPLY 1024

@@ -164,7 +164,7 @@ static void test_version_help(void)
     tu_daemon_spawn(&d, v, NULL, NULL);
     CHECK(tu_daemon_wait_exit(&d, READY_MS) == 0);
     char *out = tu_read_file(d.out);
-    CHECK(out != NULL && strcmp(out, "weave-compute 0.1.0 (protocol 1)\n") == 0);
+    CHECK(out != NULL && strcmp(out, "weave-compute 0.1.0 (protocol 1..2)\n") == 0);
     free(out);
     const char *h[] = {"--help", NULL};
     tu_daemon_spawn(&d, h, NULL, NULL);
