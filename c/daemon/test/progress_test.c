@@ -316,6 +316,43 @@ static void test_options_no_flags(void)
           r->u.generate.height == 64 && r->u.generate.has_seed);
     CHECK(h.nfds == 0);
     heard_free(&h);
+
+    /* Flag bits the daemon does not know are ignored (SPEC 11.2). */
+    fd = send_v2(&d, 6, "plain", 64, 64, 2, 0xFFFFFFFCu);
+    listen_to(fd, &h, 0);
+    close(fd);
+    r = final_reply(&h);
+    CHECK(h.n == 1 && r != NULL && r->msg_type == WEAVE_MSG_GENERATE_RESPONSE &&
+          r->u.generate.request_id == 6 && r->u.generate.status == 200);
+    heard_free(&h);
+    cleanup(&d);
+}
+
+/* Steps longer than a second: heartbeats (phase 2) fill the silence, so
+ * the client hears something at least once a second. */
+static void test_heartbeats_while_running(void)
+{
+    struct tu_daemon d;
+    fresh(&d);
+    CHECK(start(&d, NULL) == 0);
+    int fd = send_v2(&d, 70, "script: step-ms=1300", 64, 64, 2, WEAVE_FLAG_PROGRESS);
+    uint64_t t0 = tu_now_ms();
+    struct heard h;
+    listen_to(fd, &h, 0);
+    close(fd);
+    CHECK(final_reply(&h) != NULL && count(&h, WEAVE_MSG_PROGRESS) == 2);
+    CHECK(count(&h, WEAVE_MSG_HEARTBEAT) >= 4);
+    uint64_t prev = t0;
+    int running = 0;
+    for (int i = 0; i < h.n; i++) {
+        CHECK(h.at_ms[i] - prev <= 1000);
+        prev = h.at_ms[i];
+        if (h.type[i] == WEAVE_MSG_HEARTBEAT &&
+            h.msg[i].u.heartbeat.phase == WEAVE_PHASE_RUNNING)
+            running++;
+    }
+    CHECK(running >= 4);
+    heard_free(&h);
     cleanup(&d);
 }
 
@@ -570,6 +607,8 @@ int main(void)
            test_inline_2048_refused);
     tu_run("one progress message per step, reply after them", test_progress_per_step);
     tu_run("queue positions move as the queue drains", test_positions_move);
+    tu_run("heartbeats while running, at least once a second",
+           test_heartbeats_while_running);
     tu_run("SHM: one sealed memfd, 2048x2048, no descriptor kept", test_shm_replies);
     return tu_summary();
 }
