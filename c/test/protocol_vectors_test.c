@@ -34,6 +34,7 @@ struct check {
     const char *name;
     char why[600];
     int bad;
+    int skip; /* versions other than 1..1: not in the codec yet */
 };
 
 static void fail(struct check *c, const char *fmt, ...)
@@ -394,6 +395,12 @@ static void check_vector(struct check *c)
 {
     struct decoded d = {0};
     (void)vec_get(c->v, "description");
+    const char *versions = vec_get(c->v, "versions");
+    if (versions != NULL && strcmp(versions, "1..1") != 0) {
+        snprintf(c->why, sizeof c->why, "versions %s: version 2 is not in the codec yet", versions);
+        c->skip = 1;
+        return;
+    }
     const char *decoder = need(c, "decoder");
     const char *result = need(c, "result");
     if (decoder == NULL || result == NULL)
@@ -430,7 +437,9 @@ static void run_file(const char *path, const char *name, struct tally *t)
         c.bad = 1;
     else
         check_vector(&c);
-    if (c.bad) {
+    if (c.skip) {
+        printf("SKIP %s: %s\n", name, c.why);
+    } else if (c.bad) {
         printf("FAIL %s: %s\n", name, c.why);
         t->failed++;
     } else {

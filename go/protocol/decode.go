@@ -14,8 +14,8 @@ import (
 // version, size (DecodeHeader), then msg_type (accept), then the message
 // must hold the whole payload (CodeMalformed). Bytes after
 // HeaderSize+PayloadLen are ignored.
-func frame(msg []byte, accept func(MsgType) bool) (Header, []byte, error) {
-	h, err := DecodeHeader(msg)
+func frame(msg []byte, vs Versions, accept func(uint16, MsgType) bool) (Header, []byte, error) {
+	h, err := vs.DecodeHeader(msg)
 	if err != nil {
 		return h, nil, err
 	}
@@ -25,8 +25,8 @@ func frame(msg []byte, accept func(MsgType) bool) (Header, []byte, error) {
 		avail = avail[:h.PayloadLen]
 	}
 	id := echoID(avail)
-	if !accept(h.Type) {
-		return h, nil, newError(CodeUnknownType, id, "%s is not accepted here", h.Type)
+	if !accept(h.Version, h.Type) {
+		return h, nil, newError(CodeUnknownType, id, "%s is not accepted here in version %d", h.Type, h.Version)
 	}
 	if uint64(len(avail)) < uint64(h.PayloadLen) {
 		return h, nil, newError(CodeMalformed, id, "message ends after %d of %d payload bytes", len(avail), h.PayloadLen)
@@ -43,34 +43,70 @@ func echoID(p []byte) uint64 {
 	return binary.BigEndian.Uint64(p)
 }
 
-func isRequestType(t MsgType) bool {
-	return t == TypeGenerateRequest || t == TypeStatusRequest
+// fieldVersion is the Version field of a decoded version-1 type: 0 for a
+// version-1 header (the zero value means version 1), else the header's.
+func fieldVersion(h Header) uint16 {
+	if h.Version == Version {
+		return 0
+	}
+	return h.Version
 }
 
-func isResponseType(t MsgType) bool {
-	return t == TypeGenerateResponse || t == TypeStatusResponse || t == TypeError
+// isRequestType is the request decoder's type table: types 1 and 3 in
+// every version, 5 in version 2.
+func isRequestType(v uint16, t MsgType) bool {
+	return t == TypeGenerateRequest || t == TypeStatusRequest ||
+		(v >= Version2 && t == TypeGenerateOptions)
+}
+
+// isResponseType is the response decoder's type table: 2, 4 and 255 in
+// every version, 6 and 0x10..0x12 in version 2.
+func isResponseType(v uint16, t MsgType) bool {
+	switch t {
+	case TypeGenerateResponse, TypeStatusResponse, TypeError:
+		return true
+	case TypeSHMResponse, TypeQueued, TypeProgress, TypeHeartbeat:
+		return v >= Version2
+	}
+	return false
+}
+
+// DecodeRequest is Versions1.DecodeRequest: a version-2 header is
+// CodeUnsupportedVersion.
+func DecodeRequest(msg []byte) (Message, error) {
+	return Versions1.DecodeRequest(msg)
 }
 
 // DecodeRequest is the daemon-side decoder: it decodes one complete message
-// (header and payload) of type generate request or status request, with
-// exactly the SPEC checks in the SPEC order. It returns *GenerateRequest or
-// *StatusRequest, or an *Error carrying the code and request_id of the
-// error reply the daemon sends.
-func DecodeRequest(msg []byte) (Message, error) {
-	h, p, err := frame(msg, isRequestType)
+// (header and payload) of type generate request or status request (and, in
+// a version-2 header, generate request with options), with exactly the SPEC
+// checks in the SPEC order. It returns *GenerateRequest, *StatusRequest or
+// *GenerateOptionsRequest, with Version 0 for a version-1 header and the
+// header's version otherwise, or an *Error
+// carrying the code and request_id of the error reply the daemon sends.
+func (vs Versions) DecodeRequest(msg []byte) (Message, error) {
+	h, p, err := frame(msg, vs, isRequestType)
 	if err != nil {
 		return nil, err
 	}
-	if h.Type == TypeStatusRequest {
+	switch h.Type {
+	case TypeStatusRequest:
 		if len(p) < StatusRequestSize {
 			return nil, newError(CodeMalformed, 0, "status request payload is %d bytes, want at least %d", len(p), StatusRequestSize)
 		}
-		return &StatusRequest{RequestID: binary.BigEndian.Uint64(p)}, nil
+		return &StatusRequest{Version: fieldVersion(h), RequestID: binary.BigEndian.Uint64(p)}, nil
+	case TypeGenerateOptions:
+		r, err := decodeGenerateOptions(p)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
 	}
 	r, err := decodeGenerateRequest(p)
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
+	r.Version = fieldVersion(h)
 	return r, nil
 }
 
@@ -79,25 +115,35 @@ func decodeGenerateRequest(p []byte) (*GenerateRequest, error) {
 	if len(p) < GenerateRequestFixedSize {
 		return nil, newError(CodeMalformed, id, "generate request payload is %d bytes, want at least %d", len(p), GenerateRequestFixedSize)
 	}
+	return decodeGenerateFields(id, p[8:GenerateRequestFixedSize], p[GenerateRequestFixedSize:], true)
+}
+
+// generateFieldsSize is section 4's model_id .. t5_len: the part of the
+// generate request that 0x0005 moves 8 bytes later.
+const generateFieldsSize = GenerateRequestFixedSize - 8
+
+// decodeGenerateFields checks and decodes section 4's fields (f: model_id ..
+// t5_len, generateFieldsSize bytes) and prompt_data, in the SPEC order; the
+// reply-size rule applies when replyRule is set.
+func decodeGenerateFields(id uint64, f, data []byte, replyRule bool) (*GenerateRequest, error) {
 	be := binary.BigEndian
 	r := &GenerateRequest{
 		RequestID: id,
-		ModelID:   be.Uint32(p[8:]),
-		Width:     be.Uint32(p[12:]),
-		Height:    be.Uint32(p[16:]),
-		Steps:     be.Uint32(p[20:]),
-		CFGScale:  math.Float32frombits(be.Uint32(p[24:])),
-		Seed:      be.Uint64(p[28:]),
+		ModelID:   be.Uint32(f[0:]),
+		Width:     be.Uint32(f[4:]),
+		Height:    be.Uint32(f[8:]),
+		Steps:     be.Uint32(f[12:]),
+		CFGScale:  math.Float32frombits(be.Uint32(f[16:])),
+		Seed:      be.Uint64(f[20:]),
 	}
 	if err := checkParams(id, r.ModelID, r.Width, r.Height, r.Steps, r.CFGScale); err != nil {
 		return nil, err
 	}
-	data := p[GenerateRequestFixedSize:]
 	size := uint64(len(data))
 	var prompts [3]string
 	for i := range prompts {
-		off := uint64(be.Uint32(p[36+8*i:]))
-		n := uint64(be.Uint32(p[40+8*i:]))
+		off := uint64(be.Uint32(f[28+8*i:]))
+		n := uint64(be.Uint32(f[32+8*i:]))
 		if err := checkPromptLen(id, i, n); err != nil {
 			return nil, err
 		}
@@ -110,21 +156,33 @@ func decodeGenerateRequest(p []byte) (*GenerateRequest, error) {
 		}
 		prompts[i] = string(b)
 	}
-	if err := checkReplySize(id, r.Width, r.Height); err != nil {
-		return nil, err
+	if replyRule {
+		if err := checkReplySize(id, r.Width, r.Height); err != nil {
+			return nil, err
+		}
 	}
 	r.ClipL, r.ClipG, r.T5 = prompts[0], prompts[1], prompts[2]
 	return r, nil
 }
 
-// DecodeResponse is the client-side decoder: it decodes one complete
-// message of type generate response, status response or error, with the
-// SPEC checks. It returns *GenerateResponse (Pixels alias msg),
-// *StatusResponse or *ErrorResponse; a daemon error reply is a successful
-// decode (the caller decides to treat *ErrorResponse as an error). Decode
-// failures are *Error values (CodeMalformed for a broken payload).
+// DecodeResponse is Versions1.DecodeResponse: a version-2 header is
+// CodeUnsupportedVersion.
 func DecodeResponse(msg []byte) (Message, error) {
-	h, p, err := frame(msg, isResponseType)
+	return Versions1.DecodeResponse(msg)
+}
+
+// DecodeResponse is the client-side decoder: it decodes one complete
+// message of type generate response, status response or error (and, in a
+// version-2 header, shared-memory response, queued, progress, heartbeat),
+// with the SPEC checks. It returns *GenerateResponse (Pixels alias msg),
+// *StatusResponse (with V2 set in a version-2 header), *ErrorResponse,
+// *SHMGenerateResponse, *Queued, *Progress or *Heartbeat; the version-1
+// types have Version 0 for a version-1 header, else the header's. A daemon error reply is a
+// successful decode (the caller decides to treat *ErrorResponse as an
+// error). Decode failures are *Error values (CodeMalformed for a broken
+// payload).
+func (vs Versions) DecodeResponse(msg []byte) (Message, error) {
+	h, p, err := frame(msg, vs, isResponseType)
 	if err != nil {
 		return nil, err
 	}
@@ -136,19 +194,23 @@ func DecodeResponse(msg []byte) (Message, error) {
 		if err != nil {
 			return nil, err
 		}
+		r.Version = fieldVersion(h)
 		return r, nil
 	case TypeStatusResponse:
-		r, err := decodeStatusResponse(p)
+		r, err := decodeStatusResponse(p, fieldVersion(h))
 		if err != nil {
 			return nil, err
 		}
 		return r, nil
+	case TypeError:
+		r, err := decodeError(p)
+		if err != nil {
+			return nil, err
+		}
+		r.Version = fieldVersion(h)
+		return r, nil
 	}
-	r, err := decodeError(p)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return decodeV2Response(h.Type, p)
 }
 
 func decodeGenerateResponse(p []byte) (*GenerateResponse, error) {
@@ -191,13 +253,14 @@ func decodeGenerateResponse(p []byte) (*GenerateResponse, error) {
 	return r, nil
 }
 
-func decodeStatusResponse(p []byte) (*StatusResponse, error) {
+func decodeStatusResponse(p []byte, version uint16) (*StatusResponse, error) {
 	id := echoID(p)
 	if len(p) < StatusResponseFixedSize {
 		return nil, newError(CodeMalformed, id, "status response payload is %d bytes, want at least %d", len(p), StatusResponseFixedSize)
 	}
 	be := binary.BigEndian
 	r := &StatusResponse{
+		Version:         version,
 		RequestID:       id,
 		Status:          be.Uint32(p[8:]),
 		VersionMin:      be.Uint16(p[12:]),
@@ -226,6 +289,13 @@ func decodeStatusResponse(p []byte) (*StatusResponse, error) {
 		rest = rest[n:]
 	}
 	r.Backend, r.DaemonVersion = s[0], s[1]
+	if version >= Version2 {
+		v2, err := decodeStatusV2(id, rest)
+		if err != nil {
+			return nil, err
+		}
+		r.V2 = v2
+	}
 	return r, nil
 }
 
@@ -247,8 +317,13 @@ func decodeError(p []byte) (*ErrorResponse, error) {
 	}, nil
 }
 
+// ReadMessage is Versions1.ReadMessage.
+func ReadMessage(r io.Reader, max uint32) ([]byte, error) {
+	return Versions1.ReadMessage(r, max)
+}
+
 // ReadMessage reads one message from r: the header first, checked with
-// DecodeHeader and against max (the largest whole message accepted,
+// vs.DecodeHeader and against max (the largest whole message accepted,
 // header included; 0 or anything above MaxMessageSize means
 // MaxMessageSize) before anything is allocated, then exactly payload_len
 // bytes. It returns the whole message (header and payload).
@@ -258,7 +333,7 @@ func decodeError(p []byte) (*ErrorResponse, error) {
 // io.ErrUnexpectedEOF. Other read errors (deadlines, resets) are returned
 // unchanged. Header failures are the *Error of DecodeHeader (or
 // CodeTooLarge for max).
-func ReadMessage(r io.Reader, max uint32) ([]byte, error) {
+func (vs Versions) ReadMessage(r io.Reader, max uint32) ([]byte, error) {
 	if max == 0 || max > MaxMessageSize {
 		max = MaxMessageSize
 	}
@@ -269,7 +344,7 @@ func ReadMessage(r io.Reader, max uint32) ([]byte, error) {
 		}
 		return nil, err
 	}
-	h, err := DecodeHeader(hdr[:])
+	h, err := vs.DecodeHeader(hdr[:])
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrorResponse is the error message (0x00FF) a daemon sends. It is an
 // error itself; errors.Is(resp, ErrX) matches the sentinel of its Code.
 type ErrorResponse struct {
+	Version   uint16 // header version; 0 encodes as 1
 	RequestID uint64
 	Status    uint32
 	Code      ErrorCode

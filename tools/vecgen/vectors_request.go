@@ -21,6 +21,7 @@ func allVectors() []vector {
 	vs = append(vs, requestOrderVectors()...)
 	vs = append(vs, responseOKVectors()...)
 	vs = append(vs, responseErrorVectors()...)
+	vs = append(vs, v2Vectors()...)
 	return vs
 }
 

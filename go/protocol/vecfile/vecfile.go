@@ -27,6 +27,9 @@
 //     complete the byte);
 //   - carriage returns, NUL bytes, invalid UTF-8, and non-empty lines with no
 //     key before a colon.
+//   - a `versions` value that is not MIN..MAX with 1 <= MIN <= MAX, and an ok
+//     vector of a version-2 type (or status_response_v2) whose version is
+//     not 2, or a status_response whose version is not 1.
 package vecfile
 
 import (
@@ -46,9 +49,13 @@ type Vector struct {
 	Name        string // file name, e.g. "req_ok_status.vec"
 	Description string
 	Decoder     string // "request" or "response"
-	Bytes       []byte // every `hex` line, concatenated (non-nil)
-	Result      string // "ok" or "error"
-	Roundtrip   bool   // re-encoding the decoded value gives back Bytes exactly
+	// VersionMin and VersionMax are the protocol versions the decoder under
+	// test serves (`versions: 1..2`); a file without the key is for a
+	// version-1-only decoder (1..1).
+	VersionMin, VersionMax uint16
+	Bytes                  []byte // every `hex` line, concatenated (non-nil)
+	Result                 string // "ok" or "error"
+	Roundtrip              bool   // re-encoding the decoded value gives back Bytes exactly
 	// LeadingComments counts the `#` lines before the first key (the
 	// generator writes its note and a comment saying what the vector
 	// exercises there).
@@ -117,18 +124,66 @@ var fieldsByType = map[string][]field{
 		{"version", kindUint16}, {"request_id", kindUint64}, {"status", kindUint32},
 		{"code", kindUint32}, {"message", kindText},
 	},
+	// Version 2 (SPEC section 11).
+	"generate_request_options": {
+		{"version", kindUint16}, {"request_id", kindUint64}, {"flags", kindUint32},
+		{"model_id", kindUint32}, {"width", kindUint32}, {"height", kindUint32},
+		{"steps", kindUint32}, {"cfg_bits", kindCfgBits}, {"seed", kindUint64},
+		{"clip_l_hex", kindHex}, {"clip_g_hex", kindHex}, {"t5_hex", kindHex},
+	},
+	"shm_generate_response": {
+		{"version", kindUint16}, {"request_id", kindUint64}, {"status", kindUint32},
+		{"generation_time_ms", kindUint32}, {"width", kindUint32}, {"height", kindUint32},
+		{"channels", kindUint32}, {"image_size", kindUint64}, {"seed", kindUint64},
+	},
+	"queued": {
+		{"version", kindUint16}, {"request_id", kindUint64}, {"position", kindUint32},
+		{"queue_depth", kindUint32},
+	},
+	"progress": {
+		{"version", kindUint16}, {"request_id", kindUint64}, {"step", kindUint32},
+		{"steps", kindUint32}, {"elapsed_ms", kindUint32},
+	},
+	"heartbeat": {
+		{"version", kindUint16}, {"request_id", kindUint64}, {"phase", kindUint32},
+		{"elapsed_ms", kindUint32},
+	},
+	"status_response_v2": {
+		{"version", kindUint16}, {"request_id", kindUint64}, {"status", kindUint32},
+		{"version_min", kindUint16}, {"version_max", kindUint16}, {"uptime_ms", kindUint64},
+		{"requests_served", kindUint64}, {"connections_open", kindUint32},
+		{"max_connections", kindUint32}, {"queue_depth", kindUint32},
+		{"backend", kindText}, {"daemon_version", kindText},
+		{"daemon_pid", kindUint32}, {"features", kindUint32}, {"backend_state", kindUint16},
+		{"worker_pid", kindUint32}, {"worker_restarts", kindUint32}, {"jobs_running", kindUint32},
+		{"last_crash", kindText},
+	},
+}
+
+// typeVersion is the header version a type's ok vector must carry when the
+// type belongs to one version only (the version-2 types, and the two
+// shapes of the status response); 0 means any.
+var typeVersion = map[string]uint16{
+	"status_response":          1,
+	"generate_request_options": 2,
+	"shm_generate_response":    2,
+	"queued":                   2,
+	"progress":                 2,
+	"heartbeat":                2,
+	"status_response_v2":       2,
 }
 
 // typesByDecoder: the types each decoder produces (README, `decoder`).
 var typesByDecoder = map[string][]string{
-	"request":  {"generate_request", "status_request"},
-	"response": {"generate_response", "status_response", "error"},
+	"request": {"generate_request", "status_request", "generate_request_options"},
+	"response": {"generate_response", "status_response", "error",
+		"shm_generate_response", "queued", "progress", "heartbeat", "status_response_v2"},
 }
 
 // knownKeys is every key the format has; anything else is a typo.
 var knownKeys = func() map[string]bool {
 	k := map[string]bool{
-		"description": true, "decoder": true, "hex": true, "result": true, "roundtrip": true,
+		"description": true, "decoder": true, "versions": true, "hex": true, "result": true, "roundtrip": true,
 		"type": true, "error.status": true, "error.code": true, "error.request_id": true,
 	}
 	for _, fs := range fieldsByType {
@@ -233,6 +288,27 @@ func parseUint(s string, bits int) (uint64, error) {
 		return 0, fmt.Errorf("%q is not a %d-bit decimal integer", s, bits)
 	}
 	return n, nil
+}
+
+// parseVersions reads `versions`: "MIN..MAX", two README integers with
+// 1 <= MIN <= MAX <= 65535.
+func parseVersions(s string) (uint16, uint16, error) {
+	parts := strings.Split(s, "..")
+	if len(parts) != 2 {
+		return 0, 0, fmt.Errorf("versions %q is not MIN..MAX", s)
+	}
+	lo, err := parseUint(parts[0], 16)
+	if err != nil {
+		return 0, 0, fmt.Errorf("versions: %v", err)
+	}
+	hi, err := parseUint(parts[1], 16)
+	if err != nil {
+		return 0, 0, fmt.Errorf("versions: %v", err)
+	}
+	if lo < 1 || lo > hi {
+		return 0, 0, fmt.Errorf("versions %q: want 1 <= MIN <= MAX", s)
+	}
+	return uint16(lo), uint16(hi), nil
 }
 
 // parseHex reads hex digit pairs; spaces between digits are allowed. The
@@ -355,6 +431,13 @@ func parse(name string, data []byte) (*Vector, error) {
 	if typesByDecoder[v.Decoder] == nil {
 		return nil, fmt.Errorf("decoder %q is neither request nor response", v.Decoder)
 	}
+	v.VersionMin, v.VersionMax = 1, 1
+	if s, ok := kv["versions"]; ok {
+		delete(kv, "versions")
+		if v.VersionMin, v.VersionMax, err = parseVersions(s); err != nil {
+			return nil, err
+		}
+	}
 	if len(hexParts) == 0 {
 		return nil, fmt.Errorf("missing key \"hex\"")
 	}
@@ -405,6 +488,10 @@ func parse(name string, data []byte) (*Vector, error) {
 				return nil, err
 			}
 			v.fields[f.name] = s
+		}
+		ver, _ := parseUint(v.fields["version"], 16)
+		if want := typeVersion[v.Type]; want != 0 && ver != uint64(want) {
+			return nil, fmt.Errorf("type %s needs version %d, not %d", v.Type, want, ver)
 		}
 	} else {
 		s, err := take("error.status")

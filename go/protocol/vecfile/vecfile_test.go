@@ -290,6 +290,14 @@ func TestTypesAndFieldNames(t *testing.T) {
 		"generate_response": "version request_id status generation_time_ms width height channels image_hex seed",
 		"status_response":   "version request_id status version_min version_max uptime_ms requests_served connections_open max_connections queue_depth backend daemon_version",
 		"error":             "version request_id status code message",
+		// Version 2.
+		"generate_request_options": "version request_id flags model_id width height steps cfg_bits seed clip_l_hex clip_g_hex t5_hex",
+		"shm_generate_response":    "version request_id status generation_time_ms width height channels image_size seed",
+		"queued":                   "version request_id position queue_depth",
+		"progress":                 "version request_id step steps elapsed_ms",
+		"heartbeat":                "version request_id phase elapsed_ms",
+		"status_response_v2": "version request_id status version_min version_max uptime_ms requests_served connections_open max_connections queue_depth backend daemon_version " +
+			"daemon_pid features backend_state worker_pid worker_restarts jobs_running last_crash",
 	}
 	if got := Types(); len(got) != len(want) {
 		t.Errorf("Types() = %q", got)

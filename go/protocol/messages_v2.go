@@ -1,0 +1,362 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
+
+// Version-2 wire constants (SPEC section 11).
+const (
+	// FlagProgress (bit 0 of a 0x0005 request's flags) asks for the queued,
+	// progress and heartbeat messages of SPEC 11.3.
+	FlagProgress uint32 = 1 << 0
+	// FlagSHM (bit 1) asks for the pixels in shared memory (0x0006, SPEC
+	// 11.4); the reply-size rule does not apply then.
+	FlagSHM uint32 = 1 << 1
+
+	// GenerateOptionsFixedSize is the 0x0005 payload before prompt_data.
+	GenerateOptionsFixedSize = 68
+	// SHMResponseSize is the 0x0006 payload.
+	SHMResponseSize = 44
+	// MaxSHMImageSize bounds image_size in a 0x0006 reply (2^30).
+	MaxSHMImageSize = 1 << 30
+	// QueuedSize, ProgressSize and HeartbeatSize are the payloads of the
+	// three progress messages.
+	QueuedSize    = 16
+	ProgressSize  = 20
+	HeartbeatSize = 16
+	// StatusV2FixedSize is what a version-2 status response appends after
+	// daemon_version, with an empty last_crash (its length field included).
+	StatusV2FixedSize = 24
+
+	// PhaseQueued and PhaseRunning are the heartbeat phases.
+	PhaseQueued  uint32 = 1
+	PhaseRunning uint32 = 2
+
+	// Backend states of the version-2 status response.
+	BackendUnloaded   uint16 = 0
+	BackendStarting   uint16 = 1
+	BackendLoaded     uint16 = 2
+	BackendRestarting uint16 = 3
+)
+
+// GenerateOptionsRequest is message 0x0005 (SPEC 11.2): a generate request
+// with flags. It is always sent in a version-2 header; the embedded
+// request's Version is ignored by the encoder and set to 2 by the decoder.
+type GenerateOptionsRequest struct {
+	GenerateRequest
+	Flags uint32 // FlagProgress, FlagSHM; unknown bits are carried as they are
+}
+
+// SHMGenerateResponse is message 0x0006 (SPEC 11.4). The pixels are in the
+// memfd that travels with the message (SCM_RIGHTS), which is not part of
+// the codec.
+type SHMGenerateResponse struct {
+	RequestID        uint64
+	Status           uint32 // 200 (encoders write the field as it is)
+	GenerationTimeMS uint32
+	Width            uint32
+	Height           uint32
+	Channels         uint32 // 3 or 4
+	ImageSize        uint64 // width*height*channels, at most MaxSHMImageSize
+	Seed             uint64
+}
+
+// Queued is message 0x0010 (SPEC 11.3).
+type Queued struct {
+	RequestID  uint64
+	Position   uint32 // 1 = next to run; 1..QueueDepth
+	QueueDepth uint32 // jobs waiting in all
+}
+
+// Progress is message 0x0011 (SPEC 11.3).
+type Progress struct {
+	RequestID uint64
+	Step      uint32 // 1..Steps
+	Steps     uint32 // >= 1
+	ElapsedMS uint32 // since the job started
+}
+
+// Heartbeat is message 0x0012 (SPEC 11.3).
+type Heartbeat struct {
+	RequestID uint64
+	Phase     uint32 // PhaseQueued or PhaseRunning
+	ElapsedMS uint32 // since the request was read
+}
+
+// StatusV2 is what a version-2 status response appends (SPEC 11.6).
+type StatusV2 struct {
+	DaemonPID      uint32
+	Features       uint32 // the 0x0005 flag bits the daemon honours
+	BackendState   uint16 // Backend*; other values are reported as they are
+	WorkerPID      uint32 // 0 when there is no worker
+	WorkerRestarts uint32
+	JobsRunning    uint32
+	LastCrash      string // empty when none; a daemon sends at most 255 bytes
+}
+
+// MsgType returns TypeGenerateOptions.
+func (GenerateOptionsRequest) MsgType() MsgType { return TypeGenerateOptions }
+
+// MsgType returns TypeSHMResponse.
+func (SHMGenerateResponse) MsgType() MsgType { return TypeSHMResponse }
+
+// MsgType returns TypeQueued.
+func (Queued) MsgType() MsgType { return TypeQueued }
+
+// MsgType returns TypeProgress.
+func (Progress) MsgType() MsgType { return TypeProgress }
+
+// MsgType returns TypeHeartbeat.
+func (Heartbeat) MsgType() MsgType { return TypeHeartbeat }
+
+// NewGenerateOptionsRequest returns a 0x0005 request for model 0 with the
+// prompt in all three slots and the given flags.
+func NewGenerateOptionsRequest(id uint64, prompt string, width, height, steps uint32, cfg float32, seed uint64, flags uint32) *GenerateOptionsRequest {
+	r := NewGenerateRequest(id, prompt, width, height, steps, cfg, seed)
+	r.Version = Version2
+	return &GenerateOptionsRequest{GenerateRequest: *r, Flags: flags}
+}
+
+// Validate applies section 4's rules in the SPEC order, the reply-size rule
+// only without FlagSHM (SPEC 11.2), and returns the *Error the daemon would
+// answer with, or nil.
+func (r *GenerateOptionsRequest) Validate() error {
+	g := &r.GenerateRequest
+	if err := checkParams(g.RequestID, g.ModelID, g.Width, g.Height, g.Steps, g.CFGScale); err != nil {
+		return err
+	}
+	for i, p := range [3]string{g.ClipL, g.ClipG, g.T5} {
+		if err := checkPromptLen(g.RequestID, i, uint64(len(p))); err != nil {
+			return err
+		}
+		if !utf8.ValidString(p) {
+			return newError(CodeInvalidPrompt, g.RequestID, "%s prompt is not valid UTF-8", promptNames[i])
+		}
+	}
+	if r.Flags&FlagSHM == 0 {
+		if err := checkReplySize(g.RequestID, g.Width, g.Height); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AppendGenerateOptions appends the encoding of r to dst, in a version-2
+// header, prompts back to back (as AppendGenerateRequest), reserved 0. It
+// does not call Validate; it fails only when the message would exceed
+// MaxMessageSize.
+func AppendGenerateOptions(dst []byte, r *GenerateOptionsRequest) ([]byte, error) {
+	g := &r.GenerateRequest
+	promptLen := uint64(len(g.ClipL)) + uint64(len(g.ClipG)) + uint64(len(g.T5))
+	size := HeaderSize + GenerateOptionsFixedSize + promptLen
+	if size > MaxMessageSize {
+		return dst, tooLarge(g.RequestID, TypeGenerateOptions, size)
+	}
+	dst = appendMsgHeader(dst, Version2, TypeGenerateOptions, GenerateOptionsFixedSize+int(promptLen))
+	dst = appendU64(dst, g.RequestID)
+	dst = appendU32(dst, r.Flags)
+	dst = appendU32(dst, 0)
+	return appendGenerateFields(dst, g), nil
+}
+
+// AppendSHMResponse appends the encoding of r (version 2) to dst. Fields
+// are written as they are; it never fails.
+func AppendSHMResponse(dst []byte, r *SHMGenerateResponse) ([]byte, error) {
+	dst = appendMsgHeader(dst, Version2, TypeSHMResponse, SHMResponseSize)
+	dst = appendU64(dst, r.RequestID)
+	dst = appendU32(dst, r.Status)
+	dst = appendU32(dst, r.GenerationTimeMS)
+	dst = appendU32(dst, r.Width)
+	dst = appendU32(dst, r.Height)
+	dst = appendU32(dst, r.Channels)
+	dst = appendU64(dst, r.ImageSize)
+	return appendU64(dst, r.Seed), nil
+}
+
+// AppendQueued appends the encoding of r (version 2) to dst; it never fails.
+func AppendQueued(dst []byte, r *Queued) ([]byte, error) {
+	dst = appendMsgHeader(dst, Version2, TypeQueued, QueuedSize)
+	dst = appendU64(dst, r.RequestID)
+	dst = appendU32(dst, r.Position)
+	return appendU32(dst, r.QueueDepth), nil
+}
+
+// AppendProgress appends the encoding of r (version 2) to dst; it never
+// fails.
+func AppendProgress(dst []byte, r *Progress) ([]byte, error) {
+	dst = appendMsgHeader(dst, Version2, TypeProgress, ProgressSize)
+	dst = appendU64(dst, r.RequestID)
+	dst = appendU32(dst, r.Step)
+	dst = appendU32(dst, r.Steps)
+	return appendU32(dst, r.ElapsedMS), nil
+}
+
+// AppendHeartbeat appends the encoding of r (version 2) to dst; it never
+// fails.
+func AppendHeartbeat(dst []byte, r *Heartbeat) ([]byte, error) {
+	dst = appendMsgHeader(dst, Version2, TypeHeartbeat, HeartbeatSize)
+	dst = appendU64(dst, r.RequestID)
+	dst = appendU32(dst, r.Phase)
+	return appendU32(dst, r.ElapsedMS), nil
+}
+
+func appendStatusV2(dst []byte, s *StatusV2) []byte {
+	dst = appendU32(dst, s.DaemonPID)
+	dst = appendU32(dst, s.Features)
+	dst = appendU16(dst, s.BackendState)
+	dst = appendU32(dst, s.WorkerPID)
+	dst = appendU32(dst, s.WorkerRestarts)
+	dst = appendU32(dst, s.JobsRunning)
+	dst = appendU16(dst, uint16(len(s.LastCrash)))
+	return append(dst, s.LastCrash...)
+}
+
+// appendV2Message is AppendMessage for the version-2 types; ok is false for
+// any other type.
+func appendV2Message(dst []byte, m Message) (out []byte, ok bool, err error) {
+	switch v := m.(type) {
+	case *GenerateOptionsRequest:
+		out, err = AppendGenerateOptions(dst, v)
+	case GenerateOptionsRequest:
+		out, err = AppendGenerateOptions(dst, &v)
+	case *SHMGenerateResponse:
+		out, err = AppendSHMResponse(dst, v)
+	case SHMGenerateResponse:
+		out, err = AppendSHMResponse(dst, &v)
+	case *Queued:
+		out, err = AppendQueued(dst, v)
+	case Queued:
+		out, err = AppendQueued(dst, &v)
+	case *Progress:
+		out, err = AppendProgress(dst, v)
+	case Progress:
+		out, err = AppendProgress(dst, &v)
+	case *Heartbeat:
+		out, err = AppendHeartbeat(dst, v)
+	case Heartbeat:
+		out, err = AppendHeartbeat(dst, &v)
+	default:
+		return dst, false, nil
+	}
+	return out, true, err
+}
+
+// decodeGenerateOptions decodes a 0x0005 payload (SPEC 11.2): length (68),
+// then section 4's checks in section 4's order, the reply size only
+// without FlagSHM.
+func decodeGenerateOptions(p []byte) (*GenerateOptionsRequest, error) {
+	id := echoID(p)
+	if len(p) < GenerateOptionsFixedSize {
+		return nil, newError(CodeMalformed, id, "generate request with options payload is %d bytes, want at least %d", len(p), GenerateOptionsFixedSize)
+	}
+	flags := binary.BigEndian.Uint32(p[8:])
+	g, err := decodeGenerateFields(id, p[16:GenerateOptionsFixedSize], p[GenerateOptionsFixedSize:], flags&FlagSHM == 0)
+	if err != nil {
+		return nil, err
+	}
+	g.Version = Version2
+	return &GenerateOptionsRequest{GenerateRequest: *g, Flags: flags}, nil
+}
+
+// decodeV2Response decodes the payload of a 0x0006, 0x0010, 0x0011 or
+// 0x0012 message (the caller has checked the type against the version).
+func decodeV2Response(t MsgType, p []byte) (Message, error) {
+	id := echoID(p)
+	be := binary.BigEndian
+	short := func(want int) error {
+		return newError(CodeMalformed, id, "%s payload is %d bytes, want at least %d", t, len(p), want)
+	}
+	switch t {
+	case TypeSHMResponse:
+		if len(p) < SHMResponseSize {
+			return nil, short(SHMResponseSize)
+		}
+		r := &SHMGenerateResponse{
+			RequestID:        id,
+			Status:           be.Uint32(p[8:]),
+			GenerationTimeMS: be.Uint32(p[12:]),
+			Width:            be.Uint32(p[16:]),
+			Height:           be.Uint32(p[20:]),
+			Channels:         be.Uint32(p[24:]),
+			ImageSize:        be.Uint64(p[28:]),
+			Seed:             be.Uint64(p[36:]),
+		}
+		if err := checkSHMResponse(r); err != nil {
+			return nil, err
+		}
+		return r, nil
+	case TypeQueued:
+		if len(p) < QueuedSize {
+			return nil, short(QueuedSize)
+		}
+		r := &Queued{RequestID: id, Position: be.Uint32(p[8:]), QueueDepth: be.Uint32(p[12:])}
+		if r.Position == 0 || r.Position > r.QueueDepth {
+			return nil, newError(CodeMalformed, id, "queued position %d of queue_depth %d (want 1..queue_depth)", r.Position, r.QueueDepth)
+		}
+		return r, nil
+	case TypeProgress:
+		if len(p) < ProgressSize {
+			return nil, short(ProgressSize)
+		}
+		r := &Progress{RequestID: id, Step: be.Uint32(p[8:]), Steps: be.Uint32(p[12:]), ElapsedMS: be.Uint32(p[16:])}
+		if r.Steps == 0 || r.Step == 0 || r.Step > r.Steps {
+			return nil, newError(CodeMalformed, id, "progress step %d of %d (want steps >= 1, step 1..steps)", r.Step, r.Steps)
+		}
+		return r, nil
+	case TypeHeartbeat:
+		if len(p) < HeartbeatSize {
+			return nil, short(HeartbeatSize)
+		}
+		r := &Heartbeat{RequestID: id, Phase: be.Uint32(p[8:]), ElapsedMS: be.Uint32(p[12:])}
+		if r.Phase != PhaseQueued && r.Phase != PhaseRunning {
+			return nil, newError(CodeMalformed, id, "heartbeat phase %d (want %d queued or %d running)", r.Phase, PhaseQueued, PhaseRunning)
+		}
+		return r, nil
+	}
+	return nil, newError(CodeUnknownType, id, "%s is not a response", t)
+}
+
+// checkSHMResponse applies SPEC 11.4's rules: status 200, sides >= 1, 3 or
+// 4 channels, image_size exactly width*height*channels (the product
+// computed without overflow) and at most MaxSHMImageSize.
+func checkSHMResponse(r *SHMGenerateResponse) error {
+	id := r.RequestID
+	if r.Status != StatusOK {
+		return newError(CodeMalformed, id, "shared-memory response status is %d, want %d", r.Status, StatusOK)
+	}
+	if r.Width < 1 || r.Height < 1 || (r.Channels != 3 && r.Channels != 4) {
+		return newError(CodeMalformed, id, "shared-memory image %dx%d with %d channels (want sides >= 1, 3 or 4 channels)", r.Width, r.Height, r.Channels)
+	}
+	hi, lo := bits.Mul64(uint64(r.Width)*uint64(r.Height), uint64(r.Channels))
+	if hi != 0 || lo != r.ImageSize {
+		return newError(CodeMalformed, id, "image_size is %d, but %dx%dx%d is not", r.ImageSize, r.Width, r.Height, r.Channels)
+	}
+	if r.ImageSize > MaxSHMImageSize {
+		return newError(CodeMalformed, id, "image_size %d is over the %d-byte limit", r.ImageSize, MaxSHMImageSize)
+	}
+	return nil
+}
+
+// decodeStatusV2 reads SPEC 11.6's fields from x, the payload after
+// daemon_version.
+func decodeStatusV2(id uint64, x []byte) (*StatusV2, error) {
+	if len(x) < StatusV2FixedSize {
+		return nil, newError(CodeMalformed, id, "version-2 status response has %d bytes after daemon_version, want at least %d", len(x), StatusV2FixedSize)
+	}
+	be := binary.BigEndian
+	n := int(be.Uint16(x[22:]))
+	if n > len(x)-StatusV2FixedSize {
+		return nil, newError(CodeMalformed, id, "last_crash length %d runs past the payload (%d bytes left)", n, len(x)-StatusV2FixedSize)
+	}
+	return &StatusV2{
+		DaemonPID:      be.Uint32(x[0:]),
+		Features:       be.Uint32(x[4:]),
+		BackendState:   be.Uint16(x[8:]),
+		WorkerPID:      be.Uint32(x[10:]),
+		WorkerRestarts: be.Uint32(x[14:]),
+		JobsRunning:    be.Uint32(x[18:]),
+		LastCrash:      string(x[StatusV2FixedSize : StatusV2FixedSize+n]),
+	}, nil
+}

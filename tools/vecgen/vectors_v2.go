@@ -1,0 +1,776 @@
+package main
+
+// Vectors for protocol version 2 (SPEC section 11). Every vector here runs a
+// decoder that serves versions 1..2 (`versions: 1..2`), except the few that
+// show what a version-1-only decoder (no `versions` key) makes of the new
+// types. The messages are laid out with msg.go's helpers, field by field.
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Version-2 wire constants, restated from SPEC section 11.
+const (
+	typeGenerateOptions = 0x0005
+	typeSHMResponse     = 0x0006
+	typeQueued          = 0x0010
+	typeProgress        = 0x0011
+	typeHeartbeat       = 0x0012
+
+	flagProgress = 1 << 0
+	flagSHM      = 1 << 1
+
+	served12 = "1..2"
+)
+
+func v2Hdr(msgType uint16) hdr {
+	h := defHdr(msgType)
+	h.version = 2
+	return h
+}
+
+// in12 marks v as run by a decoder serving versions 1..2.
+func in12(v vector) vector {
+	v.versions = served12
+	return v
+}
+
+// optReq is a generate request with options (0x0005, SPEC 11.2): section
+// 4's request with flags and reserved after request_id.
+type optReq struct {
+	genReq
+	flags    uint32
+	reserved uint32
+}
+
+func newOptReq(flags uint32) optReq {
+	r := exampleReq()
+	r.h = v2Hdr(typeGenerateOptions)
+	return optReq{genReq: r, flags: flags}
+}
+
+// badOptReq is newOptReq with the distinctive errID.
+func badOptReq(flags uint32) optReq {
+	r := newOptReq(flags)
+	r.requestID = errID
+	return r
+}
+
+func (r optReq) payload() *msg {
+	inner := r.genReq.payload()
+	p := &msg{}
+	p.add(inner.fields[0].name, inner.fields[0].data) // request_id
+	p.u32(fmt.Sprintf("flags (0x%08X)", r.flags), r.flags)
+	p.u32("reserved", r.reserved)
+	for _, f := range inner.fields[1:] {
+		p.add(f.name, f.data)
+	}
+	return p
+}
+
+func (r optReq) msg() *msg { return frame(r.h, r.payload()) }
+
+func (r optReq) fields() []kv {
+	fs := r.genReq.fields()
+	out := []kv{fs[0], fs[1], {"flags", num(uint64(r.flags))}}
+	return append(out, fs[2:]...)
+}
+
+// shmResp is a shared-memory generate response (0x0006, SPEC 11.4).
+type shmResp struct {
+	h         hdr
+	requestID uint64
+	status    uint32
+	genTimeMS uint32
+	width     uint32
+	height    uint32
+	channels  uint32
+	imageSize uint64
+	seed      uint64
+	trailing  []byte
+}
+
+func newSHMResp(w, h, c uint32) shmResp {
+	return shmResp{h: v2Hdr(typeSHMResponse), requestID: 1, status: statusOK, genTimeMS: 1234,
+		width: w, height: h, channels: c, imageSize: uint64(w) * uint64(h) * uint64(c), seed: 0x0123456789ABCDEF}
+}
+
+func (r shmResp) msg() *msg {
+	p := &msg{}
+	p.u64("request_id", r.requestID)
+	p.u32("status", r.status)
+	p.u32("generation_time_ms", r.genTimeMS)
+	p.u32("image_width", r.width)
+	p.u32("image_height", r.height)
+	p.u32("channels", r.channels)
+	p.u64("image_size", r.imageSize)
+	p.u64("seed", r.seed)
+	if len(r.trailing) > 0 {
+		p.add("bytes after the known fields (ignored)", r.trailing)
+	}
+	return frame(r.h, p)
+}
+
+func (r shmResp) fields() []kv {
+	return []kv{
+		{"version", dec(uint64(r.h.version))},
+		{"request_id", num(r.requestID)},
+		{"status", dec(uint64(r.status))},
+		{"generation_time_ms", dec(uint64(r.genTimeMS))},
+		{"width", dec(uint64(r.width))},
+		{"height", dec(uint64(r.height))},
+		{"channels", dec(uint64(r.channels))},
+		{"image_size", num(r.imageSize)},
+		{"seed", num(r.seed)},
+	}
+}
+
+// event is one of the three progress messages (SPEC 11.3): request_id and
+// two or three u32 fields.
+type event struct {
+	h         hdr
+	typ       string // vector type: queued, progress, heartbeat
+	requestID uint64
+	names     []string
+	values    []uint32
+	trailing  []byte
+}
+
+func queued(position, depth uint32) event {
+	return event{h: v2Hdr(typeQueued), typ: "queued", requestID: 1,
+		names: []string{"position", "queue_depth"}, values: []uint32{position, depth}}
+}
+
+func progress(step, steps, elapsed uint32) event {
+	return event{h: v2Hdr(typeProgress), typ: "progress", requestID: 1,
+		names: []string{"step", "steps", "elapsed_ms"}, values: []uint32{step, steps, elapsed}}
+}
+
+func heartbeat(phase, elapsed uint32) event {
+	return event{h: v2Hdr(typeHeartbeat), typ: "heartbeat", requestID: 1,
+		names: []string{"phase", "elapsed_ms"}, values: []uint32{phase, elapsed}}
+}
+
+func (e event) payload() *msg {
+	p := &msg{}
+	p.u64("request_id", e.requestID)
+	for i, n := range e.names {
+		p.u32(n, e.values[i])
+	}
+	if len(e.trailing) > 0 {
+		p.add("bytes after the known fields (ignored)", e.trailing)
+	}
+	return p
+}
+
+func (e event) msg() *msg { return frame(e.h, e.payload()) }
+
+func (e event) fields() []kv {
+	out := []kv{{"version", dec(uint64(e.h.version))}, {"request_id", num(e.requestID)}}
+	for i, n := range e.names {
+		out = append(out, kv{n, dec(uint64(e.values[i]))})
+	}
+	return out
+}
+
+// statusV2 is a version-2 status response (SPEC 11.6): section 7's fields
+// and the appended ones.
+type statusV2 struct {
+	statusResp
+	daemonPID      uint32
+	features       uint32
+	backendState   uint16
+	workerPID      uint32
+	workerRestarts uint32
+	jobsRunning    uint32
+	crashLen       int64 // < 0: len(lastCrash)
+	lastCrash      string
+	v2Trailing     []byte
+}
+
+func newStatusV2() statusV2 {
+	s := newStatusResp()
+	s.h = v2Hdr(typeStatusResponse)
+	s.versionMax = 2
+	return statusV2{statusResp: s, daemonPID: 4321, features: flagProgress | flagSHM,
+		backendState: 2, workerPID: 4322, workerRestarts: 0, jobsRunning: 1, crashLen: -1}
+}
+
+func (r statusV2) payload() *msg {
+	p := r.statusResp.payload()
+	p.u32("daemon_pid", r.daemonPID)
+	p.u32("features", r.features)
+	p.u16("backend_state", r.backendState)
+	p.u32("worker_pid", r.workerPID)
+	p.u32("worker_restarts", r.workerRestarts)
+	p.u32("jobs_running", r.jobsRunning)
+	n := uint16(len(r.lastCrash))
+	if r.crashLen >= 0 {
+		n = uint16(r.crashLen)
+	}
+	p.u16("last_crash_len", n)
+	if len(r.lastCrash) > 0 {
+		p.add(fmt.Sprintf("last_crash %q", r.lastCrash), []byte(r.lastCrash))
+	}
+	if len(r.v2Trailing) > 0 {
+		p.add("bytes after the known fields (ignored)", r.v2Trailing)
+	}
+	return p
+}
+
+func (r statusV2) msg() *msg { return frame(r.h, r.payload()) }
+
+func (r statusV2) fields() []kv {
+	return append(r.statusResp.fields(),
+		kv{"daemon_pid", dec(uint64(r.daemonPID))},
+		kv{"features", num(uint64(r.features))},
+		kv{"backend_state", dec(uint64(r.backendState))},
+		kv{"worker_pid", dec(uint64(r.workerPID))},
+		kv{"worker_restarts", dec(uint64(r.workerRestarts))},
+		kv{"jobs_running", dec(uint64(r.jobsRunning))},
+		kv{"last_crash", r.lastCrash},
+	)
+}
+
+func v2Vectors() []vector {
+	var vs []vector
+	vs = append(vs, v2RequestOKVectors()...)
+	vs = append(vs, v2RequestErrorVectors()...)
+	vs = append(vs, v2ResponseOKVectors()...)
+	vs = append(vs, v2ResponseErrorVectors()...)
+	return vs
+}
+
+func v2RequestOKVectors() []vector {
+	var vs []vector
+	add := func(v vector) { vs = append(vs, in12(v)) }
+	opt := func(name, comment, desc string, r optReq, roundtrip bool) {
+		add(okReq(name, comment, desc, r.msg(), roundtrip, "generate_request_options", r.fields()))
+	}
+
+	r := newOptReq(0)
+	if m := r.msg(); m.size() != 126 {
+		panic(fmt.Sprintf("0x0005 worked example is %d bytes, want 126", m.size()))
+	}
+	opt("req_v2_ok_options_example",
+		"SPEC 11.2: the worked example as 0x0005 with flags 0: request_id, flags, reserved, then\nsection 4's fields 8 bytes later; payload 68 + 42 = 110, 126 bytes in all.",
+		"0x0005 worked example, no flags", r, true)
+
+	opt("req_v2_ok_options_progress", "0x0005 with flags PROGRESS (bit 0).",
+		"0x0005 with PROGRESS", newOptReq(flagProgress), true)
+
+	r = newOptReq(flagSHM)
+	r.width, r.height = 2048, 2048
+	opt("req_v2_ok_options_shm_2048x2048",
+		"0x0005 with SHM at 2048x2048: the reply is 11.4's fixed 44 bytes, so the reply-size\ncheck (error 5 without SHM) does not apply: valid.",
+		"0x0005 with SHM at 2048x2048 accepted", r, true)
+
+	r = newOptReq(flagProgress | flagSHM)
+	r.width, r.height = 2048, 1920
+	opt("req_v2_ok_options_progress_shm", "0x0005 with PROGRESS and SHM (flags 3), 2048x1920.",
+		"0x0005 with PROGRESS and SHM", r, true)
+
+	r = newOptReq(0xFFFFFFFF)
+	r.width, r.height = 2048, 2048
+	opt("req_v2_ok_options_unknown_flags",
+		"flags 0xFFFFFFFF: unknown bits are ignored and reported as sent; SHM is among them, so\n2048x2048 is valid.",
+		"0x0005 with every flag bit set", r, true)
+
+	r = newOptReq(0)
+	r.width, r.height = 1856, 1856
+	opt("req_v2_ok_options_1856_no_shm", "0x0005 without SHM at 1856x1856, the largest square whose inline reply fits.",
+		"0x0005 1856x1856 without SHM accepted", r, true)
+
+	r = newOptReq(flagProgress)
+	r.reserved = 0xDEADBEEF
+	opt("req_v2_ok_options_reserved_nonzero",
+		"0x0005 reserved = 0xDEADBEEF: receivers ignore it. Roundtrip no: encoders write 0.",
+		"0x0005 non-zero reserved ignored", r, false)
+
+	r = newOptReq(0)
+	r.genReq = newGenReq("a red fox", "a red fox in the snow", "a red fox in the snow, watercolour")
+	r.h = v2Hdr(typeGenerateOptions)
+	r.requestID, r.seed, r.steps, r.cfgBits = 0x0102030405060708, 0x1112131415161718, 100, f32bits(20.0)
+	opt("req_v2_ok_options_distinct_prompts",
+		"0x0005 with three different prompts at offsets 0, 9, 30 of prompt_data (which starts at\npayload offset 68), distinct bytes in request_id and seed, steps 100, cfg 20.0.",
+		"0x0005 distinct prompts and byte order", r, true)
+
+	r = newOptReq(0)
+	r.promptData = []byte("a red fox jumps")
+	r.clipL, r.clipG, r.t5 = slot{0, 9}, slot{2, 7}, slot{0, 15}
+	opt("req_v2_ok_options_overlapping_prompts",
+		"0x0005 with overlapping prompt ranges [0,9), [2,9), [0,15) in 15 bytes: offsets are\nrelative to prompt_data, as in section 4. Roundtrip no.",
+		"0x0005 overlapping prompts accepted", r, false)
+
+	g := exampleReq()
+	g.h.version = 2
+	add(okGen("req_v2_ok_generate_v1_type_in_v2_header",
+		"SPEC 11.1: 0x0001 in a version-2 header is valid with the same payload (one inline\nreply, the 10 MiB rule, no progress); version 2 is reported.",
+		"0x0001 in a version-2 header accepted", g, true))
+
+	add(okGen("req_v2_ok_generate_v1_header",
+		"The worked example in a version-1 header, decoded by a decoder serving 1..2: exactly\nas in version 1.",
+		"v1 request decoded by a 1..2 decoder", exampleReq(), true))
+
+	sr := statusReq{h: v2Hdr(typeStatusRequest), requestID: 9}
+	add(okStatusReq("req_v2_ok_status_v2_header",
+		"0x0003 in a version-2 header: valid; the daemon answers it with 11.6's fields\n(resp_v2_ok_status is such a reply).",
+		"status request in a version-2 header accepted", sr, true))
+
+	sr = statusReq{h: v2Hdr(typeStatusRequest), requestID: 9, trailing: []byte{1, 2, 3}}
+	add(okStatusReq("req_v2_ok_status_v2_header_trailing",
+		"0x0003 in a version-2 header with 3 bytes after request_id: ignored. Roundtrip no.",
+		"v2 status request trailing bytes ignored", sr, false))
+	return vs
+}
+
+func v2RequestErrorVectors() []vector {
+	var vs []vector
+	add := func(v vector) { vs = append(vs, in12(v)) }
+	optErr := func(name, comment, desc string, r optReq, code uint32) {
+		add(errReq(name, comment, desc, r.msg(), code, errID))
+	}
+
+	// Versions outside 1..2.
+	for _, ver := range []uint16{0, 3, 0xFFFF} {
+		r := badOptReq(0)
+		r.h.version = ver
+		add(errReq(fmt.Sprintf("req_v2_err_version_%d", ver),
+			fmt.Sprintf("0x0005 in a version-%d header, to a decoder serving 1..2: error 2, request_id 0.", ver),
+			fmt.Sprintf("version %d unsupported by a 1..2 decoder", ver), r.msg(), errUnsupportedVersion, 0))
+	}
+	h := v2Hdr(typeGenerateOptions)
+	h.version, h.payloadLen = 3, 0xFFFFFFFF
+	add(errReq("req_v2_order_version_before_size", "Version 3 and payload_len 0xFFFFFFFF (header only): version first: error 2.",
+		"version checked before size (1..2 decoder)", frame(h, &msg{}), errUnsupportedVersion, 0))
+	h = v2Hdr(typeGenerateOptions)
+	h.payloadLen = maxPayloadLen + 1
+	add(errReq("req_v2_err_options_too_large", "0x0005 header claiming payload_len 10485745: error 13, request_id 0.",
+		"0x0005 payload_len over the limit", frame(h, &msg{}), errTooLarge, 0))
+	h = v2Hdr(0x0007)
+	h.payloadLen = 0xFFFFFFFF
+	add(errReq("req_v2_order_size_before_type", "Version 2, msg_type 0x0007, payload_len 0xFFFFFFFF: size first: error 13.",
+		"v2 size checked before message type", frame(h, &msg{}), errTooLarge, 0))
+
+	// The new types in a version-1 header: unknown there (error 12).
+	v1opt := badOptReq(flagSHM)
+	v1opt.h.version = 1
+	add(errReq("req_v2_err_options_in_v1_header",
+		"0x0005 in a version-1 header: the new types are valid only in version 2: error 12,\nrequest_id echoed (8 payload bytes).",
+		"0x0005 in a version-1 header is unknown", v1opt.msg(), errUnknownType, errID))
+	vs = append(vs, errReq("req_v2_err_options_in_v1_header_v1_decoder",
+		"The same 0x0005 in a version-1 header to a version-1-only decoder: error 12 too,\nrequest_id echoed.",
+		"0x0005 unknown to a version-1 decoder", v1opt.msg(), errUnknownType, errID))
+
+	// Daemon-sent types are not requests, in either version.
+	shm := newSHMResp(2, 2, 3)
+	shm.requestID = errID
+	add(errReq("req_v2_err_type_0006", "A whole 0x0006 (shared-memory reply) sent to the daemon: error 12, request_id echoed.",
+		"0x0006 sent to the request decoder", shm.msg(), errUnknownType, errID))
+	for _, e := range []event{queued(1, 1), progress(1, 28, 10), heartbeat(2, 10)} {
+		e.requestID = errID
+		t := e.h.msgType
+		add(errReq(fmt.Sprintf("req_v2_err_type_%04x", t),
+			fmt.Sprintf("A whole 0x%04X (%s) sent to the daemon: error 12, request_id echoed.", t, e.typ),
+			fmt.Sprintf("0x%04X sent to the request decoder", t), e.msg(), errUnknownType, errID))
+	}
+	p := &msg{}
+	p.u64("request_id", errID)
+	add(errReq("req_v2_err_type_0007", "msg_type 0x0007 (not defined) in a version-2 header: error 12, request_id echoed.",
+		"undefined type 0x0007 in version 2", frame(v2Hdr(0x0007), p), errUnknownType, errID))
+
+	// Payload length: 68 bytes before prompt_data.
+	for _, n := range []int{67, 60, 8, 7, 0} {
+		id := uint64(0)
+		echo := "0 (< 8 payload bytes)"
+		if n >= 8 {
+			id, echo = errID, "echoed"
+		}
+		m := frame(v2Hdr(typeGenerateOptions), badOptReq(0).payload().cut(n))
+		add(errReq(fmt.Sprintf("req_v2_err_options_payload_%d", n),
+			fmt.Sprintf("0x0005 whose payload_len is %d (< 68), all bytes present: error 11; request_id %s.", n, echo),
+			fmt.Sprintf("0x0005 payload of %d bytes is malformed", n), m, errMalformed, id))
+	}
+	full := badOptReq(0).msg()
+	for _, n := range []int{20, 24, 40, 83, 125} {
+		id := uint64(0)
+		if n >= headerSize+8 {
+			id = errID
+		}
+		add(errReq(fmt.Sprintf("req_v2_trunc_options_at_%03d", n),
+			fmt.Sprintf("The 126-byte 0x0005 example cut to %d bytes; the header still claims 110: error 11.", n),
+			fmt.Sprintf("0x0005 truncated to %d of 126 bytes", n), full.cut(n), errMalformed, id))
+	}
+
+	// Section 4's checks, at their new offsets.
+	r := badOptReq(0)
+	r.modelID = 1
+	optErr("req_v2_err_options_model_1", "0x0005 with model_id 1 (at payload offset 16): error 3, request_id echoed.",
+		"0x0005 invalid model", r, errInvalidModel)
+	r = badOptReq(flagSHM)
+	r.width = 63
+	optErr("req_v2_err_options_width_63", "0x0005 with SHM and width 63: the side rule still applies: error 5.",
+		"0x0005 width 63", r, errInvalidDimensions)
+	r = badOptReq(flagSHM)
+	r.height = 2112
+	optErr("req_v2_err_options_shm_height_2112", "0x0005 with SHM and height 2112 (> 2048): SHM lifts only the reply-size rule: error 5.",
+		"0x0005 with SHM height 2112", r, errInvalidDimensions)
+	r = badOptReq(0)
+	r.steps = 101
+	optErr("req_v2_err_options_steps_101", "0x0005 with steps 101: error 6.", "0x0005 invalid steps", r, errInvalidSteps)
+	r = badOptReq(0)
+	r.cfgBits = 0x7FC00000
+	optErr("req_v2_err_options_cfg_nan", "0x0005 with cfg_scale NaN (0x7FC00000): error 7.", "0x0005 cfg NaN", r, errInvalidCfg)
+	r = badOptReq(0)
+	r.clipG.n = 0
+	optErr("req_v2_err_options_clip_g_len_0", "0x0005 with clip_g_len 0: error 4.", "0x0005 empty prompt", r, errInvalidPrompt)
+	r = badOptReq(0)
+	r.t5.off = 42 - 13
+	optErr("req_v2_err_options_t5_past_end",
+		"0x0005 t5 offset 29 len 14 ends one past the 42 bytes of prompt_data (offsets count\nfrom payload offset 68, not 60): error 4.",
+		"0x0005 prompt one byte past prompt_data", r, errInvalidPrompt)
+	r = badOptReq(0)
+	r.clipL = slot{0xFFFFFFFF, 1}
+	optErr("req_v2_err_options_clip_l_offset_ffffffff", "0x0005 clip_l offset 0xFFFFFFFF len 1 (wraps in 32 bits): error 4.",
+		"0x0005 prompt offset wraps", r, errInvalidPrompt)
+	r = withPromptOpt(1, "ab\xED\xA0\x80cd")
+	optErr("req_v2_err_options_clip_g_utf8_surrogate", "0x0005 clip_g \"ab\" ED A0 80 \"cd\" (a surrogate): not UTF-8: error 4.",
+		"0x0005 prompt invalid UTF-8", r, errInvalidPrompt)
+	for _, f := range []uint32{0, flagProgress} {
+		r = badOptReq(f)
+		r.width, r.height = 2048, 2048
+		optErr(fmt.Sprintf("req_v2_err_options_2048x2048_flags_%d", f),
+			fmt.Sprintf("0x0005 without SHM (flags %d) at 2048x2048: the inline reply would be 12582968 bytes\n> 10485760: error 5, as in section 4.", f),
+			fmt.Sprintf("0x0005 flags %d 2048x2048 reply too large", f), r, errInvalidDimensions)
+	}
+	g := badReq()
+	g.h.version = 2
+	g.width, g.height = 2048, 2048
+	add(errReq("req_v2_err_generate_v2_header_2048x2048",
+		"0x0001 in a version-2 header at 2048x2048: the 10 MiB reply rule holds as in version 1:\nerror 5.",
+		"0x0001 in version 2 keeps the reply-size rule", g.msg(), errInvalidDimensions, errID))
+
+	// Check order of 0x0005: section 4's.
+	r = badOptReq(0)
+	r.modelID = 1
+	add(errReq("req_v2_order_options_length_before_model",
+		"0x0005 payload_len 24 (complete) whose model_id is 1: length first: error 11, request_id echoed.",
+		"0x0005 length checked before model", frame(v2Hdr(typeGenerateOptions), r.payload().cut(24)), errMalformed, errID))
+	r = badOptReq(0)
+	r.modelID, r.width = 1, 63
+	optErr("req_v2_order_options_model_before_dims", "0x0005 model_id 1 and width 63: model first: error 3.",
+		"0x0005 model checked before dimensions", r, errInvalidModel)
+	r = badOptReq(0)
+	r.height, r.steps = 100, 0
+	optErr("req_v2_order_options_dims_before_steps", "0x0005 height 100 and steps 0: dimensions first: error 5.",
+		"0x0005 dimensions checked before steps", r, errInvalidDimensions)
+	r = badOptReq(0)
+	r.steps, r.cfgBits = 0, 0x7F800000
+	optErr("req_v2_order_options_steps_before_cfg", "0x0005 steps 0 and cfg +Inf: steps first: error 6.",
+		"0x0005 steps checked before cfg", r, errInvalidSteps)
+	r = badOptReq(0)
+	r.cfgBits, r.clipL.n = 0xFF800000, 0
+	optErr("req_v2_order_options_cfg_before_prompt", "0x0005 cfg -Inf and clip_l_len 0: cfg first: error 7.",
+		"0x0005 cfg checked before prompts", r, errInvalidCfg)
+	r = badOptReq(0)
+	r.width, r.height, r.t5.n = 2048, 2048, 0
+	optErr("req_v2_order_options_prompt_before_reply_size",
+		"0x0005 without SHM at 2048x2048 with t5_len 0: prompts before the reply size: error 4.",
+		"0x0005 prompts checked before reply size", r, errInvalidPrompt)
+	r = badOptReq(flagSHM)
+	r.width, r.height, r.clipL.n = 2048, 2048, 2049
+	optErr("req_v2_order_options_shm_prompt",
+		"0x0005 with SHM at 2048x2048 and clip_l_len 2049: the prompt rule still applies: error 4.",
+		"0x0005 with SHM still checks prompts", r, errInvalidPrompt)
+	return vs
+}
+
+// withPromptOpt is badOptReq(0) whose slot i holds p.
+func withPromptOpt(i int, p string) optReq {
+	r := badOptReq(0)
+	g := withPrompt(i, p)
+	g.h = r.h
+	r.genReq = g
+	return r
+}
+
+func v2ResponseOKVectors() []vector {
+	var vs []vector
+	add := func(v vector) { vs = append(vs, in12(v)) }
+	shmOK := func(name, comment, desc string, r shmResp, roundtrip bool) {
+		add(okResp(name, comment, desc, r.msg(), roundtrip, "shm_generate_response", r.fields()))
+	}
+	evOK := func(name, comment, desc string, e event, roundtrip bool) {
+		add(okResp(name, comment, desc, e.msg(), roundtrip, e.typ, e.fields()))
+	}
+	stOK := func(name, comment, desc string, s statusV2, roundtrip bool) {
+		add(okResp(name, comment, desc, s.msg(), roundtrip, "status_response_v2", s.fields()))
+	}
+
+	r := newSHMResp(2, 2, 3)
+	if r.msg().size() != 60 {
+		panic("0x0006 is not 60 bytes")
+	}
+	shmOK("resp_v2_ok_shm_2x2_rgb",
+		"SPEC 11.4: 0x0006 for a 2x2 RGB image: image_size 12, seed 0x0123456789ABCDEF; the\npixels travel in a memfd, so the payload is the fixed 44 bytes.",
+		"0x0006 2x2 RGB", r, true)
+	r = newSHMResp(2048, 2048, 4)
+	r.requestID, r.genTimeMS, r.seed = 0x0102030405060708, 0xFFFFFFFF, 0x1112131415161718
+	shmOK("resp_v2_ok_shm_2048x2048_rgba", "0x0006 2048x2048 RGBA: image_size 16777216, distinct bytes in the 64-bit fields.",
+		"0x0006 2048x2048 RGBA", r, true)
+	r = newSHMResp(16384, 16384, 4)
+	shmOK("resp_v2_ok_shm_image_size_2p30", "0x0006 16384x16384 RGBA: image_size exactly 2^30 (1073741824), the limit.",
+		"0x0006 image_size at 2^30", r, true)
+	r = newSHMResp(1, 1, 3)
+	r.trailing = []byte{0xAA, 0xBB}
+	shmOK("resp_v2_ok_shm_trailing", "0x0006 with 2 bytes after seed: ignored. Roundtrip no.",
+		"0x0006 trailing bytes ignored", r, false)
+
+	evOK("resp_v2_ok_queued_1_of_1", "SPEC 11.3: queued, position 1 (next to run) of queue_depth 1.",
+		"queued position 1 of 1", queued(1, 1), true)
+	e := queued(3, 5)
+	e.requestID = 0x0102030405060708
+	evOK("resp_v2_ok_queued_3_of_5", "queued, position 3 of queue_depth 5, request_id with distinct bytes.",
+		"queued position 3 of 5", e, true)
+	e = queued(0xFFFFFFFF, 0xFFFFFFFF)
+	evOK("resp_v2_ok_queued_max", "queued with position = queue_depth = 0xFFFFFFFF (position <= queue_depth holds).",
+		"queued at the maximum", e, true)
+	e = queued(2, 2)
+	e.trailing = []byte{9, 9, 9, 9}
+	evOK("resp_v2_ok_queued_trailing", "queued with 4 bytes after queue_depth: ignored. Roundtrip no.",
+		"queued trailing bytes ignored", e, false)
+
+	evOK("resp_v2_ok_progress_first", "progress: step 1 of 28, elapsed_ms 350.", "progress step 1 of 28", progress(1, 28, 350), true)
+	evOK("resp_v2_ok_progress_last", "progress: step 28 of 28 (step = steps is the last).", "progress step 28 of 28", progress(28, 28, 9800), true)
+	e = progress(0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+	e.requestID = 0xFFFFFFFFFFFFFFFF
+	evOK("resp_v2_ok_progress_max", "progress with every field at its maximum (the decoder checks only the rules).",
+		"progress at the maximum", e, true)
+	e = progress(1, 1, 0)
+	e.trailing = []byte{1}
+	evOK("resp_v2_ok_progress_trailing", "progress with 1 byte after elapsed_ms: ignored. Roundtrip no.",
+		"progress trailing byte ignored", e, false)
+
+	evOK("resp_v2_ok_heartbeat_queued", "heartbeat phase 1 (queued), elapsed_ms 500.", "heartbeat phase 1", heartbeat(1, 500), true)
+	evOK("resp_v2_ok_heartbeat_running", "heartbeat phase 2 (running), elapsed_ms 0 (sent when the job starts).",
+		"heartbeat phase 2", heartbeat(2, 0), true)
+	e = heartbeat(2, 0x01020304)
+	e.trailing = []byte{0, 0, 0, 0, 0, 0, 0, 0}
+	evOK("resp_v2_ok_heartbeat_trailing", "heartbeat with 8 bytes after elapsed_ms: ignored. Roundtrip no.",
+		"heartbeat trailing bytes ignored", e, false)
+
+	stOK("resp_v2_ok_status",
+		"SPEC 11.6: the reply to a version-2 status request: section 7's fields in a version-2\nheader, then daemon_pid, features 3, backend_state 2 (loaded), worker, jobs, last_crash.",
+		"version-2 status response", newStatusV2(), true)
+	s := newStatusV2()
+	s.backendState, s.workerPID, s.workerRestarts, s.jobsRunning = 3, 0, 2, 0
+	s.lastCrash = "backend crashed (SIGSEGV)"
+	stOK("resp_v2_ok_status_crashed",
+		"Version-2 status while restarting after a crash: backend_state 3, worker_pid 0,\nworker_restarts 2, last_crash \"backend crashed (SIGSEGV)\".",
+		"version-2 status response after a crash", s, true)
+	s = newStatusV2()
+	s.daemonPID, s.features, s.backendState, s.workerPID = 0x21222324, 0x31323334, 0x4142, 0x51525354
+	s.workerRestarts, s.jobsRunning = 0x61626364, 0x71727374
+	stOK("resp_v2_ok_status_distinct_bytes",
+		"Distinct bytes in every version-2 field (backend_state 0x4142 is not a known state;\nthe decoder reports it as is).",
+		"version-2 status fields in order", s, true)
+	s = newStatusV2()
+	s.backend, s.daemonVersion, s.lastCrash = "", "", strings.Repeat("c", 255)
+	stOK("resp_v2_ok_status_crash_255", "Empty backend and daemon_version, last_crash at the 255-byte limit.",
+		"version-2 status with 255-byte last_crash", s, true)
+	s = newStatusV2()
+	s.v2Trailing = []byte{0xFE, 0xED}
+	stOK("resp_v2_ok_status_trailing", "2 bytes after last_crash: ignored. Roundtrip no.",
+		"version-2 status trailing bytes ignored", s, false)
+
+	g := newGenResp(2, 2, 3, pixels2x2RGB())
+	g.h.version = 2
+	add(okGenResp("resp_v2_ok_generate_v2_header", "0x0002 in a version-2 header: the inline reply of version 2, seed included.",
+		"0x0002 in a version-2 header", g, true))
+	er := newErrResp(5, statusServerError, errGPU, "backend crashed (SIGSEGV)")
+	er.h.version = 2
+	add(okErrResp("resp_v2_ok_error_v2_header", "An error reply in a version-2 header (11.7: 500 / 9, a crashed backend).",
+		"error reply in a version-2 header", er, true))
+	er = newErrResp(0, statusBadRequest, errUnsupportedVersion, "unsupported protocol version 2 (this daemon speaks 1..1)")
+	add(okErrResp("resp_v2_ok_error_v1_header", "Error 2 in a version-1 header, as a version-1 daemon answers a version-2 request\n(11.8: the client falls back to version 1).",
+		"error 2 in a version-1 header", er, true))
+	add(okStatusResp("resp_v2_ok_status_v1_header", "A version-1 status response decoded by a 1..2 decoder: section 7's fields only.",
+		"version-1 status response to a 1..2 decoder", newStatusResp(), true))
+	return vs
+}
+
+func v2ResponseErrorVectors() []vector {
+	var vs []vector
+	add := func(v vector) { vs = append(vs, in12(v)) }
+	bad := func(name, comment, desc string, m *msg) { add(errRespVec(name, comment, desc, m, errMalformed)) }
+
+	// Header rules.
+	r := newSHMResp(2, 2, 3)
+	r.h.version = 3
+	add(errRespVec("resp_v2_err_version_3", "0x0006 in a version-3 header to a 1..2 decoder: error 2.",
+		"response version 3 unsupported", r.msg(), errUnsupportedVersion))
+	h := v2Hdr(typeSHMResponse)
+	h.payloadLen = maxPayloadLen + 1
+	add(errRespVec("resp_v2_err_shm_too_large", "0x0006 header claiming payload_len 10485745: error 13.",
+		"0x0006 payload_len over the limit", frame(h, &msg{}), errTooLarge))
+	for _, m := range []struct {
+		t uint16
+		m *msg
+	}{
+		{typeSHMResponse, newSHMResp(2, 2, 3).msg()},
+		{typeQueued, queued(1, 1).msg()},
+		{typeProgress, progress(1, 28, 10).msg()},
+		{typeHeartbeat, heartbeat(1, 10).msg()},
+	} {
+		b := m.m.bytes()
+		v1 := &msg{}
+		v1.add("header magic", b[0:4])
+		v1.u16("header version (1)", 1)
+		v1.add("rest of the message", b[6:])
+		add(errRespVec(fmt.Sprintf("resp_v2_err_type_%04x_in_v1_header", m.t),
+			fmt.Sprintf("0x%04X in a version-1 header: the version-2 types are unknown in version 1:\nerror 12.", m.t),
+			fmt.Sprintf("0x%04X in a version-1 header is unknown", m.t), v1, errUnknownType))
+		if m.t == typeSHMResponse || m.t == typeProgress {
+			vs = append(vs, errRespVec(fmt.Sprintf("resp_v2_err_type_%04x_in_v1_header_v1_decoder", m.t),
+				fmt.Sprintf("0x%04X in a version-1 header to a version-1-only decoder: error 12.", m.t),
+				fmt.Sprintf("0x%04X unknown to a version-1 decoder", m.t), v1, errUnknownType))
+		}
+	}
+	opt := newOptReq(0)
+	add(errRespVec("resp_v2_err_type_0005", "A 0x0005 request sent to the client: not a response: error 12.",
+		"0x0005 sent to the response decoder", opt.msg(), errUnknownType))
+	p := &msg{}
+	p.u64("request_id", 5)
+	add(errRespVec("resp_v2_err_type_0013", "msg_type 0x0013 (not defined) in a version-2 header: error 12.",
+		"undefined type 0x0013 in version 2", frame(v2Hdr(0x0013), p), errUnknownType))
+
+	// 0x0006.
+	for _, n := range []int{43, 36, 8, 0} {
+		bad(fmt.Sprintf("resp_v2_err_shm_payload_%d", n),
+			fmt.Sprintf("0x0006 whose payload_len is %d (< 44), all bytes present: error 11.", n),
+			fmt.Sprintf("0x0006 payload of %d bytes", n), frame(v2Hdr(typeSHMResponse), cutPayload(newSHMResp(2, 2, 3).msg(), n)))
+	}
+	full := newSHMResp(2, 2, 3).msg()
+	for _, n := range []int{20, 44, 59} {
+		bad(fmt.Sprintf("resp_v2_trunc_shm_at_%03d", n),
+			fmt.Sprintf("The 60-byte 0x0006 cut to %d bytes; the header still claims 44: error 11.", n),
+			fmt.Sprintf("0x0006 truncated to %d of 60 bytes", n), full.cut(n))
+	}
+	for _, st := range []uint32{500, 0} {
+		r = newSHMResp(2, 2, 3)
+		r.status = st
+		bad(fmt.Sprintf("resp_v2_err_shm_status_%d", st), fmt.Sprintf("0x0006 with status %d (must be 200): error 11.", st),
+			fmt.Sprintf("0x0006 status %d", st), r.msg())
+	}
+	for _, c := range []struct {
+		name    string
+		w, h, c uint32
+	}{{"width_0", 0, 2, 3}, {"height_0", 2, 0, 3}, {"channels_2", 2, 2, 2}, {"channels_5", 2, 2, 5}} {
+		r = newSHMResp(c.w, c.h, c.c)
+		bad("resp_v2_err_shm_"+c.name,
+			fmt.Sprintf("0x0006 %dx%d with %d channels, image_size consistent (%d): error 11.", c.w, c.h, c.c, r.imageSize),
+			"0x0006 "+strings.Replace(c.name, "_", " ", 1), r.msg())
+	}
+	for _, n := range []uint64{11, 13, 0, 12 + 1<<32} {
+		r = newSHMResp(2, 2, 3)
+		r.imageSize = n
+		bad(fmt.Sprintf("resp_v2_err_shm_image_size_%d", n),
+			fmt.Sprintf("0x0006 2x2 RGB with image_size %d instead of 12: error 11.", n),
+			fmt.Sprintf("0x0006 image_size %d != 12", n), r.msg())
+	}
+	big := []struct {
+		name    string
+		w, h, c uint32
+		why     string
+	}{
+		{"16384x16385_rgba", 16384, 16385, 4, "1073807360 = 2^30 + 65536, just over 2^30"},
+		{"65536x65536_rgb", 0x10000, 0x10000, 3, "3*2^32, over 2^30 (and over 32 bits)"},
+		{"ffffffff_squared_rgba", 0xFFFFFFFF, 0xFFFFFFFF, 4, "about 2^66: does not fit 64 bits (image_size holds the wrapped product)"},
+		{"2p31_squared_rgba", 0x80000000, 0x80000000, 4, "2^64, which wraps to 0 in 64 bits"},
+	}
+	for _, b := range big {
+		r = newSHMResp(b.w, b.h, b.c) // imageSize: the product wrapped to 64 bits
+		bad("resp_v2_err_shm_size_"+b.name,
+			fmt.Sprintf("0x0006 %dx%dx%d, image_size 0x%X: the product is %s:\nerror 11.", b.w, b.h, b.c, r.imageSize, b.why),
+			"0x0006 image size over 2^30: "+b.name, r.msg())
+	}
+
+	// 0x0010 queued.
+	for _, n := range []int{15, 12, 8, 0} {
+		bad(fmt.Sprintf("resp_v2_err_queued_payload_%d", n), fmt.Sprintf("queued whose payload_len is %d (< 16): error 11.", n),
+			fmt.Sprintf("queued payload of %d bytes", n), frame(v2Hdr(typeQueued), queued(1, 1).payload().cut(n)))
+	}
+	for _, q := range [][2]uint32{{0, 1}, {0, 0}, {2, 1}, {1, 0}} {
+		bad(fmt.Sprintf("resp_v2_err_queued_%d_of_%d", q[0], q[1]),
+			fmt.Sprintf("queued position %d, queue_depth %d: position must be 1..queue_depth: error 11.", q[0], q[1]),
+			fmt.Sprintf("queued position %d of %d", q[0], q[1]), queued(q[0], q[1]).msg())
+	}
+	bad("resp_v2_trunc_queued_at_031", "queued (32 bytes) cut to 31; the header still claims 16: error 11.",
+		"queued truncated", queued(1, 1).msg().cut(31))
+
+	// 0x0011 progress.
+	for _, n := range []int{19, 16, 8, 0} {
+		bad(fmt.Sprintf("resp_v2_err_progress_payload_%d", n), fmt.Sprintf("progress whose payload_len is %d (< 20): error 11.", n),
+			fmt.Sprintf("progress payload of %d bytes", n), frame(v2Hdr(typeProgress), progress(1, 28, 10).payload().cut(n)))
+	}
+	for _, s := range [][2]uint32{{0, 28}, {29, 28}, {0, 0}, {1, 0}, {0xFFFFFFFF, 1}} {
+		bad(fmt.Sprintf("resp_v2_err_progress_step_%d_of_%d", s[0], s[1]),
+			fmt.Sprintf("progress step %d of steps %d: steps must be >= 1 and step 1..steps: error 11.", s[0], s[1]),
+			fmt.Sprintf("progress step %d of %d", s[0], s[1]), progress(s[0], s[1], 10).msg())
+	}
+
+	// 0x0012 heartbeat.
+	for _, n := range []int{15, 12, 8, 0} {
+		bad(fmt.Sprintf("resp_v2_err_heartbeat_payload_%d", n), fmt.Sprintf("heartbeat whose payload_len is %d (< 16): error 11.", n),
+			fmt.Sprintf("heartbeat payload of %d bytes", n), frame(v2Hdr(typeHeartbeat), heartbeat(1, 10).payload().cut(n)))
+	}
+	for _, ph := range []uint32{0, 3, 0xFFFFFFFF} {
+		bad(fmt.Sprintf("resp_v2_err_heartbeat_phase_%d", ph),
+			fmt.Sprintf("heartbeat phase %d (only 1 queued and 2 running exist): error 11.", ph),
+			fmt.Sprintf("heartbeat phase %d", ph), heartbeat(ph, 10).msg())
+	}
+
+	// Version-2 status response.
+	v1 := newStatusResp()
+	v1.h = v2Hdr(typeStatusResponse)
+	bad("resp_v2_err_status_v1_payload_in_v2_header",
+		"A status response in a version-2 header that ends after daemon_version (a version-1\npayload): it ends before last_crash does: error 11.",
+		"version-2 status without its version-2 fields", v1.msg())
+	s := newStatusV2()
+	base := s.statusResp.payload().size()
+	for _, extra := range []int{4, 8, 10, 14, 18, 22, 23} {
+		n := base + extra
+		bad(fmt.Sprintf("resp_v2_err_status_payload_ends_at_x_plus_%d", extra),
+			fmt.Sprintf("Version-2 status whose payload_len is %d: it ends X+%d bytes after daemon_version,\nbefore last_crash_len does: error 11.", n, extra),
+			fmt.Sprintf("version-2 status cut at X+%d", extra), frame(v2Hdr(typeStatusResponse), s.payload().cut(n)))
+	}
+	s = newStatusV2()
+	s.lastCrash = "boom"
+	s.crashLen = 5
+	bad("resp_v2_err_status_last_crash_len_past_end", "last_crash_len 5 with 4 bytes left: runs one byte past the payload: error 11.",
+		"version-2 status last_crash past the payload", s.msg())
+	s = newStatusV2()
+	s.crashLen = 0xFFFF
+	bad("resp_v2_err_status_last_crash_len_ffff", "last_crash_len 65535 with no bytes after it: error 11.",
+		"version-2 status last_crash_len 65535", s.msg())
+	s = newStatusV2()
+	s.status = 500
+	bad("resp_v2_err_status_500", "Version-2 status response with status 500 (must be 200): error 11.",
+		"version-2 status 500", s.msg())
+	s = newStatusV2()
+	s.backendLen = 200
+	bad("resp_v2_err_status_backend_len_past_end", "Version-2 status with backend_len 200, past the payload: error 11.",
+		"version-2 status backend_len past the payload", s.msg())
+	full = newStatusV2().msg()
+	bad("resp_v2_trunc_status_at_end_minus_1",
+		fmt.Sprintf("The %d-byte version-2 status cut one byte short; the header still claims %d: error 11.", full.size(), full.size()-headerSize),
+		"version-2 status truncated by one byte", full.cut(full.size()-1))
+	return vs
+}
+
+// cutPayload returns the first n payload bytes of a framed message.
+func cutPayload(m *msg, n int) *msg {
+	p := &msg{fields: m.fields[5:]}
+	return p.cut(n)
+}
