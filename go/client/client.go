@@ -178,7 +178,7 @@ func (c *Client) Generate(ctx context.Context, req *protocol.GenerateRequest) (*
 	if r.RequestID == 0 {
 		r.RequestID = c.newRequestID()
 	}
-	m, err := c.roundTrip(ctx, &r)
+	m, err := c.roundTrip(ctx, &r, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -200,12 +200,12 @@ func (c *Client) Generate(ctx context.Context, req *protocol.GenerateRequest) (*
 
 // roundTrip encodes req, sends it on a new connection and decodes the
 // reply; a reply that does not decode is a *ReplyError.
-func (c *Client) roundTrip(ctx context.Context, req protocol.Message) (protocol.Message, error) {
+func (c *Client) roundTrip(ctx context.Context, req protocol.Message, peer *Peer) (protocol.Message, error) {
 	msg, err := protocol.Encode(req)
 	if err != nil {
 		return nil, err
 	}
-	reply, err := c.Send(ctx, msg)
+	reply, err := c.send(ctx, msg, peer)
 	if err != nil {
 		return nil, err
 	}
@@ -222,8 +222,25 @@ func (c *Client) roundTrip(ctx context.Context, req protocol.Message) (protocol.
 // *protocol.ErrorResponse — except for a "server busy" reply, which is
 // returned as the *protocol.ErrorResponse itself.
 func (c *Client) Status(ctx context.Context) (*protocol.StatusResponse, error) {
+	return c.status(ctx, nil)
+}
+
+// StatusWithPeer is Status that also returns the credentials of the process
+// serving the socket (SO_PEERCRED; see Peer). The peer is not nil whenever a
+// connection was made, also when the call fails afterwards (for example a
+// daemon that is not responding).
+func (c *Client) StatusWithPeer(ctx context.Context) (*protocol.StatusResponse, *Peer, error) {
+	var p Peer
+	st, err := c.status(ctx, &p)
+	if p.PID == 0 {
+		return st, nil, err
+	}
+	return st, &p, err
+}
+
+func (c *Client) status(ctx context.Context, peer *Peer) (*protocol.StatusResponse, error) {
 	id := c.newRequestID()
-	m, err := c.roundTrip(ctx, &protocol.StatusRequest{RequestID: id})
+	m, err := c.roundTrip(ctx, &protocol.StatusRequest{RequestID: id}, peer)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -31,6 +32,50 @@ var (
 	ErrConnectionClosed = errors.New("weave-compute daemon closed the connection without a response")
 )
 
+// Further sentinels. ErrNotResponding is reported together with
+// ErrReadTimeout or ErrConnectTimeout (an error matches both with errors.Is;
+// its text starts with theirs), so code written against those keeps
+// working.
+var (
+	// ErrNotResponding: a daemon holds the socket but answered nothing at
+	// all within the deadline (no reply byte, request not read, or a listen
+	// backlog that stayed full): it is stopped (SIGSTOP) or wedged.
+	ErrNotResponding = errors.New("weave-compute daemon is not responding")
+	// ErrSocketPathTooLong: the socket path does not fit in sun_path
+	// (MaxSocketPathLen bytes). The error is a *SocketPathError.
+	ErrSocketPathTooLong = errors.New("socket path too long")
+)
+
+// MaxSocketPathLen is the longest socket path a Unix socket address holds
+// on Linux (sun_path is 108 bytes including the terminating NUL).
+const MaxSocketPathLen = 107
+
+// SocketPathError is a socket path longer than MaxSocketPathLen. Its text is
+// "socket path too long (N bytes, max 107): PATH"; it matches
+// ErrSocketPathTooLong and syscall.EINVAL with errors.Is.
+type SocketPathError struct {
+	Path string
+}
+
+func (e *SocketPathError) Error() string {
+	return fmt.Sprintf("%s (%d bytes, max %d): %s", ErrSocketPathTooLong.Error(), len(e.Path), MaxSocketPathLen, e.Path)
+}
+
+// Is matches ErrSocketPathTooLong.
+func (e *SocketPathError) Is(target error) bool { return target == ErrSocketPathTooLong }
+
+// Unwrap returns syscall.EINVAL, what connect(2) would have said.
+func (e *SocketPathError) Unwrap() error { return syscall.EINVAL }
+
+// CheckSocketPath returns a *SocketPathError when path does not fit in a
+// Unix socket address, nil otherwise.
+func CheckSocketPath(path string) error {
+	if len(path) > MaxSocketPathLen {
+		return &SocketPathError{Path: path}
+	}
+	return nil
+}
+
 // ErrStatusNotSupported is returned by Status when the daemon answers the
 // status request with an error reply: it is up but does not serve the status
 // extension (SPEC section 7). The *protocol.ErrorResponse is wrapped.
@@ -55,6 +100,12 @@ type Error struct {
 	Sentinel error  // one of the Err* variables above
 	Detail   string // extra context for people; may be empty
 	Cause    error  // the low-level error, if any
+	// Also is a second sentinel the error matches (ErrNotResponding next
+	// to ErrReadTimeout or ErrConnectTimeout); it does not change Error().
+	Also error
+	// PeerPID is the pid of the process serving the socket (SO_PEERCRED)
+	// when a connection was made, 0 when unknown.
+	PeerPID int
 }
 
 func (e *Error) Error() string {
@@ -68,8 +119,10 @@ func (e *Error) Error() string {
 	return msg + ": " + e.Detail
 }
 
-// Is reports whether target is the sentinel of e.
-func (e *Error) Is(target error) bool { return target == e.Sentinel }
+// Is reports whether target is the sentinel of e (or its Also sentinel).
+func (e *Error) Is(target error) bool {
+	return target == e.Sentinel || (e.Also != nil && target == e.Also)
+}
 
 // Unwrap returns the low-level cause.
 func (e *Error) Unwrap() error { return e.Cause }

@@ -35,6 +35,12 @@ var aLongTimeAgo = time.Unix(1, 0)
 // (e.g. it answered "server busy" without reading), Send still reads the
 // reply it may have sent. When ctx is done, Send returns ctx.Err().
 func (c *Client) Send(ctx context.Context, msg []byte) ([]byte, error) {
+	return c.send(ctx, msg, nil)
+}
+
+// send is Send; when peer is not nil it is filled in with the credentials
+// of the connection's peer (SO_PEERCRED) once connected.
+func (c *Client) send(ctx context.Context, msg []byte, peer *Peer) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -43,6 +49,11 @@ func (c *Client) Send(ctx context.Context, msg []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer conn.Close()
+	if peer != nil {
+		if p, err := peerOf(conn); err == nil {
+			*peer = *p
+		}
+	}
 	g := watchContext(ctx, conn)
 	defer g.stop()
 	return c.exchange(ctx, conn, g, msg)
@@ -51,12 +62,17 @@ func (c *Client) Send(ctx context.Context, msg []byte) ([]byte, error) {
 // dial connects to the socket within the connect timeout, retrying while the
 // listen backlog is full (EAGAIN).
 func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	if err := CheckSocketPath(c.socketPath); err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(c.connectTimeout)
 	backoff := initialConnectBackoff
 	for {
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return nil, newError(ErrConnectTimeout, fmt.Sprintf("%s: listen backlog stayed full for %v", c.socketPath, c.connectTimeout), syscall.EAGAIN)
+			return nil, &Error{Sentinel: ErrConnectTimeout, Also: ErrNotResponding,
+				Detail: fmt.Sprintf("%s: listen backlog stayed full for %v (the daemon is not responding)", c.socketPath, c.connectTimeout),
+				Cause:  syscall.EAGAIN}
 		}
 		// connect(2) on a Unix socket never waits: it succeeds, or fails at
 		// once (EAGAIN when the backlog is full). So no Dialer timeout and no
@@ -107,7 +123,9 @@ func (c *Client) exchange(ctx context.Context, conn net.Conn, g *connGuard, msg 
 			return nil, err
 		}
 		if isTimeout(werr) {
-			return nil, newError(ErrReadTimeout, fmt.Sprintf("request not accepted within %v", c.writeTimeout), werr)
+			return nil, &Error{Sentinel: ErrReadTimeout, Also: ErrNotResponding,
+				Detail: fmt.Sprintf("request not accepted within %v (the daemon is not responding)", c.writeTimeout),
+				Cause:  werr, PeerPID: peerPID(conn)}
 		}
 		if !isClosedByPeer(werr) {
 			return nil, fmt.Errorf("send request to weave-compute daemon: %w", werr)
@@ -127,11 +145,16 @@ func (c *Client) exchange(ctx context.Context, conn net.Conn, g *connGuard, msg 
 	}
 	switch {
 	case isTimeout(rerr):
-		detail := fmt.Sprintf("no reply within %v", c.readTimeout)
 		if cr.n > 0 {
-			detail = fmt.Sprintf("reply incomplete after %v (%d bytes received)", c.readTimeout, cr.n)
+			return nil, &Error{Sentinel: ErrReadTimeout,
+				Detail: fmt.Sprintf("reply incomplete after %v (%d bytes received)", c.readTimeout, cr.n),
+				Cause:  rerr, PeerPID: peerPID(conn)}
 		}
-		return nil, newError(ErrReadTimeout, detail, rerr)
+		// Not one byte: a stopped or wedged daemon looks exactly like this
+		// (the kernel accepted the connection and buffered the request).
+		return nil, &Error{Sentinel: ErrReadTimeout, Also: ErrNotResponding,
+			Detail: fmt.Sprintf("no reply within %v (the daemon is not responding)", c.readTimeout),
+			Cause:  rerr, PeerPID: peerPID(conn)}
 	case isClosedByPeer(rerr):
 		switch {
 		case cr.n > 0:

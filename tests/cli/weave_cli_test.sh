@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Drives the built `weave` command as a user would, against the real
 # weave-compute daemon: generate a PNG, status, the not-running error,
-# autostart, the width rule, usage errors.
+# autostart, the width rule, usage errors, stop, the autostart race, errors
+# that name the fix, usage checks, -o -, --json, signals, the terminal (via
+# script(1)), completion.
 #
 # Under Bazel (sh_test with data = ["//go/cmd/weave", "//c:weave-compute"])
 # the binaries come from runfiles. Outside Bazel set WEAVE_BIN and
@@ -250,17 +252,308 @@ case_width_rule() {
     dir="$NEWDIR"
     start_daemon "$dir" || { bad width_rule "daemon not ready"; return; }
     run_weave "$dir" generate --no-autostart --width 100 -o "$dir/w.png" "too narrow"
-    [ "$RC" = 4 ] || { bad width_rule "exit $RC (want 4), stderr: $ERR"; return; }
+    # weave checks the rule itself: a usage error, in the flag's own name.
+    [ "$RC" = 2 ] || { bad width_rule "exit $RC (want 2), stderr: $ERR"; return; }
     case "$ERR" in
-    *"multiple of 64"*) ;;
-    *) bad width_rule "stderr does not state the width rule: $ERR"; return ;;
-    esac
-    case "$ERR" in
-    *100*) ;;
-    *) bad width_rule "stderr does not name the width given: $ERR"; return ;;
+    "weave: --width 100: want a multiple of 64 in 64..2048"*) ;;
+    *) bad width_rule "stderr does not state the width rule in flag terms: $ERR"; return ;;
     esac
     [ ! -e "$dir/w.png" ] || { bad width_rule "an output file was written"; return; }
     ok width_rule
+}
+
+now_ms() { date +%s%3N; }
+
+# wait_gone PID: up to 10 s for PID to exit (or be a zombie).
+wait_gone() {
+    local i
+    for i in $(seq 1 400); do
+        alive "$1" || return 0
+        [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)" = Z ] && return 0
+        sleep 0.025
+    done
+    return 1
+}
+
+case_stop() {
+    local dir
+    newdir
+    dir="$NEWDIR"
+    start_daemon "$dir" || { bad stop "daemon not ready"; return; }
+    run_weave "$dir" status
+    case "$OUT" in
+    *"pid:"*" $DPID"*) ;;
+    *) bad stop "status does not show pid $DPID: $OUT"; return ;;
+    esac
+    run_weave "$dir" status --json
+    case "$OUT" in
+    '{"running":true,"pid":'"$DPID"',"socket":"'"$dir/weave/weave.sock"'","daemon_version":'*'"protocol":{"min":1,"max":1},"uptime_ms":'*'"queue_depth":0,"backend":"procedural"}') ;;
+    *) bad stop "status --json: $OUT"; return ;;
+    esac
+    run_weave "$dir" version
+    case "$OUT" in
+    *"weave-compute "*"(protocol 1, pid $DPID)"*) ;;
+    *) bad stop "version does not show the daemon: $OUT"; return ;;
+    esac
+    run_weave "$dir" stop
+    [ "$RC" = 0 ] || { bad stop "stop exit $RC: $ERR"; return; }
+    [ "$OUT" = "stopped weave-compute (pid $DPID)" ] || { bad stop "stop said: $OUT"; return; }
+    # weave stop returns once the daemon is gone, so no waiting here.
+    [ ! -e "$dir/weave/weave.sock" ] || { bad stop "socket still there after weave stop"; return; }
+    wait_gone "$DPID" || { bad stop "pid $DPID still running"; return; }
+    run_weave "$dir" stop
+    [ "$RC" = 0 ] && [ "$OUT" = "weave-compute is not running" ] || { bad stop "second stop: exit $RC, '$OUT' '$ERR'"; return; }
+    run_weave "$dir" version
+    case "$OUT" in
+    *"weave-compute: not running"*) ;;
+    *) bad stop "version without a daemon: $OUT"; return ;;
+    esac
+    ok stop
+}
+
+case_autostart_race() {
+    local dir i p pids="" started serving n
+    newdir
+    dir="$NEWDIR"
+    for i in 1 2 3 4; do
+        XDG_RUNTIME_DIR="$dir" WEAVE_COMPUTE_BIN="$DAEMON" "$WEAVE" generate --width 64 --height 64 --steps 1 \
+            -o "$dir/race$i.png" "race $i" >"$dir/race$i.out" 2>"$dir/race$i.err" &
+        pids="$pids $!"
+    done
+    i=0
+    for p in $pids; do
+        i=$((i + 1))
+        wait "$p" || { bad autostart_race "generate $i failed: $(cat "$dir/race$i.err")"; return; }
+        [ -s "$dir/race$i.png" ] || { bad autostart_race "generate $i wrote no PNG"; return; }
+    done
+    started="$(cat "$dir"/race*.err | sed -n 's/^started weave-compute (pid \([0-9]*\))$/\1/p')"
+    n="$(printf '%s\n' "$started" | grep -c .)"
+    run_weave "$dir" status --json
+    serving="$(printf '%s' "$OUT" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')"
+    PIDS="$PIDS $serving"
+    [ "$n" = 1 ] || { bad autostart_race "want exactly one 'started' line, got $n: $(cat "$dir"/race*.err)"; return; }
+    [ "$started" = "$serving" ] || { bad autostart_race "'started' names pid $started, but pid $serving serves"; return; }
+    ok autostart_race
+}
+
+case_hints() {
+    local dir t0 t1 long
+    newdir
+    dir="$NEWDIR"
+    run_weave "$dir" generate --no-autostart -o "$dir/x.png" "x"
+    case "$ERR" in
+    "weave: weave-compute daemon not running (socket not found): $dir/weave/weave.sock"*"without --no-autostart"*"weave-compute &"*"systemctl --user start weave-compute.socket"*) ;;
+    *) bad hints "not running: $ERR"; return ;;
+    esac
+    # Stale socket: a daemon killed with SIGKILL.
+    start_daemon "$dir" || { bad hints "daemon not ready"; return; }
+    kill -KILL "$DPID"
+    wait "$DPID" 2>/dev/null # reap it here, quietly
+    wait_gone "$DPID"
+    run_weave "$dir" status
+    [ "$RC" = 3 ] || { bad hints "stale: exit $RC"; return; }
+    case "$ERR" in
+    "weave: weave-compute daemon not accepting connections: "*"has died"*"weave-compute &"*) ;;
+    *) bad hints "stale socket: $ERR"; return ;;
+    esac
+    run_weave "$dir" stop
+    [ "$RC" = 0 ] || { bad hints "stop with a stale socket: exit $RC $ERR"; return; }
+    # A stopped daemon: status answers within 2 s (plus slack), exit 3.
+    start_daemon "$dir" || { bad hints "daemon not ready (2)"; return; }
+    kill -STOP "$DPID"
+    t0=$(now_ms)
+    run_weave "$dir" status
+    t1=$(now_ms)
+    [ "$RC" = 3 ] || { bad hints "stopped daemon: status exit $RC: $ERR"; kill -CONT "$DPID"; return; }
+    [ $((t1 - t0)) -lt 4000 ] || { bad hints "status took $((t1 - t0)) ms"; kill -CONT "$DPID"; return; }
+    case "$ERR" in
+    "weave: weave-compute daemon response timeout: "*"is not responding"*"weave-compute (pid $DPID) is not responding"*) ;;
+    *) bad hints "stopped daemon: $ERR"; kill -CONT "$DPID"; return ;;
+    esac
+    run_weave "$dir" generate --no-autostart --timeout 1s -o "$dir/s.png" "x"
+    [ "$RC" = 3 ] || { bad hints "stopped daemon: generate exit $RC"; kill -CONT "$DPID"; return; }
+    case "$ERR" in
+    *"is not responding"*) ;;
+    *) bad hints "stopped daemon, generate: $ERR"; kill -CONT "$DPID"; return ;;
+    esac
+    # weave stop also stops a stopped daemon (SIGTERM, then SIGCONT).
+    run_weave "$dir" stop
+    [ "$RC" = 0 ] || { bad hints "stop of a stopped daemon: exit $RC $ERR"; kill -CONT "$DPID"; return; }
+    wait_gone "$DPID" || { bad hints "stopped daemon survived weave stop"; return; }
+    # A socket path longer than sun_path.
+    long="$dir/$(printf 'd%.0s' $(seq 1 100))"
+    mkdir -p "$long"
+    XDG_RUNTIME_DIR="$long" "$WEAVE" generate -o "$dir/l.png" x >"$dir/out.txt" 2>"$dir/err.txt"
+    RC=$?
+    ERR="$(cat "$dir/err.txt")"
+    [ "$RC" = 1 ] || { bad hints "long path: exit $RC: $ERR"; return; }
+    case "$ERR" in
+    "weave: socket path too long ($((${#long} + 17)) bytes, max 107): "*"XDG_RUNTIME_DIR"*) ;;
+    *) bad hints "long path: $ERR"; return ;;
+    esac
+    # A failed autostart names the daemon's first error, not its usage text.
+    XDG_RUNTIME_DIR="$dir" WEAVE_COMPUTE_BIN="$DAEMON" WEAVE_LOG_LEVEL=bogus "$WEAVE" generate -o "$dir/f.png" x >"$dir/out.txt" 2>"$dir/err.txt"
+    RC=$?
+    ERR="$(cat "$dir/err.txt")"
+    [ "$RC" = 3 ] || { bad hints "failed autostart: exit $RC: $ERR"; return; }
+    case "$ERR" in
+    *"exited with status 2 before it was ready: weave-compute: invalid WEAVE_LOG_LEVEL 'bogus'"*) ;;
+    *) bad hints "failed autostart: $ERR"; return ;;
+    esac
+    case "$ERR" in
+    *Usage*) bad hints "failed autostart shows usage text: $ERR"; return ;;
+    esac
+    ok hints
+}
+
+case_usage_values() {
+    local dir args want
+    newdir
+    dir="$NEWDIR"
+    while IFS='|' read -r args want; do
+        # shellcheck disable=SC2086
+        run_weave "$dir" generate -o "$dir/u.png" $args
+        [ "$RC" = 2 ] || { bad usage_values "'$args': exit $RC (want 2): $ERR"; return; }
+        case "$ERR" in
+        "weave: $want"*) ;;
+        *) bad usage_values "'$args': want 'weave: $want', got: $ERR"; return ;;
+        esac
+        case "$ERR" in
+        *cfg_scale* | *bits* | *clip_l*) bad usage_values "'$args': wire names in: $ERR"; return ;;
+        esac
+    done <<'VALUES'
+--cfg 99 x|--cfg 99: want 0..20
+--steps 101 x|--steps 101: want 1..100
+--height 70 x|--height 70: want a multiple of 64 in 64..2048
+--width 2048 --height 2048 x|--width 2048 --height 2048: too large for protocol v1
+--timeout 5 x|invalid value "5" for --timeout: a duration needs a unit: did you mean 5s?
+--widht 64 x|unknown flag --widht
+VALUES
+    run_weave "$dir" generate -o "$dir/u.png" "   "
+    [ "$RC" = 2 ] || { bad usage_values "blank prompt: exit $RC: $ERR"; return; }
+    case "$ERR" in
+    "weave: the prompt is blank"*) ;;
+    *) bad usage_values "blank prompt: $ERR"; return ;;
+    esac
+    [ ! -e "$dir/weave" ] || { bad usage_values "a usage error touched the runtime dir"; return; }
+    run_weave "$dir" help nope
+    [ "$RC" = 2 ] || { bad usage_values "help nope: exit $RC"; return; }
+    case "$ERR" in
+    *'unknown command "nope"'*) ;;
+    *) bad usage_values "help nope: $ERR"; return ;;
+    esac
+    run_weave "$dir" generate --help
+    case "$OUT" in
+    *1856x1856*2048*) ;;
+    *) bad usage_values "help lacks the real limits"; return ;;
+    esac
+    ok usage_values
+}
+
+case_stdout_and_json() {
+    local dir sig
+    newdir
+    dir="$NEWDIR"
+    start_daemon "$dir" || { bad stdout_json "daemon not ready"; return; }
+    XDG_RUNTIME_DIR="$dir" "$WEAVE" generate --no-autostart --width 64 --height 64 --seed 7 -o - "to stdout" >"$dir/p.png" 2>"$dir/err.txt"
+    RC=$?
+    [ "$RC" = 0 ] || { bad stdout_json "-o -: exit $RC $(cat "$dir/err.txt")"; return; }
+    sig="$(hexbytes "$dir/p.png" 0 8)"
+    [ "$sig" = "89 50 4e 47 0d 0a 1a 0a" ] || { bad stdout_json "stdout is not a PNG: $sig"; return; }
+    case "$(cat "$dir/err.txt")" in
+    "wrote PNG to stdout (64x64, seed 7, generated in "*) ;;
+    *) bad stdout_json "stderr: $(cat "$dir/err.txt")"; return ;;
+    esac
+    run_weave "$dir" generate --no-autostart --json --width 64 --height 64 --seed 7 -o "$dir/j.png" "to stdout"
+    case "$OUT" in
+    '{"event":"done","path":"'"$dir/j.png"'","width":64,"height":64,"seed":7,"generation_ms":'*'}') ;;
+    *) bad stdout_json "--json done: $OUT"; return ;;
+    esac
+    cmp -s "$dir/p.png" "$dir/j.png" || { bad stdout_json "-o - and a file differ"; return; }
+    run_weave "$dir" generate --no-autostart --json --steps 0 "json"
+    [ "$RC" = 2 ] && [ "$OUT" = '{"event":"error","status":0,"code":0,"message":"--steps 0: want 1..100"}' ] ||
+        { bad stdout_json "--json error: $RC $OUT"; return; }
+    ok stdout_json
+}
+
+# Ctrl-C (SIGINT) exits 130 and SIGTERM 143, with no partial file: the
+# daemon is stopped so the request is certainly in flight.
+case_signals() {
+    local dir pid rc sig want i
+    newdir
+    dir="$NEWDIR"
+    start_daemon "$dir" || { bad signals "daemon not ready"; return; }
+    kill -STOP "$DPID"
+    for sig in INT TERM; do
+        XDG_RUNTIME_DIR="$dir" "$WEAVE" generate --no-autostart --timeout 60s -o "$dir/sig.png" "x" >/dev/null 2>"$dir/err.txt" &
+        pid=$!
+        # Wait until weave has connected (the stopped daemon's backlog
+        # holds the connection).
+        for i in $(seq 1 400); do
+            ls -l "/proc/$pid/fd" 2>/dev/null | grep -q 'socket:' && break
+            sleep 0.025
+        done
+        kill -"$sig" "$pid"
+        wait "$pid"
+        rc=$?
+        want=130
+        [ "$sig" = TERM ] && want=143
+        [ "$rc" = "$want" ] || { bad signals "SIG$sig: exit $rc (want $want): $(cat "$dir/err.txt")"; kill -CONT "$DPID"; return; }
+        if ls -a "$dir" | grep -q 'sig\.png'; then
+            bad signals "SIG$sig left $(ls -a "$dir")"; kill -CONT "$DPID"; return
+        fi
+    done
+    kill -CONT "$DPID"
+    ok signals
+}
+
+# On a terminal the spinner uses "erase line" (ESC [K) normally, and no
+# escape at all with TERM=dumb or NO_COLOR. script(1) gives weave a pty;
+# the stopped daemon makes the wait long enough for the spinner to draw.
+case_terminal() {
+    local dir envs out
+    if ! command -v script >/dev/null 2>&1; then
+        skip=$((skip + 1))
+        say "SKIP: terminal: no script(1) (util-linux)"
+        return
+    fi
+    newdir
+    dir="$NEWDIR"
+    start_daemon "$dir" || { bad terminal "daemon not ready"; return; }
+    kill -STOP "$DPID"
+    for envs in "TERM=xterm" "TERM=dumb" "TERM=xterm NO_COLOR=1"; do
+        script -qfec "env XDG_RUNTIME_DIR='$dir' $envs '$WEAVE' generate --no-autostart --timeout 700ms -o '$dir/t.png' x" /dev/null >"$dir/tty.txt" 2>&1 </dev/null
+        out="$(cat -v "$dir/tty.txt")"
+        case "$out" in
+        *"generating 512x512"*) ;;
+        *) bad terminal "$envs: no spinner drawn: $out"; kill -CONT "$DPID"; return ;;
+        esac
+        if [ "$envs" = "TERM=xterm" ]; then
+            case "$out" in
+            *'^[[K'*) ;;
+            *) bad terminal "$envs: no erase-line escape (the check would be blind): $out"; kill -CONT "$DPID"; return ;;
+            esac
+        else
+            case "$out" in
+            *'^['*) bad terminal "$envs: ANSI escape in: $out"; kill -CONT "$DPID"; return ;;
+            esac
+        fi
+    done
+    kill -CONT "$DPID"
+    ok terminal
+}
+
+case_completion() {
+    local dir got sh
+    newdir
+    dir="$NEWDIR"
+    "$WEAVE" completion bash >"$dir/c.bash" || { bad completion "exit $?"; return; }
+    got="$(bash -c 'source "$1"; COMP_WORDS=(weave generate --png-compression ""); COMP_CWORD=3; _weave; echo "${COMPREPLY[*]}"' x "$dir/c.bash")"
+    [ "$got" = "fast default best" ] || { bad completion "bash: '$got'"; return; }
+    for sh in zsh fish; do
+        "$WEAVE" completion "$sh" | grep -q 'generate' || { bad completion "$sh script"; return; }
+    done
+    ok completion
 }
 
 case_usage_errors() {
@@ -296,6 +589,14 @@ case_autostart
 case_width_rule
 case_usage_errors
 case_xdg_unset
+case_stop
+case_autostart_race
+case_hints
+case_usage_values
+case_stdout_and_json
+case_signals
+case_terminal
+case_completion
 
 [ -n "$failed_cases" ] && say "failed:$failed_cases"
 if [ "$skip" -gt 0 ]; then

@@ -26,8 +26,6 @@ const (
 	// daemonExitAlreadyRunning is weave-compute's exit code when another
 	// instance already serves the socket (docs/DEVELOPMENT.md).
 	daemonExitAlreadyRunning = 3
-	// logTailLines is how much of the daemon's log an error shows.
-	logTailLines = 10
 )
 
 // autostarter starts weave-compute in the background, like gpg-agent.
@@ -163,35 +161,48 @@ func (a *autostarter) start(ctx context.Context, socketPath string, cause error)
 		return &daemonUnavailableError{msg: fmt.Sprintf("%v; cannot start %s: %v", cause, bin, err), err: cause}
 	}
 	pid := cmd.Process.Pid
-	fmt.Fprintf(a.stderr, "started %s (pid %d)\n", daemonName, pid)
 
 	// Reap the child if it exits while we wait; if weave exits first, the
 	// daemon (in its own session) is simply reparented.
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	return a.waitReady(ctx, socketPath, pid, exited, logPath, logStart)
+	serving, err := a.waitReady(ctx, socketPath, pid, exited, logPath, logStart)
+	if err != nil {
+		return err
+	}
+	// Several weave started at once each start a daemon; one wins the
+	// socket and the others exit. Only the winner's starter says so.
+	if serving == pid {
+		fmt.Fprintf(a.stderr, "started %s (pid %d)\n", daemonName, pid)
+	}
+	return nil
 }
 
 // waitReady polls the socket with status requests (backoff 5 ms doubling to
-// 200 ms) until the daemon answers or readyTimeout passes.
-func (a *autostarter) waitReady(ctx context.Context, socketPath string, pid int, exited <-chan error, logPath string, logStart int64) error {
+// 200 ms) until a daemon answers or readyTimeout passes. It returns the pid
+// of the daemon that answered (SO_PEERCRED), which is not pid when another
+// weave's daemon won the race for the socket.
+func (a *autostarter) waitReady(ctx context.Context, socketPath string, pid int, exited <-chan error, logPath string, logStart int64) (int, error) {
 	c, err := client.New(client.WithSocketPath(socketPath),
 		client.WithConnectTimeout(time.Second), client.WithReadTimeout(2*time.Second))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	deadline := time.Now().Add(a.readyTimeout)
 	backoff := 5 * time.Millisecond
 	lostRace := false
 	var lastErr error
 	for {
-		_, err := c.Status(ctx)
+		_, peer, err := c.StatusWithPeer(ctx)
 		if answered(err) {
-			return nil
+			if peer == nil {
+				return 0, nil
+			}
+			return peer.PID, nil
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
+			return 0, ctxErr
 		}
 		lastErr = err
 		left := time.Until(deadline)
@@ -205,7 +216,7 @@ func (a *autostarter) waitReady(ctx context.Context, socketPath string, pid int,
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return 0, ctx.Err()
 		case werr := <-exited:
 			t.Stop()
 			exited = nil
@@ -216,9 +227,9 @@ func (a *autostarter) waitReady(ctx context.Context, socketPath string, pid int,
 				lostRace = true
 				continue
 			}
-			return &daemonUnavailableError{
+			return 0, &daemonUnavailableError{
 				msg: fmt.Sprintf("%s (pid %d) %s before it was ready%s",
-					daemonName, pid, describeExit(werr), logTail(logPath, logStart)),
+					daemonName, pid, describeExit(werr), logFirstError(logPath, logStart)),
 				err: lastErr,
 			}
 		case <-t.C:
@@ -232,9 +243,9 @@ func (a *autostarter) waitReady(ctx context.Context, socketPath string, pid int,
 	if lostRace {
 		what = fmt.Sprintf("another %s (pid %d exited: already running)", daemonName, pid)
 	}
-	return &daemonUnavailableError{
+	return 0, &daemonUnavailableError{
 		msg: fmt.Sprintf("%s did not become ready within %v (last error: %v)%s",
-			what, a.readyTimeout, lastErr, logTail(logPath, logStart)),
+			what, a.readyTimeout, lastErr, logFirstError(logPath, logStart)),
 		err: lastErr,
 	}
 }
@@ -263,34 +274,50 @@ func describeExit(err error) string {
 	return fmt.Sprintf("failed: %v", err)
 }
 
-// logTail returns the last lines the daemon wrote to its log since
-// logStart, formatted for the end of an error message ("" when none).
-func logTail(logPath string, logStart int64) string {
+// logFirstError returns the first error line the daemon wrote to its log
+// since logStart (its cause, not the usage text that may follow), and where
+// the log is, formatted for the end of an error message.
+func logFirstError(logPath string, logStart int64) string {
 	f, err := os.Open(logPath)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
-	const maxTail = 8 << 10
+	const maxRead = 64 << 10
 	end, err := f.Seek(0, io.SeekEnd)
 	if err != nil || end <= logStart {
 		return "; log: " + logPath
 	}
-	from := logStart
-	if end-from > maxTail {
-		from = end - maxTail
+	n := end - logStart
+	if n > maxRead {
+		n = maxRead
 	}
-	buf := make([]byte, end-from)
-	n, _ := f.ReadAt(buf, from)
-	lines := strings.Split(strings.TrimRight(string(bytes.ToValidUTF8(buf[:n], []byte("?"))), "\n"), "\n")
-	if len(lines) > logTailLines {
-		lines = lines[len(lines)-logTailLines:]
+	buf := make([]byte, n)
+	got, _ := f.ReadAt(buf, logStart)
+	text := string(bytes.ToValidUTF8(buf[:got], []byte("?")))
+	var first, firstAny string
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if firstAny == "" {
+			firstAny = l
+		}
+		// "weave-compute: REASON" (startup errors) or an ERROR log line.
+		if strings.HasPrefix(l, daemonName+": ") || strings.Contains(l, " ERROR ") {
+			first = l
+			break
+		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "; last lines of %s:", logPath)
-	for _, l := range lines {
-		b.WriteString("\n  ")
-		b.WriteString(l)
+	if first == "" {
+		first = firstAny
 	}
-	return b.String()
+	if first == "" {
+		return "; log: " + logPath
+	}
+	if len(first) > 300 {
+		first = first[:300] + "..."
+	}
+	return fmt.Sprintf(": %s (log: %s)", first, logPath)
 }

@@ -36,9 +36,17 @@ func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
+	if errors.Is(err, context.Canceled) {
+		return exitInterrupted
+	}
 	var du *daemonUnavailableError
-	if errors.As(err, &du) || client.IsUnavailable(err) {
+	var be *busyError
+	if errors.As(err, &du) || errors.As(err, &be) || client.IsUnavailable(err) {
 		return exitUnavailable
+	}
+	var ue *usageErr
+	if errors.As(err, &ue) {
+		return exitUsage
 	}
 	var reply *client.ReplyError
 	if errors.As(err, &reply) {
@@ -98,5 +106,12 @@ func errorMessage(err error) string {
 // fail prints err as one line on stderr and returns its exit code.
 func fail(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "weave: %s\n", errorMessage(err))
+	return exitCode(err)
+}
+
+// failHint is fail followed by the lines that say how to fix err.
+func failHint(stderr io.Writer, err error, h hintContext) int {
+	fmt.Fprintf(stderr, "weave: %s\n", errorMessage(err))
+	fmt.Fprint(stderr, errorHint(err, h))
 	return exitCode(err)
 }

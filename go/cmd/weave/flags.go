@@ -3,8 +3,11 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"regexp"
 	"strconv"
+	"time"
 )
 
 // parseInterspersed parses args with fs, allowing flags before and after
@@ -96,3 +99,57 @@ func numError(err error) error {
 	}
 	return err
 }
+
+// flagSpelling is how the help spells flag name: "-o" for one letter,
+// "--width" otherwise.
+func flagSpelling(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+var (
+	reUndefined = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	reInvalid   = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for flag -+([^:]*): (.*)$`)
+	reNeedsArg  = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+)
+
+// flagError rewrites an error of package flag so flags are spelled as the
+// help spells them ("--width", not "-width").
+func flagError(err error) error {
+	msg := err.Error()
+	if m := reUndefined.FindStringSubmatch(msg); m != nil {
+		return &usageErr{msg: "unknown flag " + flagSpelling(m[1])}
+	}
+	if m := reInvalid.FindStringSubmatch(msg); m != nil {
+		return &usageErr{msg: fmt.Sprintf("invalid value %q for %s: %s", m[1], flagSpelling(m[2]), m[3])}
+	}
+	if m := reNeedsArg.FindStringSubmatch(msg); m != nil {
+		return &usageErr{msg: flagSpelling(m[1]) + " needs a value"}
+	}
+	return &usageErr{msg: msg}
+}
+
+// durationValue is a flag.Value for a time.Duration that explains a
+// missing unit ("5" -> "add a unit: 5s").
+type durationValue time.Duration
+
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err == nil {
+		*v = durationValue(d)
+		return nil
+	}
+	if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+		return fmt.Errorf("a duration needs a unit: did you mean %ss?", s)
+	}
+	return errors.New("not a duration (e.g. 30s, 2m, 1m30s)")
+}
+
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+
+// usageErr is a command-line error (exit code 2).
+type usageErr struct{ msg string }
+
+func (e *usageErr) Error() string { return e.msg }

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/weave-app/weave/go/client"
 	"github.com/weave-app/weave/go/protocol"
@@ -23,44 +25,59 @@ Flags may come before or after the prompt; several words are joined with
 spaces; put "--" before a prompt that starts with "-".
 
 Flags:
-  -o, --output FILE  PNG file to write (default: weave-SEED.png). A relative
+  -o, --output FILE  PNG file to write (default: weave-SEED.png); "-" writes
+                     the PNG to stdout (messages go to stderr). A relative
                      path is taken relative to $BUILD_WORKING_DIRECTORY when
                      set (bazel run), else to the current directory.
   --width N          image width: 64..2048, a multiple of 64 (default 512)
-  --height N         image height: 64..2048, a multiple of 64 (default 512)
+  --height N         image height: 64..2048, a multiple of 64 (default 512);
+                     protocol v1 carries at most 1856x1856 (width x height
+                     at most 3495234 pixels, e.g. 2048x1664) until big
+                     images arrive
   --steps N          sampling steps: 1..100 (default 28)
-  --cfg X            guidance scale: 0.0..20.0 (default 7.0)
+  --cfg X            guidance scale: 0..20 (default 7)
   --seed N           seed; 0 lets the daemon choose one (default 0)
-  --timeout D        how long to wait for the image (default 65s)
+  --timeout D        how long to wait for the image, with a unit: 65s, 2m
+                     (default 65s)
+  --png-compression L  fast, default or best (default fast: quickest to
+                     write, larger file)
+  --json             print events as JSON lines on stdout instead of text:
+                     {"event":"done","path":...,"width":...,"height":...,
+                     "seed":...,"generation_ms":...} or {"event":"error",
+                     "status":...,"code":...,"message":...} (status 0 for
+                     a failure in weave itself)
   --no-autostart     do not start weave-compute when it is not running
   -h, --help         show this help
 
-The file is written atomically: on failure no partial file is left behind.
-When weave-compute is not running, weave starts it in the background (from
-$WEAVE_COMPUTE_BIN, next to weave, or weave's Bazel runfiles), logging to
-$XDG_RUNTIME_DIR/weave/weave-compute.log.
+PROMPT is 1..2048 bytes of UTF-8 and not only spaces. weave checks every
+value above itself (exit 2) before it connects.
+
+The file is written atomically: on failure or Ctrl-C no partial file is
+left behind. When weave-compute is not running, weave starts it in the
+background (from $WEAVE_COMPUTE_BIN, next to weave, or weave's Bazel
+runfiles), logging to $XDG_RUNTIME_DIR/weave/weave-compute.log. A daemon that
+answers "server busy" is asked again, with a short back-off, until
+--timeout.
 
 Exit codes: 0 ok, 1 other failure (e.g. cannot write FILE), 2 usage error,
-3 daemon unavailable, 4 request rejected (invalid parameters), 5 daemon failed.
+3 daemon unavailable (not running, not responding, busy), 4 request rejected
+(invalid parameters), 5 daemon failed, 130 Ctrl-C, 143 SIGTERM.
 `
 
 // generateOptions are the parsed arguments of weave generate.
 type generateOptions struct {
 	prompt      string
-	output      string // as given; "" for the default name
+	output      string // as given; "" for the default name, "-" for stdout
 	width       uint32
 	height      uint32
 	steps       uint32
 	cfg         float32
 	seed        uint64
 	timeout     time.Duration
+	compression pngCompression
+	json        bool
 	noAutostart bool
 }
-
-// usageErr is a command-line error (exit code 2).
-type usageErr struct{ msg string }
-
-func (e *usageErr) Error() string { return e.msg }
 
 // parseGenerateArgs parses the arguments after "generate". It returns
 // flag.ErrHelp for -h/--help and a *usageErr for bad arguments.
@@ -80,14 +97,16 @@ func parseGenerateArgs(args []string) (*generateOptions, error) {
 	fs.Var((*uint32Value)(&o.steps), "steps", "")
 	fs.Var((*float32Value)(&o.cfg), "cfg", "")
 	fs.Var((*uint64Value)(&o.seed), "seed", "")
-	fs.DurationVar(&o.timeout, "timeout", o.timeout, "")
+	fs.Var((*durationValue)(&o.timeout), "timeout", "")
+	fs.Var(&o.compression, "png-compression", "")
+	fs.BoolVar(&o.json, "json", false, "")
 	fs.BoolVar(&o.noAutostart, "no-autostart", false, "")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, &usageErr{msg: err.Error()}
+		return nil, flagError(err)
 	}
 	if len(positional) == 0 {
 		return nil, &usageErr{msg: "generate needs a PROMPT"}
@@ -99,7 +118,52 @@ func parseGenerateArgs(args []string) (*generateOptions, error) {
 	if fs.Lookup("o").Value.String() == "" && outputFlagGiven(fs) {
 		return nil, &usageErr{msg: "-o needs a file name"}
 	}
+	if o.json && o.output == "-" {
+		return nil, &usageErr{msg: "--json and -o - both write to stdout; pick one"}
+	}
 	return o, nil
+}
+
+// maxPixels is the largest width*height whose RGB reply fits in one v1
+// message.
+var maxPixels = (protocol.MaxMessageSize - protocol.ReplySize(0, 0, protocol.ReplyChannels)) / protocol.ReplyChannels
+
+// checkGenerateOptions checks every value weave can check itself, in the
+// flag's own terms, so a mistake is a usage error (exit 2) before any
+// connection.
+func checkGenerateOptions(o *generateOptions) error {
+	switch {
+	case !utf8.ValidString(o.prompt):
+		return &usageErr{msg: "the prompt is not valid UTF-8"}
+	case strings.TrimSpace(o.prompt) == "":
+		if o.prompt == "" {
+			return &usageErr{msg: "the prompt is empty"}
+		}
+		return &usageErr{msg: "the prompt is blank (only white space)"}
+	case len(o.prompt) > protocol.MaxPromptLen:
+		return &usageErr{msg: fmt.Sprintf("the prompt is %d bytes; at most %d are allowed", len(o.prompt), protocol.MaxPromptLen)}
+	}
+	for _, d := range []struct {
+		name string
+		v    uint32
+	}{{"--width", o.width}, {"--height", o.height}} {
+		if d.v < protocol.MinDimension || d.v > protocol.MaxDimension || d.v%protocol.DimensionStep != 0 {
+			return &usageErr{msg: fmt.Sprintf("%s %d: want a multiple of %d in %d..%d",
+				d.name, d.v, protocol.DimensionStep, protocol.MinDimension, protocol.MaxDimension)}
+		}
+	}
+	if px := uint64(o.width) * uint64(o.height); px > maxPixels {
+		return &usageErr{msg: fmt.Sprintf("--width %d --height %d: too large for protocol v1 (at most %d pixels, e.g. %dx%d)",
+			o.width, o.height, maxPixels, protocol.MaxSquareDimension, protocol.MaxSquareDimension)}
+	}
+	if o.steps < protocol.MinSteps || o.steps > protocol.MaxSteps {
+		return &usageErr{msg: fmt.Sprintf("--steps %d: want %d..%d", o.steps, protocol.MinSteps, protocol.MaxSteps)}
+	}
+	c := float64(o.cfg)
+	if math.IsNaN(c) || math.IsInf(c, 0) || o.cfg < protocol.MinCFG || o.cfg > protocol.MaxCFG {
+		return &usageErr{msg: fmt.Sprintf("--cfg %v: want %g..%g", o.cfg, protocol.MinCFG, protocol.MaxCFG)}
+	}
+	return nil
 }
 
 // outputFlagGiven reports whether -o or --output was set explicitly.
@@ -135,18 +199,6 @@ func defaultOutputName(resp *protocol.GenerateResponse, requestedSeed uint64, no
 	return "weave-" + now.Format("20060102-150405") + ".png"
 }
 
-// seedText describes the seed of the image for the summary line.
-func seedText(resp *protocol.GenerateResponse, requestedSeed uint64) string {
-	switch {
-	case resp.HasSeed:
-		return fmt.Sprintf("seed %d", resp.Seed)
-	case requestedSeed != 0:
-		return fmt.Sprintf("seed %d", requestedSeed)
-	default:
-		return "seed unknown"
-	}
-}
-
 func runGenerate(ctx context.Context, args []string, e *environ, stdout, stderr io.Writer) int {
 	o, err := parseGenerateArgs(args)
 	if err != nil {
@@ -156,71 +208,157 @@ func runGenerate(ctx context.Context, args []string, e *environ, stdout, stderr 
 		}
 		return usageError(stderr, "generate", err.Error())
 	}
+	toStdout := o.output == "-"
+	var r eventRenderer
+	if o.json {
+		r = &jsonRenderer{w: stdout, spinnerOut: stderr, env: e}
+	} else {
+		out := stdout
+		if toStdout {
+			out = stderr
+		}
+		r = &textRenderer{w: out, spinnerOut: stderr, env: e}
+	}
+	h := hintContext{xdg: e.Get("XDG_RUNTIME_DIR"), noAutostart: o.noAutostart, command: "generate"}
+	failed := func(err error) int {
+		r.event(errorEvent(err))
+		var ue *usageErr
+		if errors.As(err, &ue) {
+			return usageError(stderr, "generate", ue.msg)
+		}
+		return failHint(stderr, err, h)
+	}
 
-	socketPath, err := client.SocketPathFromEnv(e.Get("XDG_RUNTIME_DIR"))
+	if err := checkGenerateOptions(o); err != nil {
+		return failed(err)
+	}
+	if toStdout && isTerminal(stdout) {
+		return failed(&usageErr{msg: "refusing to write a PNG to a terminal (-o -); redirect stdout or name a file"})
+	}
+	socketPath, err := client.SocketPathFromEnv(h.xdg)
 	if err != nil {
-		return fail(stderr, err)
+		return failed(err)
 	}
 	req := protocol.NewGenerateRequest(0, o.prompt, o.width, o.height, o.steps, o.cfg, o.seed)
 	if err := req.Validate(); err != nil {
-		// The same typed error the daemon would answer with (exit 4).
-		return fail(stderr, err)
+		// checkGenerateOptions covers every rule; kept as a safety net.
+		return failed(err)
 	}
 
 	// Fail before a long generation if the output cannot be written.
 	bwd := e.Get("BUILD_WORKING_DIRECTORY")
-	outDir, outPath := bwd, ""
-	if o.output != "" {
-		outPath = resolvePath(o.output, bwd)
-		outDir = filepath.Dir(outPath)
-	}
-	if outDir == "" {
-		outDir = "."
-	}
-	if err := checkOutput(outDir, outPath); err != nil {
-		shown := o.output
-		if shown == "" {
-			shown = outDir
+	if !toStdout {
+		outDir, outPath := bwd, ""
+		if o.output != "" {
+			outPath = resolvePath(o.output, bwd)
+			outDir = filepath.Dir(outPath)
 		}
-		return fail(stderr, &outputError{path: shown, err: err})
+		if outDir == "" {
+			outDir = "."
+		}
+		if err := checkOutput(outDir, outPath); err != nil {
+			shown := o.output
+			if shown == "" {
+				shown = outDir
+			}
+			return failed(&outputError{path: shown, err: err})
+		}
 	}
 
-	c, err := client.New(client.WithSocketPath(socketPath), client.WithReadTimeout(o.timeout))
-	if err != nil {
-		return fail(stderr, err)
-	}
+	deadline := time.Now().Add(o.timeout)
 	label := fmt.Sprintf("generating %dx%d, %d steps", o.width, o.height, o.steps)
-	sp := startSpinner(stderr, label)
-	resp, err := c.Generate(ctx, req)
-	sp.Stop()
+	generate := func() (*protocol.GenerateResponse, error) {
+		var resp *protocol.GenerateResponse
+		err := retryBusy(ctx, deadline, func(timeout time.Duration) error {
+			c, err := client.New(client.WithSocketPath(socketPath), client.WithReadTimeout(timeout))
+			if err != nil {
+				return err
+			}
+			resp, err = c.Generate(ctx, req)
+			return err
+		})
+		return resp, err
+	}
+	r.waiting(label)
+	resp, err := generate()
+	r.stopWaiting()
 	if err != nil && !o.noAutostart && needsAutostart(err) {
 		a := newAutostarter(e, stderr)
 		if serr := a.start(ctx, socketPath, err); serr != nil {
-			return fail(stderr, serr)
+			return failed(serr)
 		}
-		sp = startSpinner(stderr, label)
-		resp, err = c.Generate(ctx, req)
-		sp.Stop()
+		r.waiting(label)
+		resp, err = generate()
+		r.stopWaiting()
 	}
 	if err != nil {
-		return fail(stderr, err)
+		return failed(err)
 	}
 
-	shown := o.output
-	if shown == "" {
-		shown = defaultOutputName(resp, o.seed, time.Now())
-	}
-	path := resolvePath(shown, bwd)
 	img, err := responseImage(resp)
 	if err != nil {
-		return fail(stderr, err)
+		return failed(err)
 	}
-	if err := writePNGAtomic(path, img); err != nil {
-		return fail(stderr, &outputError{path: shown, err: err})
+	shown := o.output
+	if toStdout {
+		if err := writePNGStream(ctx, stdout, img, o.compression); err != nil {
+			return failed(&outputError{path: "stdout", err: err})
+		}
+		shown = "-"
+	} else {
+		if shown == "" {
+			shown = defaultOutputName(resp, o.seed, time.Now())
+		}
+		if err := writePNGAtomic(ctx, resolvePath(shown, bwd), img, o.compression); err != nil {
+			if ctx.Err() != nil {
+				return failed(ctx.Err())
+			}
+			return failed(&outputError{path: shown, err: err})
+		}
 	}
-	fmt.Fprintf(stdout, "wrote %s (%dx%d, %s, generated in %d ms)\n",
-		shown, resp.Width, resp.Height, seedText(resp, o.seed), resp.GenerationTimeMS)
+	r.event(doneEvent(resp, o.seed, shown))
 	return exitOK
+}
+
+// busyBackoff is the first wait before asking a busy daemon again; it
+// doubles up to maxBusyBackoff.
+var (
+	busyBackoff    = 20 * time.Millisecond
+	maxBusyBackoff = 250 * time.Millisecond
+)
+
+// retryBusy calls call (with the time left until deadline as its timeout)
+// until it returns something other than a "server busy" reply, waiting
+// with a short back-off in between. A daemon still busy at the deadline
+// gives a *busyError.
+func retryBusy(ctx context.Context, deadline time.Time, call func(timeout time.Duration) error) error {
+	start := time.Now()
+	wait := busyBackoff
+	for {
+		left := time.Until(deadline).Round(time.Millisecond)
+		if left <= 0 {
+			left = time.Millisecond
+		}
+		err := call(left)
+		if !errors.Is(err, protocol.ErrBusy) {
+			return err
+		}
+		left = time.Until(deadline)
+		if left <= wait {
+			return &busyError{last: err, after: time.Since(start).Round(100 * time.Millisecond).String()}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait *= 2
+		if wait > maxBusyBackoff {
+			wait = maxBusyBackoff
+		}
+	}
 }
 
 // needsAutostart reports whether err means there is no daemon to talk to

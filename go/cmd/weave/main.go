@@ -1,14 +1,16 @@
 // Command weave is the front end of Weave: it asks the weave-compute daemon
 // for images over its Unix socket and writes them as PNG files.
 //
-//	weave generate PROMPT [-o FILE.png] [flags]
-//	weave status
+//	weave generate PROMPT [-o FILE.png|-] [--json] [flags]
+//	weave status [--json]
+//	weave stop
 //	weave version
+//	weave completion bash|zsh|fish
 //	weave help [COMMAND]
 //
 // Exit codes (docs/DEVELOPMENT.md): 0 success, 1 other failure, 2 usage
 // error, 3 daemon unavailable, 4 request rejected (400), 5 daemon failure
-// (500).
+// (500), 130 SIGINT, 143 SIGTERM.
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -33,6 +36,9 @@ const (
 	exitUnavailable = 3
 	exitRejected    = 4
 	exitDaemonError = 5
+	// exitInterrupted is 128+SIGINT, what a shell reports for Ctrl-C;
+	// SIGTERM gives 128+15.
+	exitInterrupted = 130
 )
 
 func main() {
@@ -42,9 +48,31 @@ func main() {
 // run is the whole program: args without the program name, the environment
 // as os.Environ() returns it. It returns the exit code.
 func run(args []string, env []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runContext(ctx, args, newEnviron(env), stdout, stderr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var got atomic.Int32 // the signal number received, 0 for none
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			if n, ok := s.(syscall.Signal); ok {
+				got.Store(int32(n))
+			}
+			cancel()
+		case <-done:
+		}
+	}()
+	code := runContext(ctx, args, newEnviron(env), stdout, stderr)
+	close(done)
+	// A signal at any point exits 128+N, as the shell reports a process it
+	// killed; the command itself removed any partial output.
+	if n := got.Load(); n != 0 {
+		return 128 + int(n)
+	}
+	return code
 }
 
 // command is one subcommand.
@@ -59,7 +87,9 @@ func commands() []*command {
 	return []*command{
 		{name: "generate", summary: "generate an image from a prompt and write it as PNG", usage: generateUsage, run: runGenerate},
 		{name: "status", summary: "show whether weave-compute is running, and its state", usage: statusUsage, run: runStatus},
-		{name: "version", summary: "print the weave version", usage: versionUsage, run: runVersion},
+		{name: "stop", summary: "stop the running weave-compute", usage: stopUsage, run: runStop},
+		{name: "version", summary: "print the versions of weave and of the running daemon", usage: versionUsage, run: runVersion},
+		{name: "completion", summary: "print a shell completion script (bash, zsh, fish)", usage: completionUsage, run: runCompletion},
 		{name: "help", summary: "show help for a command", usage: helpUsage, run: nil},
 	}
 }
@@ -88,8 +118,9 @@ Commands:
 	b.WriteString(`
 Run 'weave help COMMAND' or 'weave COMMAND --help' for a command's flags.
 
-Exit codes: 0 ok, 1 other failure, 2 usage error, 3 daemon unavailable,
-4 request rejected by the daemon, 5 daemon failed the request.
+Exit codes: 0 ok, 1 other failure, 2 usage error, 3 daemon unavailable
+(not running, not responding, busy), 4 request rejected by the daemon,
+5 daemon failed the request, 130 interrupted (Ctrl-C), 143 terminated.
 `)
 	return b.String()
 }
@@ -101,7 +132,9 @@ Shows the usage of weave or of one command.
 
 const versionUsage = `Usage: weave version
 
-Prints the weave version and the protocol version it speaks.
+Prints the weave version and the protocol version it speaks and, when a
+weave-compute is running, its version, protocol range and pid (as
+'docker version' shows client and server). It never starts the daemon.
 `
 
 func runContext(ctx context.Context, args []string, e *environ, stdout, stderr io.Writer) int {

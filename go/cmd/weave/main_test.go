@@ -6,10 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/adler32"
 	"image"
 	"image/png"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -168,11 +170,24 @@ func TestUsageAndHelp(t *testing.T) {
 		{args: []string{"--version"}, code: 0, stdoutHas: "weave " + version, quietOther: true},
 		{args: []string{"frobnicate"}, code: 2, stderrHas: `weave: unknown command "frobnicate"`},
 		{args: []string{"generate"}, code: 2, stderrHas: "weave: generate needs a PROMPT"},
-		{args: []string{"generate", "--steps", "abc", "x"}, code: 2, stderrHas: `invalid value "abc" for flag -steps: not a number`},
+		{args: []string{"generate", "--steps", "abc", "x"}, code: 2, stderrHas: `weave: invalid value "abc" for --steps: not a number`},
 		{args: []string{"generate", "--width", "99999999999", "x"}, code: 2, stderrHas: "value out of range"},
-		{args: []string{"generate", "--no-such-flag", "x"}, code: 2, stderrHas: "flag provided but not defined: -no-such-flag"},
+		{args: []string{"generate", "--no-such-flag", "x"}, code: 2, stderrHas: "weave: unknown flag --no-such-flag\n"},
+		{args: []string{"generate", "x", "--timeout", "5"}, code: 2, stderrHas: `invalid value "5" for --timeout: a duration needs a unit: did you mean 5s?`},
+		{args: []string{"generate", "x", "--png-compression", "max"}, code: 2, stderrHas: `invalid value "max" for --png-compression: want fast, default, best`},
+		{args: []string{"generate", "x", "--json", "-o", "-"}, code: 2, stderrHas: "--json and -o - both write to stdout"},
+		{args: []string{"status", "--bogus"}, code: 2, stderrHas: "weave: unknown flag --bogus\n"},
+		{args: []string{"status", "--timeout", "2"}, code: 2, stderrHas: "did you mean 2s?"},
+		{args: []string{"stop", "--help"}, code: 0, stdoutHas: "Usage: weave stop", quietOther: true},
+		{args: []string{"stop", "extra"}, code: 2, stderrHas: `unexpected argument "extra"`},
+		{args: []string{"completion"}, code: 2, stderrHas: "completion needs one shell"},
+		{args: []string{"completion", "tcsh"}, code: 2, stderrHas: `unknown shell "tcsh"`},
+		{args: []string{"help", "stop"}, code: 0, stdoutHas: "SO_PEERCRED", quietOther: true},
+		{args: []string{"generate", "--help"}, code: 0, stdoutHas: "1856x1856", quietOther: true},
+		{args: []string{"generate", "--help"}, code: 0, stdoutHas: "1..2048 bytes", quietOther: true},
 		{args: []string{"generate", "x", "--timeout", "0s"}, code: 2, stderrHas: "--timeout must be positive"},
-		{args: []string{"generate", "x", "-o"}, code: 2, stderrHas: "flag needs an argument: -o"},
+		{args: []string{"generate", "x", "-o"}, code: 2, stderrHas: "weave: -o needs a value"},
+		{args: []string{"generate", "x", "--width"}, code: 2, stderrHas: "weave: --width needs a value"},
 		{args: []string{"generate", "x", "-o", ""}, code: 2, stderrHas: "-o needs a file name"},
 		{args: []string{"status", "extra"}, code: 2, stderrHas: `unexpected argument "extra"`},
 		{args: []string{"version", "extra"}, code: 2, stderrHas: `unexpected argument "extra"`},
@@ -240,6 +255,8 @@ func TestParseGenerateArgs(t *testing.T) {
 	}
 }
 
+func strp(s string) *string { return &s }
+
 func nan() float64 {
 	zero := 0.0
 	return zero / zero
@@ -303,12 +320,16 @@ func TestExitCodes(t *testing.T) {
 		{"rejected 400", protocol.NewErrorResponse(1, protocol.CodeInvalidSteps, "x"), 4},
 		{"local validation", validation, 4},
 		{"failed 500", protocol.NewErrorResponse(1, protocol.CodeGPU, "x"), 5},
-		{"busy 500", protocol.NewErrorResponse(1, protocol.CodeBusy, "x"), 5},
+		{"busy 500 reply", protocol.NewErrorResponse(1, protocol.CodeBusy, "x"), 5},
+		{"still busy at the deadline", &busyError{last: protocol.NewErrorResponse(1, protocol.CodeBusy, "x"), after: "2s"}, 3},
+		{"not responding", &client.Error{Sentinel: client.ErrReadTimeout, Also: client.ErrNotResponding}, 3},
+		{"socket path too long", &client.SocketPathError{Path: "/x"}, 1},
+		{"usage", &usageErr{msg: "x"}, 2},
 		{"unknown code 4xx", &protocol.ErrorResponse{Status: 404, Code: 77}, 4},
 		{"unknown status", &protocol.ErrorResponse{Status: 0, Code: 77}, 5},
 		{"bad reply", &client.ReplyError{Err: protocol.NewError(protocol.CodeMalformed, 0, "x")}, 1},
 		{"output", &outputError{path: "x.png", err: os.ErrPermission}, 1},
-		{"interrupted", context.Canceled, 1},
+		{"interrupted", context.Canceled, 130},
 		{"other", errors.New("x"), 1},
 	}
 	for _, tt := range tests {
@@ -332,34 +353,37 @@ func TestWritePNG(t *testing.T) {
 		{"RGBA", 4, rgba},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "out.png")
-			img, err := responseImage(&protocol.GenerateResponse{Width: w, Height: h, Channels: tt.channels, Pixels: tt.pixels})
-			require.NoError(t, err)
-			require.NoError(t, writePNGAtomic(path, img))
-			got := decodePNG(t, path)
-			require.Equal(t, image.Rect(0, 0, w, h), got.Bounds())
-			for y := 0; y < h; y++ {
-				for x := 0; x < w; x++ {
-					c := got.At(x, y)
-					n := image.NewNRGBA(image.Rect(0, 0, 1, 1))
-					n.Set(0, 0, c)
-					i := int(tt.channels) * (y*w + x)
-					want := []byte{tt.pixels[i], tt.pixels[i+1], tt.pixels[i+2], 255}
-					if tt.channels == 4 {
-						want[3] = tt.pixels[i+3]
+		for _, level := range []pngCompression{pngFast, pngDefault, pngBest} {
+			tt, level := tt, level
+			t.Run(tt.name+"/"+level.String(), func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "out.png")
+				img, err := responseImage(&protocol.GenerateResponse{Width: w, Height: h, Channels: tt.channels, Pixels: tt.pixels})
+				require.NoError(t, err)
+				require.NoError(t, writePNGAtomic(context.Background(), path, img, level))
+				got := decodePNG(t, path)
+				require.Equal(t, image.Rect(0, 0, w, h), got.Bounds())
+				for y := 0; y < h; y++ {
+					for x := 0; x < w; x++ {
+						c := got.At(x, y)
+						n := image.NewNRGBA(image.Rect(0, 0, 1, 1))
+						n.Set(0, 0, c)
+						i := int(tt.channels) * (y*w + x)
+						want := []byte{tt.pixels[i], tt.pixels[i+1], tt.pixels[i+2], 255}
+						if tt.channels == 4 {
+							want[3] = tt.pixels[i+3]
+						}
+						assert.Equal(t, want, n.Pix[:4], "pixel %d,%d", x, y)
 					}
-					assert.Equal(t, want, n.Pix[:4], "pixel %d,%d", x, y)
 				}
-			}
-			entries, err := os.ReadDir(dir)
-			require.NoError(t, err)
-			assert.Len(t, entries, 1, "no temporary file left behind")
-			fi, err := os.Stat(path)
-			require.NoError(t, err)
-			assert.Equal(t, os.FileMode(0o666)&^umask(), fi.Mode().Perm())
-		})
+				entries, err := os.ReadDir(dir)
+				require.NoError(t, err)
+				assert.Len(t, entries, 1, "no temporary file left behind")
+				fi, err := os.Stat(path)
+				require.NoError(t, err)
+				assert.Equal(t, os.FileMode(0o666)&^umask(), fi.Mode().Perm())
+			})
+		}
 	}
 }
 
@@ -369,15 +393,25 @@ func TestWritePNGReplacesAtomically(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("old"), 0o644))
 	img, err := responseImage(&protocol.GenerateResponse{Width: 2, Height: 2, Channels: 3, Pixels: make([]byte, 12)})
 	require.NoError(t, err)
-	require.NoError(t, writePNGAtomic(path, img))
+	require.NoError(t, writePNGAtomic(context.Background(), path, img, pngFast))
 	decodePNG(t, path)
 
 	// A failing write (missing directory) leaves nothing.
-	err = writePNGAtomic(filepath.Join(dir, "missing", "out.png"), img)
+	err = writePNGAtomic(context.Background(), filepath.Join(dir, "missing", "out.png"), img, pngFast)
 	require.Error(t, err)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1)
+
+	// Canceled (Ctrl-C) while writing: the old file stays, no temporary.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = writePNGAtomic(ctx, path, img, pngFast)
+	require.ErrorIs(t, err, context.Canceled)
+	entries, err = os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+	decodePNG(t, path)
 }
 
 func TestResponseImageRejectsInconsistentData(t *testing.T) {
@@ -449,21 +483,31 @@ func TestGenerateErrors(t *testing.T) {
 		stderr    string // exact stderr, if set
 		stderrHas []string
 		contacted bool
+		lines     int     // lines on stderr (default 1)
+		prompt    *string // the prompt (default "a prompt")
 	}{
-		{name: "not running, no autostart", noDaemon: true, args: []string{"--no-autostart"}, code: 3,
-			stderrHas: []string{"weave: weave-compute daemon not running (socket not found)"}},
-		{name: "width rule", args: []string{"--width", "100"}, code: 4,
-			stderr: "weave: invalid dimensions: width 100 is not a multiple of 64 in 64..2048\n"},
-		{name: "reply too large", args: []string{"--width", "2048", "--height", "2048"}, code: 4,
-			stderrHas: []string{"1856x1856"}},
-		{name: "steps", args: []string{"--steps", "0"}, code: 4, stderrHas: []string{"steps 0 outside 1..100"}},
-		{name: "cfg NaN", args: []string{"--cfg", "NaN"}, code: 4, stderrHas: []string{"invalid cfg"}},
+		{name: "not running, no autostart", noDaemon: true, args: []string{"--no-autostart"}, code: 3, lines: 5,
+			stderrHas: []string{"weave: weave-compute daemon not running (socket not found)", "\nIs weave-compute running?",
+				"without --no-autostart", "weave-compute &", "systemctl --user start weave-compute.socket"}},
+		{name: "width rule", args: []string{"--width", "100"}, code: 2, lines: 2,
+			stderr: "weave: --width 100: want a multiple of 64 in 64..2048\nRun 'weave generate --help' for usage.\n"},
+		{name: "height rule", args: []string{"--height", "4096"}, code: 2, lines: 2,
+			stderrHas: []string{"weave: --height 4096: want a multiple of 64 in 64..2048\n"}},
+		{name: "reply too large", args: []string{"--width", "2048", "--height", "2048"}, code: 2, lines: 2,
+			stderrHas: []string{"weave: --width 2048 --height 2048: too large for protocol v1", "1856x1856"}},
+		{name: "steps", args: []string{"--steps", "0"}, code: 2, lines: 2, stderrHas: []string{"weave: --steps 0: want 1..100\n"}},
+		{name: "cfg", args: []string{"--cfg", "99"}, code: 2, lines: 2, stderrHas: []string{"weave: --cfg 99: want 0..20\n"}},
+		{name: "cfg NaN", args: []string{"--cfg", "NaN"}, code: 2, lines: 2, stderrHas: []string{"weave: --cfg NaN: want 0..20\n"}},
+		{name: "blank prompt", prompt: strp(" \t "), code: 2, lines: 2, stderrHas: []string{"weave: the prompt is blank"}},
+		{name: "empty prompt", prompt: strp(""), code: 2, lines: 2, stderrHas: []string{"weave: the prompt is empty"}},
+		{name: "prompt too long", prompt: strp(strings.Repeat("a", 2049)), code: 2, lines: 2,
+			stderrHas: []string{"weave: the prompt is 2049 bytes; at most 2048 are allowed"}},
 		{name: "daemon rejects", handler: reply(protocol.CodeInvalidPrompt, "t5 prompt is odd"), code: 4, contacted: true,
 			stderr: "weave: weave-compute rejected the request (400, invalid prompt): t5 prompt is odd\n"},
 		{name: "daemon fails", handler: reply(protocol.CodeGPU, "backend failed"), code: 5, contacted: true,
 			stderrHas: []string{"weave-compute failed the request (500, GPU error): backend failed"}},
-		{name: "daemon busy", handler: reply(protocol.CodeBusy, "server busy"), code: 5, contacted: true,
-			stderrHas: []string{"server busy"}},
+		{name: "daemon busy", handler: reply(protocol.CodeBusy, "server busy"), args: []string{"--timeout", "300ms"}, code: 3, contacted: true,
+			lines: 2, stderrHas: []string{`weave: weave-compute daemon is busy: still answering "server busy" after `, "try again in a moment"}},
 		{name: "daemon closes", handler: func(protocol.Message) protocol.Message { return nil }, code: 3, contacted: true,
 			stderr: "weave: weave-compute daemon closed the connection without a response\n"},
 		{name: "output directory missing", args: []string{"-o", "nowhere/x.png"}, code: 1,
@@ -476,7 +520,12 @@ func TestGenerateErrors(t *testing.T) {
 			if !tt.noDaemon {
 				s = e.startFake(t, tt.handler)
 			}
-			args := append([]string{"generate", "a prompt", "--width", "64", "--height", "64", "-o", "out.png"}, tt.args...)
+			prompt := "a prompt"
+			if tt.prompt != nil {
+				prompt = *tt.prompt
+			}
+			args := append([]string{"generate", "--width", "64", "--height", "64", "-o", "out.png"}, tt.args...)
+			args = append(args, "--", prompt)
 			r := e.run(t, args...)
 			assert.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
 			assert.Empty(t, r.stdout)
@@ -486,7 +535,11 @@ func TestGenerateErrors(t *testing.T) {
 			for _, want := range tt.stderrHas {
 				assert.Contains(t, r.stderr, want)
 			}
-			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+			lines := tt.lines
+			if lines == 0 {
+				lines = 1
+			}
+			assert.Equal(t, lines, strings.Count(r.stderr, "\n"), "%d lines: %q", lines, r.stderr)
 			_, err := os.Stat(filepath.Join(e.work, "out.png"))
 			assert.True(t, os.IsNotExist(err), "no output file on failure")
 			if s != nil {
@@ -550,6 +603,7 @@ func TestStatus(t *testing.T) {
 	r := e.run(t, "status")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	want := "weave-compute is running\n" +
+		"  pid:              " + pidText(os.Getpid()) + "\n" +
 		"  socket:           " + e.socketPath() + "\n" +
 		"  backend:          fake\n" +
 		"  daemon version:   fake-1\n" +
@@ -575,20 +629,57 @@ func TestStatusSanitizesDaemonStrings(t *testing.T) {
 	assert.Contains(t, r.stdout, "  backend:          fake\uFFFD]0;pwned\uFFFD\uFFFD\uFFFD\n")
 	assert.Contains(t, r.stdout, "  daemon version:   v\uFFFD1\n")
 	assert.NotContains(t, r.stdout, "\x1b")
-	assert.Equal(t, 9, strings.Count(r.stdout, "\n"), r.stdout)
+	assert.Equal(t, 10, strings.Count(r.stdout, "\n"), r.stdout)
 }
 
-// A daemon at its connection limit is up, but the status request got no
-// answer: exit 5 (status 500), as the usage text says.
+// A daemon at its connection limit is up, but busy is temporary: status
+// asks again with a back-off until its deadline, then exits 3.
 func TestStatusBusy(t *testing.T) {
 	e := newTestEnv(t)
-	e.startFake(t, func(m protocol.Message) protocol.Message {
-		return protocol.NewErrorResponse(m.(*protocol.StatusRequest).RequestID, protocol.CodeBusy, "server busy")
+	s := e.startFake(t, func(m protocol.Message) protocol.Message {
+		return protocol.NewErrorResponse(m.(*protocol.StatusRequest).RequestID, protocol.CodeBusy, "too many connections")
 	})
-	r := e.run(t, "status")
-	assert.Equal(t, 5, r.code)
-	assert.Equal(t, "weave: weave-compute failed the request (500, server busy): server busy\n", r.stderr)
+	start := time.Now()
+	r := e.run(t, "status", "--timeout", "500ms")
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Equal(t, 3, r.code)
+	assert.Regexp(t, `^weave: weave-compute daemon is busy: still answering "too many connections" after [0-9.]+m?s\n`, r.stderr)
+	assert.Contains(t, r.stderr, "try again in a moment")
 	assert.Empty(t, r.stdout)
+	assert.Greater(t, s.Accepted(), int64(2), "asked more than once")
+}
+
+// Busy for a while, then an answer: the command succeeds.
+func TestBusyThenServed(t *testing.T) {
+	e := newTestEnv(t)
+	var mu sync.Mutex
+	n := 0
+	e.startFake(t, func(m protocol.Message) protocol.Message {
+		mu.Lock()
+		n++
+		k := n
+		mu.Unlock()
+		if k <= 2 {
+			var id uint64
+			switch req := m.(type) {
+			case *protocol.StatusRequest:
+				id = req.RequestID
+			case *protocol.GenerateRequest:
+				id = req.RequestID
+			}
+			return protocol.NewErrorResponse(id, protocol.CodeBusy, "server busy")
+		}
+		return fakedaemon.Default(m)
+	})
+	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", "b.png", "--no-autostart")
+	require.Equal(t, 0, r.code, r.stderr)
+	decodePNG(t, filepath.Join(e.work, "b.png"))
+	mu.Lock()
+	n = 0
+	mu.Unlock()
+	r = e.run(t, "status")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "weave-compute is running")
 }
 
 func TestStatusDown(t *testing.T) {
@@ -745,7 +836,7 @@ func TestAutostartFailures(t *testing.T) {
 		stderrHas []string
 	}{
 		{name: "daemon exits early", bin: testBinary, mode: "fail",
-			stderrHas: []string{"\nweave: weave-compute (pid ", "exited with status 1 before it was ready", "weave-compute: boom: cannot open the GPU"}},
+			stderrHas: []string{"weave: weave-compute (pid ", "exited with status 1 before it was ready: weave-compute: boom: cannot open the GPU (log: "}},
 		{name: "no binary", bin: func(t *testing.T) string { return "/nonexistent/weave-compute" },
 			stderrHas: []string{"weave: weave-compute daemon not running (socket not found): ", "cannot start it: WEAVE_COMPUTE_BIN=/nonexistent/weave-compute is not an executable file"}},
 	}
@@ -811,7 +902,9 @@ func TestAutostartLostRace(t *testing.T) {
 		defer winner.Close()
 	}
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-	assert.Regexp(t, `^started weave-compute \(pid \d+\)\n$`, r.stderr)
+	// The daemon this weave started lost; the one serving is not its own,
+	// so it must not claim to have started it.
+	assert.Empty(t, r.stderr)
 	decodePNG(t, filepath.Join(e.work, "out.png"))
 }
 
@@ -825,7 +918,8 @@ func TestAutostartTimeout(t *testing.T) {
 	r := e.run(t, "generate", "x", "-o", "out.png")
 	assert.Equal(t, 3, r.code)
 	assert.Contains(t, r.stderr, "did not become ready within 1s")
-	assert.Equal(t, 1, strings.Count(r.stderr, "\nweave: "), r.stderr)
+	assert.True(t, strings.HasPrefix(r.stderr, "weave: another weave-compute (pid "), r.stderr)
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
 }
 
 func TestFindDaemon(t *testing.T) {
@@ -890,22 +984,21 @@ func writeExe(t *testing.T, p string) string {
 	return p
 }
 
-func TestLogTail(t *testing.T) {
+func TestLogFirstError(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "log")
-	old := "old line from an earlier daemon\n"
-	var b strings.Builder
-	for i := 1; i <= 15; i++ {
-		fmt.Fprintf(&b, "line %d\n", i)
-	}
-	require.NoError(t, os.WriteFile(p, []byte(old+b.String()), 0o600))
-	tail := logTail(p, int64(len(old)))
-	assert.NotContains(t, tail, "old line")
-	assert.NotContains(t, tail, "line 5\n")
-	assert.Contains(t, tail, "\n  line 6\n")
-	assert.True(t, strings.HasSuffix(tail, "\n  line 15"), tail)
-	assert.Equal(t, "; log: "+p, logTail(p, int64(len(old)+b.Len())))
-	assert.Equal(t, "", logTail(filepath.Join(dir, "missing"), 0))
+	old := "weave-compute: old error from an earlier daemon\n"
+	body := "2026-11-26T09:30:00.123Z weave-compute[7] INFO weave-compute 0.1.0 pid 7\n" +
+		"weave-compute: invalid --log-level 'x' (want debug, info, warn or error)\n" +
+		"Usage: weave-compute [--log-level=debug|info|warn|error]\n" +
+		"  --help  this text\n"
+	require.NoError(t, os.WriteFile(p, []byte(old+body), 0o600))
+	got := logFirstError(p, int64(len(old)))
+	assert.Equal(t, ": weave-compute: invalid --log-level 'x' (want debug, info, warn or error) (log: "+p+")", got)
+	assert.Equal(t, "; log: "+p, logFirstError(p, int64(len(old)+len(body))))
+	assert.Equal(t, "", logFirstError(filepath.Join(dir, "missing"), 0))
+	require.NoError(t, os.WriteFile(p, []byte("just a line\nanother\n"), 0o600))
+	assert.Equal(t, ": just a line (log: "+p+")", logFirstError(p, 0))
 }
 
 // syncBuffer is a goroutine-safe buffer for the spinner tests.
@@ -934,6 +1027,7 @@ func TestSpinner(t *testing.T) {
 	t.Run("terminal", func(t *testing.T) {
 		isTerminal = func(io.Writer) bool { return true }
 		e := newTestEnv(t)
+		e.vars["TERM"] = "xterm"
 		errb := &syncBuffer{}
 		e.startFake(t, func(m protocol.Message) protocol.Message {
 			// Answer once the spinner has drawn a frame (bounded wait; a
@@ -952,11 +1046,37 @@ func TestSpinner(t *testing.T) {
 		assert.True(t, strings.HasSuffix(s, "\r\x1b[K"), "spinner line cleared: %q", s)
 		assert.Contains(t, out.String(), "wrote s.png")
 	})
+	for _, env := range []map[string]string{{"TERM": "dumb"}, {"TERM": "xterm", "NO_COLOR": "1"}} {
+		env := env
+		t.Run(fmt.Sprintf("no escapes with %v", env), func(t *testing.T) {
+			isTerminal = func(io.Writer) bool { return true }
+			spinnerInterval = 10 * time.Millisecond
+			e := newTestEnv(t)
+			for k, v := range env {
+				e.vars[k] = v
+			}
+			errb := &syncBuffer{}
+			e.startFake(t, func(m protocol.Message) protocol.Message {
+				deadline := time.Now().Add(10 * time.Second)
+				for strings.Count(errb.String(), "generating") < 2 && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+				return fakedaemon.Default(m)
+			})
+			var out bytes.Buffer
+			code := runContext(context.Background(), []string{"generate", "x", "--width", "64", "--height", "64", "-o", "s.png"}, newEnviron(e.list()), &out, errb)
+			require.Equal(t, 0, code, errb.String())
+			got := errb.String()
+			assert.Contains(t, got, "\r| generating 64x64, 28 steps... 0s")
+			assert.NotContains(t, got, "\x1b")
+			assert.True(t, strings.HasSuffix(got, " \r"), "line blanked with spaces: %q", got)
+		})
+	}
 	t.Run("quick answers draw nothing", func(t *testing.T) {
 		isTerminal = func(io.Writer) bool { return true }
 		spinnerInterval = time.Hour
 		var b bytes.Buffer
-		sp := startSpinner(&b, "x")
+		sp := startSpinner(&b, "x", nil)
 		sp.Stop()
 		sp.Stop()
 		assert.Empty(t, b.String())
@@ -965,7 +1085,7 @@ func TestSpinner(t *testing.T) {
 		isTerminal = oldTerm
 		spinnerInterval = 10 * time.Millisecond
 		var b bytes.Buffer
-		sp := startSpinner(&b, "x")
+		sp := startSpinner(&b, "x", nil)
 		time.Sleep(50 * time.Millisecond)
 		sp.Stop()
 		assert.Empty(t, b.String())
@@ -978,4 +1098,233 @@ func TestIsTerminal(t *testing.T) {
 	require.NoError(t, err)
 	defer f.Close()
 	assert.False(t, isTerminal(f))
+}
+
+func TestGenerateJSON(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, nil)
+	r := e.run(t, "generate", "x", "--width", "128", "--height", "64", "--seed", "9", "-o", "j.png", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, `{"event":"done","path":"j.png","width":128,"height":64,"seed":9,"generation_ms":42}`+"\n", r.stdout)
+	assert.Empty(t, r.stderr)
+
+	// A daemon error: status and code of the reply.
+	e2 := newTestEnv(t)
+	e2.startFake(t, func(m protocol.Message) protocol.Message {
+		return protocol.NewErrorResponse(m.(*protocol.GenerateRequest).RequestID, protocol.CodeGPU, "backend failed")
+	})
+	r = e2.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", "j.png", "--json")
+	assert.Equal(t, 5, r.code)
+	assert.Equal(t, `{"event":"error","status":500,"code":9,"message":"weave-compute failed the request (500, GPU error): backend failed"}`+"\n", r.stdout)
+	assert.Contains(t, r.stderr, "weave: weave-compute failed the request")
+
+	// A local failure: status 0.
+	r = e2.run(t, "generate", "x", "--steps", "0", "--json")
+	assert.Equal(t, 2, r.code)
+	assert.Equal(t, `{"event":"error","status":0,"code":0,"message":"--steps 0: want 1..100"}`+"\n", r.stdout)
+	e3 := newTestEnv(t)
+	r = e3.run(t, "generate", "x", "--json", "--no-autostart")
+	assert.Equal(t, 3, r.code)
+	assert.True(t, strings.HasPrefix(r.stdout, `{"event":"error","status":0,"code":0,"message":"weave-compute daemon not running (socket not found): `), r.stdout)
+}
+
+func TestGenerateToStdout(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, nil)
+	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "--seed", "5", "-o", "-")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "wrote PNG to stdout (64x64, seed 5, generated in 42 ms)\n", r.stderr)
+	img, err := png.Decode(strings.NewReader(r.stdout))
+	require.NoError(t, err)
+	requireRGB(t, img, 64, 64, fakedaemon.Pixels(64, 64, 5))
+	entries, err := os.ReadDir(e.work)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no file written")
+}
+
+func TestStatusJSON(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, nil)
+	r := e.run(t, "status", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	want := fmt.Sprintf(`{"running":true,"pid":%d,"socket":%q,"daemon_version":"fake-1","protocol":{"min":1,"max":1},`+
+		`"uptime_ms":1234,"requests_served":7,"connections_open":1,"max_connections":64,"queue_depth":0,"backend":"fake"}`+"\n",
+		os.Getpid(), e.socketPath())
+	assert.Equal(t, want, r.stdout)
+	assert.Empty(t, r.stderr)
+
+	down := newTestEnv(t)
+	r = down.run(t, "status", "--json")
+	assert.Equal(t, 3, r.code)
+	assert.True(t, strings.HasPrefix(r.stdout, fmt.Sprintf(`{"running":false,"socket":%q,"error":"weave-compute daemon not running`, down.socketPath())), r.stdout)
+}
+
+func TestVersionShowsDaemon(t *testing.T) {
+	e := newTestEnv(t)
+	r := e.run(t, "version")
+	require.Equal(t, 0, r.code)
+	assert.Contains(t, r.stdout, "\nweave-compute: not running\n")
+	e.startFake(t, nil)
+	r = e.run(t, "version")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 2, r.stdout)
+	assert.True(t, strings.HasPrefix(lines[0], "weave "+version+" (protocol 1"), lines[0])
+	assert.Equal(t, fmt.Sprintf("weave-compute fake-1 (protocol 1, pid %s)", pidText(os.Getpid())), lines[1])
+}
+
+func TestStopNotRunning(t *testing.T) {
+	e := newTestEnv(t)
+	r := e.run(t, "stop")
+	assert.Equal(t, 0, r.code)
+	assert.Equal(t, "weave-compute is not running\n", r.stdout)
+	assert.Empty(t, r.stderr)
+}
+
+// weave stop sends SIGTERM to the pid the kernel reports for the socket
+// and waits for the process to exit; here the daemon is the test binary
+// acting as one (started by autostart).
+func TestStopAutostarted(t *testing.T) {
+	old := daemonProcessName
+	daemonProcessName = processName(os.Getpid())
+	defer func() { daemonProcessName = old }()
+	e := newTestEnv(t)
+	e.vars["WEAVE_COMPUTE_BIN"] = testBinary(t)
+	e.vars[fakeDaemonEnv] = "serve"
+	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", "auto.png")
+	defer killStarted(t, r.stderr)
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	m := startedRE.FindStringSubmatch(r.stderr)
+	require.NotNil(t, m, r.stderr)
+	r = e.run(t, "stop")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "stopped weave-compute (pid "+m[1]+")\n", r.stdout)
+	pid, _ := strconv.Atoi(m[1])
+	assert.True(t, exited(pid))
+}
+
+// Something that is not a weave-compute holds the socket (as systemd does
+// under socket activation): weave stop must not signal it.
+func TestStopRefusesOtherProcess(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, nil)
+	r := e.run(t, "stop")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, fmt.Sprintf("is held by pid %d (", os.Getpid()))
+	assert.Contains(t, r.stderr, "systemctl --user stop weave-compute.socket weave-compute.service")
+}
+
+func TestSocketPathTooLong(t *testing.T) {
+	e := newTestEnv(t)
+	long := filepath.Join(e.xdg, strings.Repeat("d", 100))
+	e.vars["XDG_RUNTIME_DIR"] = long
+	for _, args := range [][]string{{"status"}, {"generate", "x", "--no-autostart", "-o", "x.png"}, {"generate", "x", "-o", "x.png"}, {"stop"}} {
+		r := e.run(t, args...)
+		assert.Equal(t, 1, r.code, "%v: %s", args, r.stderr)
+		n := len(long) + len("/weave/weave.sock")
+		assert.True(t, strings.HasPrefix(r.stderr, fmt.Sprintf("weave: socket path too long (%d bytes, max 107): ", n)), r.stderr)
+		assert.Contains(t, r.stderr, "export XDG_RUNTIME_DIR=$(mktemp -d /tmp/xdg.XXXXXX)")
+		assert.NotContains(t, r.stderr, "invalid argument")
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		e := newTestEnv(t)
+		r := e.run(t, "completion", sh)
+		require.Equal(t, 0, r.code, r.stderr)
+		for _, word := range []string{"generate", "status", "stop", "png-compression", "no-autostart"} {
+			assert.Contains(t, r.stdout, word, sh)
+		}
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash to load the bash script into")
+	}
+	script := filepath.Join(t.TempDir(), "weave.bash")
+	e := newTestEnv(t)
+	require.NoError(t, os.WriteFile(script, []byte(e.run(t, "completion", "bash").stdout), 0o600))
+	for _, tc := range []struct{ words, want string }{
+		{"weave st", "status stop"},
+		{"weave generate --png", "--png-compression"},
+		{"weave generate --png-compression f", "fast"},
+		{"weave completion z", "zsh"},
+		{"weave help ge", "generate"},
+	} {
+		words := strings.Fields(tc.words)
+		cmd := exec.Command(bash, "-c", `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($#-1)); _weave; echo "${COMPREPLY[*]}"`, "x", script)
+		cmd.Args = append(cmd.Args, words...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+		assert.Equal(t, tc.want, strings.TrimSpace(string(out)), tc.words)
+	}
+}
+
+func TestSignalExitCodes(t *testing.T) {
+	// run() maps a signal received at any point to 128+N. The fake daemon
+	// waits until the test has sent the signal, so it arrives mid-request.
+	e := newTestEnv(t)
+	sent := make(chan struct{})
+	srv := e.startFake(t, func(m protocol.Message) protocol.Message {
+		<-sent
+		return fakedaemon.Default(m)
+	})
+	for i, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		done := make(chan int, 1)
+		var out, errb bytes.Buffer
+		go func() {
+			done <- run([]string{"generate", "x", "--width", "64", "--height", "64", "-o", "sig.png"}, e.list(), &out, &errb)
+		}()
+		// Wait until the request is with the daemon, then signal.
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if srv.Requests() > int64(i) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		require.NoError(t, syscall.Kill(os.Getpid(), sig))
+		code := <-done
+		sent <- struct{}{}
+		assert.Equal(t, 128+int(sig), code, "%v: %s", sig, errb.String())
+		_, err := os.Stat(filepath.Join(e.work, "sig.png"))
+		assert.True(t, os.IsNotExist(err), "no output after %v", sig)
+	}
+}
+
+// The limits --help states are the ones weave enforces.
+func TestHelpStatesTheRealLimits(t *testing.T) {
+	assert.Contains(t, generateUsage, fmt.Sprintf("at most %d pixels", maxPixels))
+	assert.Contains(t, generateUsage, fmt.Sprintf("at most %dx%d", protocol.MaxSquareDimension, protocol.MaxSquareDimension))
+	assert.Contains(t, generateUsage, fmt.Sprintf("1..%d bytes", protocol.MaxPromptLen))
+	sq := &generateOptions{prompt: "x", width: protocol.MaxSquareDimension, height: protocol.MaxSquareDimension, steps: 1, cfg: 1}
+	assert.NoError(t, checkGenerateOptions(sq))
+	sq.width += protocol.DimensionStep
+	assert.Error(t, checkGenerateOptions(sq))
+	wide := &generateOptions{prompt: "x", width: 2048, height: 1664, steps: 1, cfg: 1}
+	assert.NoError(t, checkGenerateOptions(wide))
+	assert.NoError(t, protocol.NewGenerateRequest(0, "x", 2048, 1664, 1, 1, 0).Validate(), "the daemon's rule agrees")
+}
+
+func TestAdler32Combine(t *testing.T) {
+	data := []byte(strings.Repeat("weave adler combine \xff\x00", 5000))
+	for _, cut := range []int{0, 1, 65520, 65521, 65522, len(data) / 2, len(data)} {
+		a, b := data[:cut], data[cut:]
+		assert.Equal(t, adler32.Checksum(data), adler32Combine(adler32.Checksum(a), adler32.Checksum(b), len(b)), "cut %d", cut)
+	}
+}
+
+// Large images go through the banded encoder; the result must decode to
+// the same pixels (the zlib reader checks the combined Adler-32).
+func TestWritePNGFastBands(t *testing.T) {
+	for _, size := range [][2]int{{1024, 1024}, {320, 1000}, {1856, 64}} {
+		w, h := size[0], size[1]
+		rgb := fakedaemon.Pixels(uint32(w), uint32(h), 3)
+		img := &rawImage{w: w, h: h, ch: 3, pix: rgb}
+		var buf bytes.Buffer
+		require.NoError(t, encodePNG(context.Background(), &buf, img, pngFast))
+		got, err := png.Decode(&buf)
+		require.NoError(t, err, "%dx%d", w, h)
+		requireRGB(t, got, w, h, rgb)
+	}
 }

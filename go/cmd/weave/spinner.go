@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,13 +30,15 @@ var spinnerInterval = 100 * time.Millisecond
 type spinner struct {
 	w      io.Writer
 	label  string
+	plain  bool // no ANSI escapes (TERM=dumb or NO_COLOR set)
+	width  int  // length of the last line drawn in plain mode
 	stopCh chan struct{}
 	doneCh chan struct{}
 	once   sync.Once
 }
 
-func startSpinner(w io.Writer, label string) *spinner {
-	s := &spinner{w: w, label: label}
+func startSpinner(w io.Writer, label string, e *environ) *spinner {
+	s := &spinner{w: w, label: label, plain: noEscapes(e)}
 	if !isTerminal(w) {
 		return s
 	}
@@ -59,14 +62,47 @@ func (s *spinner) loop() {
 		select {
 		case <-s.stopCh:
 			if drawn {
-				fmt.Fprint(s.w, "\r\x1b[K")
+				s.clear()
 			}
 			return
 		case <-t.C:
 		}
-		fmt.Fprintf(s.w, "\r\x1b[K%s %s... %ds", spinnerFrames[i%len(spinnerFrames)], s.label, int(time.Since(start).Seconds()))
+		line := fmt.Sprintf("%s %s... %ds", spinnerFrames[i%len(spinnerFrames)], s.label, int(time.Since(start).Seconds()))
+		if s.plain {
+			// Carriage return and spaces only: a dumb terminal has no
+			// "erase line".
+			pad := ""
+			if n := s.width - len(line); n > 0 {
+				pad = strings.Repeat(" ", n)
+			}
+			fmt.Fprintf(s.w, "\r%s%s", line, pad)
+			s.width = len(line)
+		} else {
+			fmt.Fprintf(s.w, "\r\x1b[K%s", line)
+		}
 		drawn = true
 	}
+}
+
+func (s *spinner) clear() {
+	if s.plain {
+		fmt.Fprintf(s.w, "\r%s\r", strings.Repeat(" ", s.width))
+		return
+	}
+	fmt.Fprint(s.w, "\r\x1b[K")
+}
+
+// noEscapes reports whether output must not contain ANSI escape sequences:
+// TERM=dumb (or unset) or NO_COLOR set and not empty (https://no-color.org).
+func noEscapes(e *environ) bool {
+	if e == nil {
+		return false
+	}
+	if e.Get("NO_COLOR") != "" {
+		return true
+	}
+	t := e.Get("TERM")
+	return t == "" || t == "dumb"
 }
 
 // Stop removes the spinner line. It is safe to call more than once.

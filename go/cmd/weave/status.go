@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -16,57 +18,183 @@ import (
 	"github.com/weave-app/weave/go/protocol"
 )
 
-const statusUsage = `Usage: weave status
+const statusUsage = `Usage: weave status [--json] [--timeout D]
 
-Shows whether weave-compute is running, its socket, backend, protocol and
-daemon versions, uptime, requests served, open connections and queue depth.
-It never starts the daemon.
+Shows whether weave-compute is running, its pid, socket, backend, protocol
+and daemon versions, uptime, requests served, open connections and queue
+depth. It never starts the daemon.
 
-Exit codes: 0 running, 3 not running or not answering, 5 running but busy
-(at its connection limit), 1 other failure.
+Flags:
+  --json        print one JSON object on stdout: running, pid, socket,
+                daemon_version, protocol {min, max}, uptime_ms,
+                requests_served, connections_open, max_connections,
+                queue_depth, backend (and "error" when not running)
+  --timeout D   how long to wait for an answer (default 2s); a daemon that
+                says nothing in that time "is not responding"
+  -h, --help    show this help
+
+Exit codes: 0 running, 3 not running, not responding or still busy at the
+deadline, 1 other failure.
 `
 
-// statusTimeout bounds the status request (the daemon answers at once).
-const statusTimeout = 10 * time.Second
+// statusTimeout bounds weave status: a healthy daemon answers at once, so
+// silence for this long means it is stopped or wedged.
+const statusTimeout = 2 * time.Second
+
+// statusJSON is the object of weave status --json. New status fields are
+// one line each here (and one in statusFields).
+type statusJSON struct {
+	Running         bool          `json:"running"`
+	PID             int           `json:"pid,omitempty"`
+	Socket          string        `json:"socket"`
+	DaemonVersion   string        `json:"daemon_version,omitempty"`
+	Protocol        *protocolJSON `json:"protocol,omitempty"`
+	UptimeMS        *uint64       `json:"uptime_ms,omitempty"`
+	RequestsServed  *uint64       `json:"requests_served,omitempty"`
+	ConnectionsOpen *uint32       `json:"connections_open,omitempty"`
+	MaxConnections  *uint32       `json:"max_connections,omitempty"`
+	QueueDepth      *uint32       `json:"queue_depth,omitempty"`
+	Backend         string        `json:"backend,omitempty"`
+	Error           string        `json:"error,omitempty"`
+}
+
+type protocolJSON struct {
+	Min uint16 `json:"min"`
+	Max uint16 `json:"max"`
+}
+
+// statusFields fills in the fields of a status reply.
+func (j *statusJSON) statusFields(st *protocol.StatusResponse) {
+	j.DaemonVersion = st.DaemonVersion
+	j.Protocol = &protocolJSON{Min: st.VersionMin, Max: st.VersionMax}
+	j.UptimeMS = &st.UptimeMS
+	j.RequestsServed = &st.RequestsServed
+	j.ConnectionsOpen = &st.ConnectionsOpen
+	j.MaxConnections = &st.MaxConnections
+	j.QueueDepth = &st.QueueDepth
+	j.Backend = st.Backend
+}
+
+// daemonState is what a status request found out.
+type daemonState struct {
+	socket string
+	st     *protocol.StatusResponse // nil when the daemon did not serve status
+	peer   *client.Peer             // nil when no connection was made
+	err    error                    // why st is nil; ErrStatusNotSupported means up
+}
+
+// queryStatus asks the daemon at socketPath for its status within timeout,
+// asking again while it answers "server busy".
+func queryStatus(ctx context.Context, socketPath string, timeout time.Duration) *daemonState {
+	ds := &daemonState{socket: socketPath}
+	deadline := time.Now().Add(timeout)
+	ds.err = retryBusy(ctx, deadline, func(left time.Duration) error {
+		c, err := client.New(client.WithSocketPath(socketPath),
+			client.WithConnectTimeout(left), client.WithReadTimeout(left), client.WithWriteTimeout(left))
+		if err != nil {
+			return err
+		}
+		st, peer, err := c.StatusWithPeer(ctx)
+		if peer != nil {
+			ds.peer = peer
+		}
+		ds.st = st
+		return err
+	})
+	return ds
+}
+
+func (ds *daemonState) running() bool {
+	return ds.err == nil || errors.Is(ds.err, client.ErrStatusNotSupported)
+}
+
+func (ds *daemonState) pid() int {
+	if ds.peer == nil {
+		return 0
+	}
+	return ds.peer.PID
+}
 
 func runStatus(ctx context.Context, args []string, e *environ, stdout, stderr io.Writer) int {
 	fs := newFlagSet("status")
+	asJSON := fs.Bool("json", false, "")
+	timeout := statusTimeout
+	fs.Var((*durationValue)(&timeout), "timeout", "")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, statusUsage)
 			return exitOK
 		}
-		return usageError(stderr, "status", err.Error())
+		return usageError(stderr, "status", flagError(err).Error())
 	}
 	if len(positional) > 0 {
 		return usageError(stderr, "status", fmt.Sprintf("unexpected argument %q", positional[0]))
 	}
-	socketPath, err := client.SocketPathFromEnv(e.Get("XDG_RUNTIME_DIR"))
+	if timeout <= 0 {
+		return usageError(stderr, "status", fmt.Sprintf("--timeout must be positive, got %v", timeout))
+	}
+	h := hintContext{xdg: e.Get("XDG_RUNTIME_DIR"), command: "status"}
+	socketPath, err := client.SocketPathFromEnv(h.xdg)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	c, err := client.New(client.WithSocketPath(socketPath), client.WithReadTimeout(statusTimeout))
-	if err != nil {
-		return fail(stderr, err)
-	}
-	st, err := c.Status(ctx)
-	if errors.Is(err, client.ErrStatusNotSupported) {
-		fmt.Fprintf(stdout, "weave-compute is running\n")
-		fmt.Fprintf(stdout, "  %-17s %s\n", "socket:", socketPath)
-		fmt.Fprintf(stdout, "  %-17s %s\n", "status:", "not supported by this daemon ("+err.Error()+")")
+	ds := queryStatus(ctx, socketPath, timeout)
+	if *asJSON {
+		j := &statusJSON{Running: ds.running(), PID: ds.pid(), Socket: socketPath}
+		if ds.st != nil {
+			j.statusFields(ds.st)
+		}
+		if ds.err != nil && !ds.running() {
+			j.Error = errorMessage(ds.err)
+		}
+		b, _ := json.Marshal(j)
+		fmt.Fprintf(stdout, "%s\n", b)
+		if !ds.running() {
+			return failHint(stderr, ds.err, h)
+		}
 		return exitOK
 	}
-	if err != nil {
-		return fail(stderr, err)
+	if errors.Is(ds.err, client.ErrStatusNotSupported) {
+		fmt.Fprintf(stdout, "weave-compute is running\n")
+		fmt.Fprintf(stdout, "  %-17s %s\n", "pid:", pidText(ds.pid()))
+		fmt.Fprintf(stdout, "  %-17s %s\n", "socket:", socketPath)
+		fmt.Fprintf(stdout, "  %-17s %s\n", "status:", "not supported by this daemon ("+ds.err.Error()+")")
+		return exitOK
 	}
-	writeStatus(stdout, socketPath, st)
+	if ds.err != nil {
+		return failHint(stderr, ds.err, h)
+	}
+	writeStatus(stdout, socketPath, ds.pid(), ds.st)
 	return exitOK
 }
 
-func writeStatus(w io.Writer, socketPath string, st *protocol.StatusResponse) {
+// pidText is the pid line: the pid, and what the process is when it is not
+// a weave-compute (under socket activation the socket belongs to the
+// service manager).
+func pidText(pid int) string {
+	if pid <= 0 {
+		return "(unknown)"
+	}
+	if comm := processName(pid); comm != "" && comm != daemonName {
+		return fmt.Sprintf("%d (%s holds the socket)", pid, comm)
+	}
+	return fmt.Sprint(pid)
+}
+
+// processName is the command name of pid (/proc/PID/comm), "" if unknown.
+func processName(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func writeStatus(w io.Writer, socketPath string, pid int, st *protocol.StatusResponse) {
 	line := func(k, v string) { fmt.Fprintf(w, "  %-17s %s\n", k+":", v) }
 	fmt.Fprintln(w, "weave-compute is running")
+	line("pid", pidText(pid))
 	line("socket", socketPath)
 	line("backend", orUnknown(st.Backend))
 	line("daemon version", orUnknown(st.DaemonVersion))
@@ -111,6 +239,9 @@ func formatUptime(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
+// versionTimeout bounds the daemon half of weave version.
+const versionTimeout = time.Second
+
 func runVersion(ctx context.Context, args []string, e *environ, stdout, stderr io.Writer) int {
 	fs := newFlagSet("version")
 	positional, err := parseInterspersed(fs, args)
@@ -119,11 +250,30 @@ func runVersion(ctx context.Context, args []string, e *environ, stdout, stderr i
 			fmt.Fprint(stdout, versionUsage)
 			return exitOK
 		}
-		return usageError(stderr, "version", err.Error())
+		return usageError(stderr, "version", flagError(err).Error())
 	}
 	if len(positional) > 0 {
 		return usageError(stderr, "version", fmt.Sprintf("unexpected argument %q", positional[0]))
 	}
 	fmt.Fprintf(stdout, "weave %s (protocol %d, %s %s/%s)\n", version, protocol.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	socketPath, err := client.SocketPathFromEnv(e.Get("XDG_RUNTIME_DIR"))
+	if err != nil {
+		fmt.Fprintf(stdout, "weave-compute: unknown (%s)\n", errorMessage(err))
+		return exitOK
+	}
+	ds := queryStatus(ctx, socketPath, versionTimeout)
+	switch {
+	case ds.st != nil:
+		fmt.Fprintf(stdout, "weave-compute %s (protocol %s, pid %s)\n", orUnknown(ds.st.DaemonVersion),
+			versionRange(ds.st.VersionMin, ds.st.VersionMax), pidText(ds.pid()))
+	case ds.running():
+		fmt.Fprintf(stdout, "weave-compute (version unknown: the daemon does not serve status; pid %s)\n", pidText(ds.pid()))
+	case errors.Is(ds.err, client.ErrDaemonNotRunning), errors.Is(ds.err, client.ErrConnectionRefused):
+		fmt.Fprintln(stdout, "weave-compute: not running")
+	case errors.Is(ds.err, context.Canceled):
+		return exitCode(ds.err)
+	default:
+		fmt.Fprintf(stdout, "weave-compute: unknown (%s)\n", errorMessage(ds.err))
+	}
 	return exitOK
 }
