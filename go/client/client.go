@@ -42,6 +42,10 @@ type Client struct {
 	writeTimeout   time.Duration
 	maxMessageSize uint32
 
+	// v1Only is set once the daemon refused a version-2 request (SPEC
+	// 11.8): later requests go straight to version 1.
+	v1Only atomic.Bool
+
 	// nextID is the last request id handed out; it starts at a random
 	// value. atomic.Uint64 keeps it 8-byte aligned on 32-bit platforms
 	// too, where a plain uint64 field after a uint32 makes the 64-bit
@@ -160,47 +164,9 @@ func (e *ReplyError) Error() string {
 // Unwrap returns the cause.
 func (e *ReplyError) Unwrap() error { return e.Err }
 
-// Generate validates req, sends it and returns the daemon's image.
-//
-// A request that fails validation returns the *protocol.Error of
-// req.Validate (errors.Is(err, protocol.ErrInvalidDimensions) etc.) without
-// contacting the daemon. A daemon error reply returns the
-// *protocol.ErrorResponse (same errors.Is behaviour). A zero req.RequestID is
-// replaced by a fresh one in the request sent (req itself is not modified).
-func (c *Client) Generate(ctx context.Context, req *protocol.GenerateRequest) (*protocol.GenerateResponse, error) {
-	if req == nil {
-		return nil, errors.New("client: nil generate request")
-	}
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	r := *req
-	if r.RequestID == 0 {
-		r.RequestID = c.newRequestID()
-	}
-	m, err := c.roundTrip(ctx, &r, nil)
-	if err != nil {
-		return nil, err
-	}
-	switch resp := m.(type) {
-	case *protocol.GenerateResponse:
-		if resp.RequestID != r.RequestID {
-			return nil, &ReplyError{Err: fmt.Errorf("request_id %d, want %d", resp.RequestID, r.RequestID)}
-		}
-		return resp, nil
-	case *protocol.ErrorResponse:
-		if resp.RequestID != 0 && resp.RequestID != r.RequestID {
-			return nil, &ReplyError{Err: fmt.Errorf("error reply for request_id %d, want %d: %v", resp.RequestID, r.RequestID, resp)}
-		}
-		return nil, resp
-	default:
-		return nil, &ReplyError{Err: fmt.Errorf("unexpected %T to a generate request", m)}
-	}
-}
-
-// roundTrip encodes req, sends it on a new connection and decodes the
-// reply; a reply that does not decode is a *ReplyError.
-func (c *Client) roundTrip(ctx context.Context, req protocol.Message, peer *Peer) (protocol.Message, error) {
+// roundTrip encodes req, sends it on a new connection and decodes the one
+// reply with vs; a reply that does not decode is a *ReplyError.
+func (c *Client) roundTrip(ctx context.Context, req protocol.Message, vs protocol.Versions, peer *Peer) (protocol.Message, error) {
 	msg, err := protocol.Encode(req)
 	if err != nil {
 		return nil, err
@@ -209,7 +175,7 @@ func (c *Client) roundTrip(ctx context.Context, req protocol.Message, peer *Peer
 	if err != nil {
 		return nil, err
 	}
-	m, err := protocol.DecodeResponse(reply)
+	m, err := vs.DecodeResponse(reply)
 	if err != nil {
 		return nil, &ReplyError{Err: err}
 	}
@@ -239,8 +205,26 @@ func (c *Client) StatusWithPeer(ctx context.Context) (*protocol.StatusResponse, 
 }
 
 func (c *Client) status(ctx context.Context, peer *Peer) (*protocol.StatusResponse, error) {
+	if !c.v1Only.Load() {
+		st, err := c.statusIn(ctx, protocol.Version2, peer)
+		var er *protocol.ErrorResponse
+		if err == nil || !errors.As(err, &er) || !isV2Refusal(er) {
+			return st, err
+		}
+		c.v1Only.Store(true)
+	}
+	return c.statusIn(ctx, protocol.Version, peer)
+}
+
+// statusIn asks for the status in one protocol version. An error reply
+// other than "server busy" is returned as a *statusNotSupportedError.
+func (c *Client) statusIn(ctx context.Context, version uint16, peer *Peer) (*protocol.StatusResponse, error) {
 	id := c.newRequestID()
-	m, err := c.roundTrip(ctx, &protocol.StatusRequest{RequestID: id}, peer)
+	vs := protocol.Versions1
+	if version == protocol.Version2 {
+		vs = protocol.Versions12
+	}
+	m, err := c.roundTrip(ctx, &protocol.StatusRequest{Version: version, RequestID: id}, vs, peer)
 	if err != nil {
 		return nil, err
 	}
@@ -248,6 +232,9 @@ func (c *Client) status(ctx context.Context, peer *Peer) (*protocol.StatusRespon
 	case *protocol.StatusResponse:
 		if resp.RequestID != id {
 			return nil, &ReplyError{Err: fmt.Errorf("request_id %d, want %d", resp.RequestID, id)}
+		}
+		if version == protocol.Version2 && resp.V2 == nil {
+			return nil, &ReplyError{Err: errors.New("version-1 status reply to a version-2 request")}
 		}
 		return resp, nil
 	case *protocol.ErrorResponse:

@@ -46,6 +46,19 @@ var (
 	ErrSocketPathTooLong = errors.New("socket path too long")
 )
 
+// Sentinels of protocol version 2 (SPEC section 11).
+var (
+	// ErrV1Only: the request needs protocol version 2 (an image whose
+	// reply does not fit in a 10 MiB version-1 message, e.g. 2048x2048)
+	// and the daemon speaks version 1 only. The error is a *V1OnlyError,
+	// which also matches protocol.ErrInvalidDimensions.
+	ErrV1Only = errors.New("weave-compute daemon speaks protocol version 1 only")
+	// ErrSharedMemory: the daemon's shared-memory reply came with a
+	// descriptor this client does not trust or cannot map (see
+	// GenerateImage); it was closed. The error is a *SharedMemoryError.
+	ErrSharedMemory = errors.New("unusable shared-memory image from weave-compute")
+)
+
 // MaxSocketPathLen is the longest socket path a Unix socket address holds
 // on Linux (sun_path is 108 bytes including the terminating NUL).
 const MaxSocketPathLen = 107
