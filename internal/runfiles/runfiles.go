@@ -2,7 +2,7 @@
 // go_binary or go_test) without depending on rules_go's runfiles library.
 // It is the one resolver of the repository: the weave CLI finds the daemon
 // with it, the bench its C binaries, and the tests the binaries their BUILD
-// file names (env = {"WEAVE_COMPUTE_BIN": "$(rootpath //c:weave-compute)"},
+// file names (env = {"WEAVE_COMPUTE_BIN": "$(rootpath //c/daemon:weave-compute)"},
 // resolved with Rootpath).
 //
 // Lookup order for Find:
@@ -45,8 +45,8 @@ func Default() Source {
 }
 
 // RunfilePath is the runfiles path of p, a path as Bazel's $(rootpath ...)
-// writes it: relative to the main workspace ("c/weave-compute" is
-// "com_github_weave_app_weave/c/weave-compute"; "../repo/file", an external
+// writes it: relative to the main workspace ("c/daemon/weave-compute" is
+// "com_github_weave_app_weave/c/daemon/weave-compute"; "../repo/file", an external
 // repository's file, is "repo/file").
 func RunfilePath(p string) string {
 	return path.Clean(Workspace + "/" + filepath.ToSlash(p))
@@ -62,7 +62,7 @@ func (s Source) Rootpath(p string) (string, bool) {
 }
 
 // Find returns the real path of the runfile rpath (e.g.
-// "com_github_weave_app_weave/c/weave-compute") and true, or "" and false.
+// "com_github_weave_app_weave/c/daemon/weave-compute") and true, or "" and false.
 func (s Source) Find(rpath string) (string, bool) {
 	for _, dir := range s.dirs() {
 		p := filepath.Join(dir, filepath.FromSlash(rpath))

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const rpath = Workspace + "/c/weave-compute"
+const rpath = Workspace + "/c/daemon/weave-compute"
 
 func touch(t *testing.T, p string) {
 	t.Helper()
@@ -113,8 +113,8 @@ func TestRootpath(t *testing.T) {
 		in   string
 		want string // "" = not found
 	}{
-		{"c/weave-compute", bin},
-		{"./c/../c/weave-compute", bin},
+		{"c/daemon/weave-compute", bin},
+		{"./c/../c/daemon/weave-compute", bin},
 		{"../other_repo/tool", ext},
 		{abs, abs},
 		{"c/missing", ""},
@@ -130,7 +130,7 @@ func TestRootpath(t *testing.T) {
 		require.True(t, ok, "%s: candidates %v", tt.in, src.Candidates(RunfilePath(tt.in)))
 		assert.Equal(t, tt.want, got, tt.in)
 	}
-	assert.Equal(t, Workspace+"/c/weave-compute", RunfilePath("c/weave-compute"))
+	assert.Equal(t, Workspace+"/c/weave-compute", RunfilePath("c/daemon/weave-compute"))
 	assert.Equal(t, "other_repo/tool", RunfilePath("../other_repo/tool"))
 }
 

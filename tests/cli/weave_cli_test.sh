@@ -5,7 +5,7 @@
 # that name the fix, usage checks, -o -, --json, signals, the terminal (via
 # script(1)), completion.
 #
-# Under Bazel (sh_test with data = ["//go/cmd/weave", "//c:weave-compute"])
+# Under Bazel (sh_test with data = ["//go/cmd/weave", "//c/daemon:weave-compute"])
 # the binaries come from runfiles. Outside Bazel set WEAVE_BIN and
 # WEAVE_COMPUTE_BIN.
 #
@@ -35,7 +35,7 @@ if [ -n "${TEST_SRCDIR:-}" ] && [ -n "${TEST_WORKSPACE:-}" ]; then
     for c in go/cmd/weave/weave_/weave go/cmd/weave/weave; do
         if [ -x "$(rf "$c")" ]; then WEAVE="$(rf "$c")"; break; fi
     done
-    [ -x "$(rf c/weave-compute)" ] && DAEMON="$(rf c/weave-compute)"
+    [ -x "$(rf c/daemon/weave-compute)" ] && DAEMON="$(rf c/daemon/weave-compute)"
     if [ -z "$WEAVE" ] || [ -z "$DAEMON" ]; then
         say "FAIL: runfiles missing: weave='$WEAVE' weave-compute='$DAEMON' under $TEST_SRCDIR/$TEST_WORKSPACE"
         say "0 passed, 1 failed"

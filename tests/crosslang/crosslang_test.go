@@ -1,6 +1,6 @@
 // Package crosslang_test checks that the Go and C codecs agree on the wire
 // format: over every proto_spec/testdata vector, Go encodes, the C codec
-// (c/tools/codec_roundtrip.c) decodes and re-encodes, and Go decodes the
+// (c/protocol/codec_roundtrip.c) decodes and re-encodes, and Go decodes the
 // result. For invalid request vectors, the C decoder must refuse them with
 // the error reply the vector names.
 package crosslang_test
@@ -26,11 +26,11 @@ import (
 // EnvCodecBin names the variable holding the codec_roundtrip binary.
 const EnvCodecBin = "WEAVE_CODEC_ROUNDTRIP_BIN"
 
-// codecBinary is //c:codec_roundtrip, from $WEAVE_CODEC_ROUNDTRIP_BIN (set
+// codecBinary is //c/protocol:codec_roundtrip, from $WEAVE_CODEC_ROUNDTRIP_BIN (set
 // by the BUILD file to its rootpath; for host `go test`, export it).
 func codecBinary(t *testing.T) string {
 	t.Helper()
-	return daemontest.BinaryFromEnv(t, "C codec_roundtrip", EnvCodecBin, "//c:codec_roundtrip")
+	return daemontest.BinaryFromEnv(t, "C codec_roundtrip", EnvCodecBin, "//c/protocol:codec_roundtrip")
 }
 
 // Exit statuses of codec_roundtrip.

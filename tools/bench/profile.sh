@@ -27,9 +27,9 @@ mkdir -p "$OUT"
 
 if [ -z "${DAEMON:-}" ]; then
   # -c opt: the same optimized binaries as the published bench run.
-  (cd "$root" && ./bazelw build -c opt //c:weave-compute //tools/bench:all >&2)
+  (cd "$root" && ./bazelw build -c opt //c/daemon:weave-compute //tools/bench:all >&2)
   bin="$(cd "$root" && ./bazelw info -c opt bazel-bin 2>/dev/null)"
-  DAEMON="$bin/c/weave-compute"
+  DAEMON="$bin/c/daemon/weave-compute"
   FLOOR_SERVER="$bin/tools/bench/floor_server"
   FLOOR_CLIENT="$bin/tools/bench/floor_client"
   BENCH="$bin/tools/bench/bench_/bench"

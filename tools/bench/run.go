@@ -383,7 +383,7 @@ func (s *session) setup() (func(), error) {
 		return nil, err
 	}
 	if !o.noDaemon {
-		if e.daemon, err = runfile(o.daemon, "c/weave-compute"); err != nil {
+		if e.daemon, err = runfile(o.daemon, "c/daemon/weave-compute"); err != nil {
 			return nil, err
 		}
 	}

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Fuzzes the C protocol decoders with libFuzzer (Debian clang), seeded from
-# the shared test vectors.
+# Fuzzes the C code with libFuzzer (Debian clang), under ASan + UBSan:
+# the protocol decoders (seeded from the shared test vectors) and the
+# daemon's connection state machine (c/daemon/fuzz/fuzz_conn.c).
 #
-#   tools/fuzz/run_c_fuzz.sh [SECONDS] [request|response]
+#   tools/fuzz/run_c_fuzz.sh [SECONDS] [request|response|conn] [-- LIBFUZZER_ARGS...]
 #
 # SECONDS defaults to 60, the target to "request" (the daemon's decoder).
+# SECONDS 0 with -runs=N in LIBFUZZER_ARGS runs N inputs instead.
 # Work files (binary, corpus, crash artifacts, log) go to
 # ${WEAVE_FUZZ_DIR:-${TMPDIR:-/tmp}/weave-fuzz}/<target>. Exits non-zero
 # when libFuzzer finds a crash; the crashing input is left in artifacts/
@@ -14,12 +16,17 @@ set -euo pipefail
 secs=${1:-60}
 target=${2:-request}
 case "$target" in
-request | response) ;;
+request | response | conn) ;;
 *)
-    echo "usage: $0 [SECONDS] [request|response]" >&2
+    echo "usage: $0 [SECONDS] [request|response|conn] [-- LIBFUZZER_ARGS...]" >&2
     exit 2
     ;;
 esac
+
+extra=()
+if [ $# -gt 2 ] && [ "$3" = "--" ]; then
+    extra=("${@:4}")
+fi
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=${WEAVE_FUZZ_DIR:-${TMPDIR:-/tmp}/weave-fuzz}/$target
@@ -27,23 +34,40 @@ mkdir -p "$work/corpus" "$work/artifacts"
 cd "$root"
 
 cc=${CLANG:-clang}
-codec=(c/src/protocol.c c/src/protocol_request.c c/src/protocol_response.c
-    c/src/protocol_encode.c c/src/utf8.c)
+codec=(c/protocol/protocol.c c/protocol/protocol_request.c c/protocol/protocol_response.c
+    c/protocol/protocol_encode.c c/protocol/utf8.c)
 
-echo "== building fuzz_${target}_decode with $($cc --version | head -n1)"
-"$cc" -g -O1 -std=c11 -Wall -Wextra -Werror \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Ic/include "c/fuzz/fuzz_${target}_decode.c" "${codec[@]}" \
-    -o "$work/fuzz_${target}_decode"
-
-echo "== seeding $work/corpus from proto_spec/testdata"
-"$cc" -O1 -std=c11 -Wall -Wextra -Werror -Ic/test \
-    c/fuzz/vec_to_corpus.c c/test/vecfile.c -o "$work/vec_to_corpus"
-"$work/vec_to_corpus" "$work/corpus" proto_spec/testdata
+flags=(-g -O1 -std=c11 -Wall -Wextra -Werror
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+if [ "$target" = conn ]; then
+    bin=$work/fuzz_conn
+    daemon=(c/daemon/activation.c c/daemon/auth.c c/daemon/clock.c c/daemon/config.c
+        c/daemon/conn.c c/daemon/conn_table.c c/daemon/errbuf.c c/daemon/log.c c/daemon/rundir.c
+        c/daemon/server_accept.c c/daemon/server_conn.c c/daemon/socket.c
+        c/daemon/worker.c)
+    echo "== building fuzz_conn with $($cc --version | head -n1)"
+    "$cc" "${flags[@]}" -pthread -Ic -Ic/daemon -Ic/protocol/include -Ic/backends/include \
+        c/daemon/fuzz/fuzz_conn.c "${daemon[@]}" "${codec[@]}" -o "$bin"
+    echo "== seeding $work/corpus from proto_spec/testdata (one whole request per input)"
+    "$cc" -O1 -std=c11 -Wall -Wextra -Werror -Ic/protocol/test \
+        c/protocol/fuzz/vec_to_corpus.c c/protocol/test/vecfile.c -o "$work/vec_to_corpus"
+    "$work/vec_to_corpus" --conn "$work/corpus" proto_spec/testdata
+    maxlen=16384
+else
+    bin=$work/fuzz_${target}_decode
+    echo "== building fuzz_${target}_decode with $($cc --version | head -n1)"
+    "$cc" "${flags[@]}" -Ic/protocol/include -Ic \
+        "c/protocol/fuzz/fuzz_${target}_decode.c" "${codec[@]}" -o "$bin"
+    echo "== seeding $work/corpus from proto_spec/testdata"
+    "$cc" -O1 -std=c11 -Wall -Wextra -Werror -Ic/protocol/test \
+        c/protocol/fuzz/vec_to_corpus.c c/protocol/test/vecfile.c -o "$work/vec_to_corpus"
+    "$work/vec_to_corpus" "$work/corpus" proto_spec/testdata
+    maxlen=8192
+fi
 
 echo "== fuzzing for ${secs}s"
-cmd=("$work/fuzz_${target}_decode" "-max_total_time=$secs" -max_len=8192 -print_final_stats=1
-    -dict=c/fuzz/weave.dict "-artifact_prefix=$work/artifacts/" "$work/corpus")
+cmd=("$bin" "-max_total_time=$secs" "-max_len=$maxlen" -print_final_stats=1
+    -dict=c/protocol/fuzz/weave.dict "-artifact_prefix=$work/artifacts/" "${extra[@]}" "$work/corpus")
 echo "   ${cmd[*]}"
 set +e
 "${cmd[@]}" 2>&1 | tee "$work/fuzz.log"
@@ -53,6 +77,6 @@ set -e
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log" | tail -n1)
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/fuzz.log" | tail -n1)
 crashes=$(find "$work/artifacts" -type f | wc -l)
-echo "== ${target} decoder: ${execs:-?} executions in ${secs}s (${rate:-?}/s)," \
+echo "== ${target}: ${execs:-?} executions in ${secs}s (${rate:-?}/s)," \
     "corpus $(find "$work/corpus" -type f | wc -l) files, ${crashes} artifacts, exit ${rc}"
 exit "$rc"

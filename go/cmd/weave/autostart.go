@@ -22,7 +22,7 @@ import (
 // daemonName is the daemon's binary name; daemonRunfile its runfiles path.
 const (
 	daemonName    = "weave-compute"
-	daemonRunfile = runfiles.Workspace + "/c/weave-compute"
+	daemonRunfile = runfiles.Workspace + "/c/daemon/weave-compute"
 	// daemonExitAlreadyRunning is weave-compute's exit code when another
 	// instance already serves the socket (docs/DEVELOPMENT.md).
 	daemonExitAlreadyRunning = 3
@@ -56,7 +56,7 @@ func newAutostarter(e *environ, stderr io.Writer) *autostarter {
 
 // findDaemon returns the weave-compute binary to start, looking in order
 // at $WEAVE_COMPUTE_BIN, the directory of the weave executable, weave's
-// Bazel runfiles (<workspace>/c/weave-compute), and $PATH (absolute
+// Bazel runfiles (<workspace>/c/daemon/weave-compute), and $PATH (absolute
 // entries only).
 func (a *autostarter) findDaemon() (string, error) {
 	if p := a.env.Get("WEAVE_COMPUTE_BIN"); p != "" {

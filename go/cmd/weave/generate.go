@@ -219,7 +219,7 @@ func runGenerate(ctx context.Context, args []string, e *environ, stdout, stderr 
 		}
 		r = &textRenderer{w: out, spinnerOut: stderr, env: e}
 	}
-	h := hintContext{xdg: e.Get("XDG_RUNTIME_DIR"), noAutostart: o.noAutostart, command: "generate"}
+	h := hintContext{xdg: e.Get("XDG_RUNTIME_DIR"), noAutostart: o.noAutostart}
 	failed := func(err error) int {
 		r.event(errorEvent(err))
 		var ue *usageErr
@@ -295,6 +295,9 @@ func runGenerate(ctx context.Context, args []string, e *environ, stdout, stderr 
 		return failed(err)
 	}
 
+	if testHookAfterReply != nil {
+		testHookAfterReply(ctx)
+	}
 	img, err := responseImage(resp)
 	if err != nil {
 		return failed(err)
@@ -319,6 +322,10 @@ func runGenerate(ctx context.Context, args []string, e *environ, stdout, stderr 
 	r.event(doneEvent(resp, o.seed, shown))
 	return exitOK
 }
+
+// testHookAfterReply, when set (tests only), runs once the image has
+// arrived, before it is written.
+var testHookAfterReply func(ctx context.Context)
 
 // busyBackoff is the first wait before asking a busy daemon again; it
 // doubles up to maxBusyBackoff.

@@ -31,7 +31,6 @@ func (e *busyError) Unwrap() error { return e.last }
 type hintContext struct {
 	xdg         string // $XDG_RUNTIME_DIR
 	noAutostart bool   // generate --no-autostart was given
-	command     string // the subcommand
 }
 
 // errorHint returns the lines printed after "weave: MESSAGE" that say how

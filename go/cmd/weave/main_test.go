@@ -938,11 +938,11 @@ func TestFindDaemon(t *testing.T) {
 		}},
 		{"runfiles of weave", func(t *testing.T, root string) (*autostarter, string) {
 			exe := filepath.Join(root, "bin", "weave_", "weave")
-			p := writeExe(t, filepath.Join(exe+".runfiles", "com_github_weave_app_weave", "c", "weave-compute"))
+			p := writeExe(t, filepath.Join(exe+".runfiles", "com_github_weave_app_weave", "c", "daemon", "weave-compute"))
 			return &autostarter{env: newEnviron(nil), executable: exe}, p
 		}},
 		{"RUNFILES_DIR", func(t *testing.T, root string) (*autostarter, string) {
-			p := writeExe(t, filepath.Join(root, "rf", "com_github_weave_app_weave", "c", "weave-compute"))
+			p := writeExe(t, filepath.Join(root, "rf", "com_github_weave_app_weave", "c", "daemon", "weave-compute"))
 			return &autostarter{env: newEnviron([]string{"RUNFILES_DIR=" + filepath.Join(root, "rf")}), executable: filepath.Join(root, "bin", "weave")}, p
 		}},
 		{"PATH", func(t *testing.T, root string) (*autostarter, string) {
@@ -1327,4 +1327,29 @@ func TestWritePNGFastBands(t *testing.T) {
 		require.NoError(t, err, "%dx%d", w, h)
 		requireRGB(t, got, w, h, rgb)
 	}
+}
+
+// A Ctrl-C that arrives after the reply, while the PNG is being written,
+// still exits 130 and leaves neither the file nor a temporary one.
+func TestSignalAfterReplyLeavesNoFile(t *testing.T) {
+	e := newTestEnv(t)
+	e.startFake(t, nil)
+	testHookAfterReply = func(ctx context.Context) {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+		// The signal is delivered asynchronously: let it land before the
+		// write starts, so the test is deterministic.
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+			t.Error("SIGINT did not cancel the command")
+		}
+	}
+	defer func() { testHookAfterReply = nil }()
+	var out, errb bytes.Buffer
+	code := run([]string{"generate", "x", "--width", "1024", "--height", "1024", "-o", "late.png"}, e.list(), &out, &errb)
+	assert.Equal(t, 130, code, errb.String())
+	entries, err := os.ReadDir(e.work)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no file and no temporary file")
+	assert.Empty(t, out.String())
 }

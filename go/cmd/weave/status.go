@@ -134,7 +134,7 @@ func runStatus(ctx context.Context, args []string, e *environ, stdout, stderr io
 	if timeout <= 0 {
 		return usageError(stderr, "status", fmt.Sprintf("--timeout must be positive, got %v", timeout))
 	}
-	h := hintContext{xdg: e.Get("XDG_RUNTIME_DIR"), command: "status"}
+	h := hintContext{xdg: e.Get("XDG_RUNTIME_DIR")}
 	socketPath, err := client.SocketPathFromEnv(h.xdg)
 	if err != nil {
 		return fail(stderr, err)

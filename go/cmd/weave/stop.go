@@ -58,7 +58,7 @@ func runStop(ctx context.Context, args []string, e *environ, stdout, stderr io.W
 	if timeout <= 0 {
 		return usageError(stderr, "stop", fmt.Sprintf("--timeout must be positive, got %v", timeout))
 	}
-	h := hintContext{xdg: e.Get("XDG_RUNTIME_DIR"), command: "stop"}
+	h := hintContext{xdg: e.Get("XDG_RUNTIME_DIR")}
 	socketPath, err := client.SocketPathFromEnv(h.xdg)
 	if err != nil {
 		return fail(stderr, err)

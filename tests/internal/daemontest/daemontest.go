@@ -9,7 +9,7 @@
 //
 // The daemon binary comes from the environment variable WEAVE_COMPUTE_BIN,
 // which the go_test's BUILD file sets (env = {"WEAVE_COMPUTE_BIN":
-// "$(rootpath //c:weave-compute)"}, with the binary in data) and which is
+// "$(rootpath //c/daemon:weave-compute)"}, with the binary in data) and which is
 // resolved through internal/runfiles; for host `go test`, export it. Under
 // Bazel a missing binary is a test failure, never a skip.
 package daemontest
@@ -100,7 +100,7 @@ func BinaryFromEnv(t testing.TB, what, envVar, label string) string {
 // Binary returns the path of the weave-compute binary.
 func Binary(t testing.TB) string {
 	t.Helper()
-	return BinaryFromEnv(t, "weave-compute", EnvDaemonBin, "//c:weave-compute")
+	return BinaryFromEnv(t, "weave-compute", EnvDaemonBin, "//c/daemon:weave-compute")
 }
 
 // ShortTempDir creates a short temporary directory (mode 0700) under /tmp

@@ -85,7 +85,7 @@ static int one_request(unsigned char *buf, uint64_t *gen_ms, uint64_t *first_byt
         off += (size_t)n;
     }
     size_t got = 0;
-    size_t want = FLOOR_HEADER_SIZE;
+    size_t want = WEAVE_HEADER_SIZE;
     int rc = 0;
     while (got < want) {
         ssize_t n = read(fd, buf + got, g_bufsize - got);
@@ -101,9 +101,9 @@ static int one_request(unsigned char *buf, uint64_t *gen_ms, uint64_t *first_byt
             *first_byte = now_ns();
         }
         got += (size_t)n;
-        if (want == FLOOR_HEADER_SIZE && got >= FLOOR_HEADER_SIZE) {
-            size_t total = FLOOR_HEADER_SIZE + (size_t)floor_be32(buf + 8);
-            if (floor_be32(buf) != FLOOR_MAGIC || total > g_bufsize) {
+        if (want == WEAVE_HEADER_SIZE && got >= WEAVE_HEADER_SIZE) {
+            size_t total = WEAVE_HEADER_SIZE + (size_t)floor_be32(buf + 8);
+            if (floor_be32(buf) != WEAVE_MAGIC || total > g_bufsize) {
                 *why = "bad reply header";
                 rc = -1;
                 break;
@@ -117,14 +117,14 @@ static int one_request(unsigned char *buf, uint64_t *gen_ms, uint64_t *first_byt
     }
     unsigned type = floor_be16(buf + 6);
     if (type != g_expect_type) {
-        *why = type == 0xFF ? "error reply (msg_type 0xFF)" : "unexpected msg_type";
+        *why = type == WEAVE_MSG_ERROR ? "error reply (msg_type 0xFF)" : "unexpected msg_type";
         return -1;
     }
     if (g_expect_len != 0 && got != g_expect_len) {
         *why = "unexpected reply length";
         return -1;
     }
-    *gen_ms = (type == 2 && got >= FLOOR_HEADER_SIZE + 16) ? floor_be32(buf + FLOOR_HEADER_SIZE + 12) : 0;
+    *gen_ms = (type == WEAVE_MSG_GENERATE_RESPONSE && got >= WEAVE_HEADER_SIZE + 16) ? floor_be32(buf + WEAVE_HEADER_SIZE + 12) : 0;
     return 0;
 }
 
@@ -230,7 +230,7 @@ int main(int argc, char **argv)
     if (g_request == NULL) {
         return 1;
     }
-    g_bufsize = g_expect_len != 0 ? g_expect_len + 4096 : FLOOR_MAX_MESSAGE;
+    g_bufsize = g_expect_len != 0 ? g_expect_len + 4096 : WEAVE_MAX_MESSAGE_SIZE;
 
     struct worker *ws = calloc((size_t)concurrency, sizeof(*ws));
     if (ws == NULL || pthread_barrier_init(&g_barrier, NULL, (unsigned)concurrency + 1) != 0) {

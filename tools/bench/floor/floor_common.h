@@ -16,9 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FLOOR_HEADER_SIZE 16u
-#define FLOOR_MAGIC 0x57455645u
-#define FLOOR_MAX_MESSAGE 10485760u
+/* The wire constants come from the C codec, not restated here. */
+#include "weave/protocol.h"
 
 static inline uint32_t floor_be32(const unsigned char *p)
 {

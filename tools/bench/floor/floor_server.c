@@ -43,11 +43,11 @@ static int g_ngenerate;
 static const struct reply *pick_reply(const unsigned char *req, size_t len)
 {
     uint16_t type = floor_be16(req + 6);
-    if (type == 3) {
+    if (type == WEAVE_MSG_STATUS_REQUEST) {
         return &g_status;
     }
-    if (type == 1 && len >= FLOOR_HEADER_SIZE + 16) {
-        uint32_t width = floor_be32(req + FLOOR_HEADER_SIZE + 12);
+    if (type == WEAVE_MSG_GENERATE_REQUEST && len >= WEAVE_HEADER_SIZE + 16) {
+        uint32_t width = floor_be32(req + WEAVE_HEADER_SIZE + 12);
         for (int i = 0; i < g_ngenerate; i++) {
             if (g_generate[i].width == width) {
                 return &g_generate[i];
@@ -65,7 +65,7 @@ static void serve_one(int fd, unsigned char *buf)
         return;
     }
     size_t got = 0;
-    size_t want = FLOOR_HEADER_SIZE;
+    size_t want = WEAVE_HEADER_SIZE;
     while (got < want) {
         ssize_t n = read(fd, buf + got, REQUEST_BUFFER - got);
         if (n <= 0) {
@@ -75,12 +75,12 @@ static void serve_one(int fd, unsigned char *buf)
             return;
         }
         got += (size_t)n;
-        if (want == FLOOR_HEADER_SIZE && got >= FLOOR_HEADER_SIZE) {
+        if (want == WEAVE_HEADER_SIZE && got >= WEAVE_HEADER_SIZE) {
             uint32_t payload = floor_be32(buf + 8);
-            if (floor_be32(buf) != FLOOR_MAGIC || payload > REQUEST_BUFFER - FLOOR_HEADER_SIZE) {
+            if (floor_be32(buf) != WEAVE_MAGIC || payload > REQUEST_BUFFER - WEAVE_HEADER_SIZE) {
                 return;
             }
-            want = FLOOR_HEADER_SIZE + payload;
+            want = WEAVE_HEADER_SIZE + payload;
         }
     }
     const struct reply *r = pick_reply(buf, got);
@@ -122,19 +122,19 @@ static void *accept_loop(void *arg)
 static int load_reply(const char *path, struct reply *r, uint16_t want_type)
 {
     size_t len = 0;
-    unsigned char head[FLOOR_HEADER_SIZE + 20];
+    unsigned char head[WEAVE_HEADER_SIZE + 20];
     const unsigned char *data = floor_map_file(path, &len, head, sizeof(head));
     if (data == NULL) {
         return -1;
     }
-    if (len < sizeof(head) || floor_be32(head) != FLOOR_MAGIC || floor_be16(head + 6) != want_type ||
-        (size_t)floor_be32(head + 8) + FLOOR_HEADER_SIZE != len) {
+    if (len < sizeof(head) || floor_be32(head) != WEAVE_MAGIC || floor_be16(head + 6) != want_type ||
+        (size_t)floor_be32(head + 8) + WEAVE_HEADER_SIZE != len) {
         fprintf(stderr, "%s: not a complete msg_type %u message\n", path, want_type);
         return -1;
     }
     r->data = data;
     r->len = len;
-    r->width = want_type == 2 ? floor_be32(head + FLOOR_HEADER_SIZE + 16) : 0;
+    r->width = want_type == WEAVE_MSG_GENERATE_RESPONSE ? floor_be32(head + WEAVE_HEADER_SIZE + 16) : 0;
     return 0;
 }
 
@@ -160,12 +160,12 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--threads") == 0) {
             threads = atoi(v);
         } else if (strcmp(a, "--status-reply") == 0) {
-            if (load_reply(v, &g_status, 4) != 0) {
+            if (load_reply(v, &g_status, WEAVE_MSG_STATUS_RESPONSE) != 0) {
                 return 1;
             }
             have_status = 1;
         } else if (strcmp(a, "--generate-reply") == 0) {
-            if (g_ngenerate == MAX_GENERATE_REPLIES || load_reply(v, &g_generate[g_ngenerate], 2) != 0) {
+            if (g_ngenerate == MAX_GENERATE_REPLIES || load_reply(v, &g_generate[g_ngenerate], WEAVE_MSG_GENERATE_RESPONSE) != 0) {
                 return 1;
             }
             g_ngenerate++;

@@ -1,0 +1,61 @@
+/*
+ * Command line and environment of weave-compute (docs/DEVELOPMENT.md):
+ *
+ *   weave-compute [--log-level=debug|info|warn|error] [--read-timeout-ms=N]
+ *                 [--write-timeout-ms=N] [--max-connections=N]
+ *                 [--shutdown-timeout-ms=N] [--help] [--version]
+ *
+ * Parsing is a pure function of argv and the WEAVE_LOG_LEVEL value, so the
+ * tests need neither a process nor setenv().
+ */
+#ifndef WEAVE_CONFIG_H
+#define WEAVE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "daemon/exitcodes.h"
+#include "daemon/log.h"
+
+#define WEAVE_DAEMON_VERSION "0.1.0"
+
+#define WEAVE_DEFAULT_READ_TIMEOUT_MS 60000u
+#define WEAVE_DEFAULT_WRITE_TIMEOUT_MS 5000u
+#define WEAVE_DEFAULT_MAX_CONNECTIONS 64u
+#define WEAVE_DEFAULT_SHUTDOWN_TIMEOUT_MS 2000u
+
+/* Bounds for the numeric flags (inclusive). */
+#define WEAVE_MAX_TIMEOUT_MS 86400000u  /* one day */
+#define WEAVE_MAX_CONNECTIONS_LIMIT 65536u
+
+enum weave_config_action {
+    WEAVE_ACTION_RUN = 0,
+    WEAVE_ACTION_HELP,
+    WEAVE_ACTION_VERSION,
+};
+
+struct weave_config {
+    enum weave_config_action action;
+    enum weave_log_level log_level;
+    uint32_t read_timeout_ms;     /* whole request, from accept */
+    uint32_t write_timeout_ms;    /* whole response, from when it is ready */
+    uint32_t max_connections;     /* open client connections */
+    uint32_t shutdown_timeout_ms; /* in-flight work after SIGTERM/SIGINT */
+};
+
+void weave_config_defaults(struct weave_config *cfg);
+
+/*
+ * Parses argv (argv[0] is skipped) over the defaults; env_log_level is the
+ * value of WEAVE_LOG_LEVEL or NULL (an empty value counts as unset). The
+ * flag wins over the environment. Returns 0, or -1 with a one-line reason
+ * in err (a usage error: exit 2).
+ */
+int weave_config_parse(struct weave_config *cfg, int argc, char *const argv[],
+                       const char *env_log_level, char *err, size_t errlen);
+
+void weave_config_usage(FILE *out);
+void weave_config_version(FILE *out);
+
+#endif /* WEAVE_CONFIG_H */

@@ -1,0 +1,280 @@
+/* Connection buffers and non-blocking I/O steps; see conn.h. */
+#define _GNU_SOURCE
+#include "daemon/conn.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* First payload buffer; it doubles as bytes arrive, up to msg_len, so a
+ * client that announces 10 MiB and sends nothing costs almost nothing. */
+#define FIRST_BUFFER (64u * 1024u)
+
+_Static_assert(WEAVE_CONN_FIRST_READ <= FIRST_BUFFER,
+               "what the first read brings must fit in the first buffer");
+/* The replies that go out of c->small: the largest error (255-byte
+ * message) and the largest status reply (two 255-byte strings). */
+_Static_assert(WEAVE_HEADER_SIZE + WEAVE_ERROR_FIXED_SIZE +
+                       WEAVE_MAX_ERROR_MESSAGE <= WEAVE_CONN_SMALL_REPLY,
+               "an error reply must fit in the small reply buffer");
+_Static_assert(WEAVE_HEADER_SIZE + WEAVE_STATUS_RESP_FIXED_SIZE +
+                       2 * WEAVE_MAX_STATUS_STRING <= WEAVE_CONN_SMALL_REPLY,
+               "a status reply must fit in the small reply buffer");
+
+void weave_conn_init(struct weave_conn *c, int fd, uint64_t tag,
+                     const struct weave_peer *peer)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    c->tag = tag;
+    c->peer = *peer;
+    c->state = WEAVE_CONN_READ_HEADER;
+}
+
+void weave_conn_release(struct weave_conn *c)
+{
+    if (c->fd >= 0) {
+        /* close() on a socket can only fail with EINTR/EIO after the fd is
+         * already released on Linux: never retry it. */
+        close(c->fd);
+        c->fd = -1;
+    }
+    free(c->msg);
+    c->msg = NULL;
+    if (c->out_on_heap)
+        free(c->out);
+    c->out = NULL;
+    c->out_on_heap = 0;
+}
+
+size_t weave_conn_received(const struct weave_conn *c)
+{
+    return c->state == WEAVE_CONN_READ_HEADER ? c->header_got : c->msg_got;
+}
+
+/* recv() that retries EINTR. */
+static ssize_t recv_some(int fd, void *buf, size_t len)
+{
+    ssize_t n;
+    do {
+        n = recv(fd, buf, len, 0);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static enum weave_io eof_midway(struct weave_conn *c, struct weave_error *err)
+{
+    size_t got = weave_conn_received(c);
+    if (got == 0)
+        return WEAVE_IO_CLOSE; /* connected and left: nobody to answer */
+    if (c->state == WEAVE_CONN_READ_HEADER)
+        weave_error_set(err, 0, WEAVE_ERR_MALFORMED,
+                        "connection closed after %zu of the %u header bytes",
+                        got, (unsigned)WEAVE_HEADER_SIZE);
+    else
+        weave_error_set(err, weave_conn_partial_request_id(c), WEAVE_ERR_MALFORMED,
+                        "connection closed after %zu of the %zu message bytes",
+                        got, c->msg_len);
+    return WEAVE_IO_REPLY;
+}
+
+/*
+ * Header complete: judge it, and only then allocate for the payload, from
+ * the checked length (at most FIRST_BUFFER to start with). `extra` are the
+ * bytes that came after the header in the same recv.
+ *
+ * The type is a header check (SPEC section 2: magic, version, size, type),
+ * so a type we do not serve is answered now, not after a payload we would
+ * throw away and that may never come. The request_id is echoed when its 8
+ * bytes came with the header (clients write a message in one go), but we
+ * never wait for them: the codec judges exactly what has arrived.
+ */
+static enum weave_io start_payload(struct weave_conn *c, const uint8_t *extra,
+                                   size_t extra_len, struct weave_error *err)
+{
+    if (weave_header_decode(c->header, &c->hdr, err) != 0)
+        return WEAVE_IO_REPLY; /* reply now; no more of the payload is read */
+    c->header_ok = 1;
+    if (!weave_request_type_served(c->hdr.msg_type)) {
+        weave_request_type_error(&c->hdr, extra, extra_len, err);
+        return WEAVE_IO_REPLY;
+    }
+
+    c->msg_len = WEAVE_HEADER_SIZE + (size_t)c->hdr.payload_len; /* <= 10 MiB */
+    c->msg_cap = c->msg_len < FIRST_BUFFER ? c->msg_len : FIRST_BUFFER;
+    c->msg = malloc(c->msg_cap);
+    if (c->msg == NULL) {
+        weave_error_set(err, 0, WEAVE_ERR_OUT_OF_MEMORY,
+                        "out of memory for a %zu-byte request", c->msg_len);
+        return WEAVE_IO_REPLY;
+    }
+    /* Fits: extra_len < WEAVE_CONN_FIRST_READ <= FIRST_BUFFER, and what
+     * lies past the message's end is dropped. */
+    assert(extra_len < WEAVE_CONN_FIRST_READ);
+    assert(c->msg_len <= WEAVE_MAX_MESSAGE_SIZE);
+    size_t take = c->msg_len - WEAVE_HEADER_SIZE;
+    if (take > extra_len)
+        take = extra_len;
+    memcpy(c->msg, c->header, WEAVE_HEADER_SIZE);
+    memcpy(c->msg + WEAVE_HEADER_SIZE, extra, take);
+    c->msg_got = WEAVE_HEADER_SIZE + take;
+    c->state = WEAVE_CONN_READ_PAYLOAD;
+    return c->msg_got == c->msg_len ? WEAVE_IO_DONE : WEAVE_IO_AGAIN;
+}
+
+/* Makes room for at least one more byte, doubling up to msg_len. */
+static int grow(struct weave_conn *c)
+{
+    if (c->msg_got < c->msg_cap)
+        return 0;
+    size_t cap = c->msg_cap * 2;
+    if (cap > c->msg_len || cap < c->msg_cap)
+        cap = c->msg_len;
+    uint8_t *p = realloc(c->msg, cap);
+    if (p == NULL)
+        return -1;
+    c->msg = p;
+    c->msg_cap = cap;
+    return 0;
+}
+
+/*
+ * Reading the header: ONE recv into a stack buffer, which usually brings
+ * the whole request (WEAVE_CONN_FIRST_READ). Only a header that arrives in
+ * pieces (rare: clients write a message in one go) takes more recvs, until
+ * it is complete, EAGAIN or EOF. *drained is set when the last recv came
+ * back short: the socket is empty, asking again would only be EAGAIN.
+ */
+static enum weave_io read_first(struct weave_conn *c, struct weave_error *err,
+                                size_t *budget, int *drained)
+{
+    uint8_t buf[WEAVE_CONN_FIRST_READ];
+    ssize_t n;
+    size_t take;
+
+    do {
+        n = recv_some(c->fd, buf, sizeof buf);
+        if (n < 0)
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? WEAVE_IO_AGAIN
+                                                             : WEAVE_IO_CLOSE;
+        if (n == 0)
+            return eof_midway(c, err);
+        *budget -= (size_t)n;
+        take = WEAVE_HEADER_SIZE - c->header_got;
+        if (take > (size_t)n)
+            take = (size_t)n;
+        memcpy(c->header + c->header_got, buf, take);
+        c->header_got += take;
+    } while (c->header_got < WEAVE_HEADER_SIZE);
+    *drained = (size_t)n < sizeof buf;
+    return start_payload(c, buf + take, (size_t)n - take, err);
+}
+
+static enum weave_io read_payload(struct weave_conn *c, struct weave_error *err,
+                                  size_t *budget)
+{
+    if (grow(c) != 0) {
+        weave_error_set(err, weave_conn_partial_request_id(c),
+                        WEAVE_ERR_OUT_OF_MEMORY,
+                        "out of memory for a %zu-byte request", c->msg_len);
+        return WEAVE_IO_REPLY;
+    }
+    size_t want = c->msg_cap - c->msg_got;
+    if (want > *budget)
+        want = *budget;
+    ssize_t n = recv_some(c->fd, c->msg + c->msg_got, want);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? WEAVE_IO_AGAIN
+                                                         : WEAVE_IO_CLOSE;
+    if (n == 0)
+        return eof_midway(c, err);
+    c->msg_got += (size_t)n;
+    *budget -= (size_t)n;
+    return c->msg_got == c->msg_len ? WEAVE_IO_DONE : WEAVE_IO_AGAIN;
+}
+
+enum weave_io weave_conn_read(struct weave_conn *c, struct weave_error *err)
+{
+    size_t budget = WEAVE_CONN_READ_BUDGET;
+
+    if (c->state == WEAVE_CONN_READ_HEADER) {
+        int drained = 1;
+        enum weave_io r = read_first(c, err, &budget, &drained);
+        if (r != WEAVE_IO_AGAIN || drained)
+            return r;
+    }
+    while (c->state == WEAVE_CONN_READ_PAYLOAD && budget > 0) {
+        enum weave_io r = read_payload(c, err, &budget);
+        if (r != WEAVE_IO_AGAIN)
+            return r;
+        if (c->msg_got < c->msg_cap)
+            return WEAVE_IO_AGAIN; /* short read: the socket is drained */
+    }
+    return WEAVE_IO_AGAIN;
+}
+
+enum weave_io weave_conn_write(struct weave_conn *c)
+{
+    while (c->out_sent < c->out_len) {
+        /* MSG_NOSIGNAL: a client that went away is EPIPE, not SIGPIPE. */
+        ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+                         MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return WEAVE_IO_AGAIN;
+            return WEAVE_IO_CLOSE;
+        }
+        c->out_sent += (size_t)n;
+    }
+    return WEAVE_IO_DONE;
+}
+
+static void set_out(struct weave_conn *c, uint8_t *buf, size_t len, int heap)
+{
+    if (c->out_on_heap)
+        free(c->out);
+    c->out = buf;
+    c->out_len = len;
+    c->out_sent = 0;
+    c->out_on_heap = heap;
+}
+
+void weave_conn_reply_error(struct weave_conn *c, const struct weave_error *err)
+{
+    size_t n = weave_encode_error(c->small, sizeof c->small,
+                                  weave_conn_reply_version(c), err);
+    /* Cannot fail: 16 + 18 + 255 bytes fit in small (asserted above). */
+    assert(n > 0);
+    set_out(c, c->small, n, 0);
+}
+
+void weave_conn_reply_small(struct weave_conn *c, size_t len)
+{
+    assert(len > 0 && len <= sizeof c->small);
+    set_out(c, c->small, len, 0);
+}
+
+void weave_conn_reply_heap(struct weave_conn *c, uint8_t *buf, size_t len)
+{
+    set_out(c, buf, len, 1);
+}
+
+uint64_t weave_conn_partial_request_id(const struct weave_conn *c)
+{
+    if (!c->header_ok || c->msg == NULL)
+        return 0;
+    return weave_request_echo_id(&c->hdr, c->msg + WEAVE_HEADER_SIZE,
+                                 c->msg_got - WEAVE_HEADER_SIZE);
+}
+
+uint16_t weave_conn_reply_version(const struct weave_conn *c)
+{
+    /* Before the header passed its checks, answer in version 1, which
+     * every client reads (SPEC section 8). */
+    return c->header_ok ? c->hdr.version : (uint16_t)WEAVE_VERSION_MIN;
+}

@@ -1,0 +1,182 @@
+/*
+ * Encoders. Each computes the full message size first (in 64 bits, so
+ * adding field lengths cannot wrap), refuses anything over the 10 MiB limit
+ * or the caller's capacity, and only then writes. A 0 return leaves buf
+ * untouched.
+ *
+ * Encoders check the format (lengths fit their fields, the image length
+ * matches its dimensions) but not the value rules a decoder enforces
+ * (e.g. width 64..2048): tests build invalid requests with them.
+ */
+#include <string.h>
+
+#include "layout.h"
+#include "protocol_internal.h"
+#include "weave/protocol.h"
+#include "protocol/wire.h"
+
+/* A byte range that claims bytes but has no pointer cannot be copied. */
+static int bytes_ok(const struct weave_bytes *b)
+{
+    return b->len == 0 || b->data != NULL;
+}
+
+static void put_bytes(uint8_t *dst, const struct weave_bytes *b)
+{
+    if (b->len > 0)
+        memcpy(dst, b->data, b->len);
+}
+
+size_t weave_encode_generate_request(uint8_t *buf, size_t cap, uint16_t version,
+                                     const struct weave_generate_request *req)
+{
+    if (!bytes_ok(&req->clip_l) || !bytes_ok(&req->clip_g) || !bytes_ok(&req->t5))
+        return 0;
+    uint64_t l1 = req->clip_l.len, l2 = req->clip_g.len, l3 = req->t5.len;
+    uint64_t plen = WEAVE_GENERATE_FIXED_SIZE + l1 + l2 + l3;
+    size_t total = weave_message_size(plen, cap);
+    if (total == 0)
+        return 0;
+
+    /* plen <= 10 MiB, so every offset below fits in 32 bits. */
+    uint8_t *p = buf + WEAVE_HEADER_SIZE;
+    weave_put_header(buf, version, WEAVE_MSG_GENERATE_REQUEST, (uint32_t)plen);
+    weave_put_u64(p + GEN_REQUEST_ID, req->request_id);
+    weave_put_u32(p + GEN_MODEL_ID, req->model_id);
+    weave_put_u32(p + GEN_WIDTH, req->width);
+    weave_put_u32(p + GEN_HEIGHT, req->height);
+    weave_put_u32(p + GEN_STEPS, req->steps);
+    weave_put_f32(p + GEN_CFG, req->cfg_scale);
+    weave_put_u64(p + GEN_SEED, req->seed);
+    /* The three prompts back to back, as SPEC section 4 says a sender does:
+     * (offset, len) pairs into prompt_data. */
+    uint8_t *pair = p + GEN_PROMPTS;
+    weave_put_u32(pair, 0);
+    weave_put_u32(pair + 4, (uint32_t)l1);
+    pair += GEN_PROMPT_PAIR;
+    weave_put_u32(pair, (uint32_t)l1);
+    weave_put_u32(pair + 4, (uint32_t)l2);
+    pair += GEN_PROMPT_PAIR;
+    weave_put_u32(pair, (uint32_t)(l1 + l2));
+    weave_put_u32(pair + 4, (uint32_t)l3);
+    uint8_t *data = p + WEAVE_GENERATE_FIXED_SIZE;
+    put_bytes(data, &req->clip_l);
+    put_bytes(data + l1, &req->clip_g);
+    put_bytes(data + l1 + l2, &req->t5);
+    return total;
+}
+
+size_t weave_encode_status_request(uint8_t *buf, size_t cap, uint16_t version,
+                                   const struct weave_status_request *req)
+{
+    size_t total = weave_message_size(WEAVE_STATUS_REQ_SIZE, cap);
+    if (total == 0)
+        return 0;
+    weave_put_header(buf, version, WEAVE_MSG_STATUS_REQUEST, WEAVE_STATUS_REQ_SIZE);
+    weave_put_u64(buf + WEAVE_HEADER_SIZE + PAY_REQUEST_ID, req->request_id);
+    return total;
+}
+
+size_t weave_encode_generate_response(uint8_t *buf, size_t cap,
+                                      uint16_t version,
+                                      const struct weave_generate_response *resp)
+{
+    /* image_data_len must be width*height*channels (SPEC section 5); a
+     * mismatch would be a reply no client accepts. */
+    uint64_t expect = (uint64_t)resp->width * resp->height;
+    if (expect > UINT32_MAX || expect * resp->channels != resp->image.len)
+        return 0;
+    uint64_t plen = (uint64_t)WEAVE_RESPONSE_FIXED_SIZE + resp->image.len +
+                    (resp->has_seed ? WEAVE_SEED_EXT_SIZE : 0);
+    size_t total = weave_message_size(plen, cap);
+    if (total == 0)
+        return 0;
+
+    uint8_t *p = buf + WEAVE_HEADER_SIZE;
+    weave_put_header(buf, version, WEAVE_MSG_GENERATE_RESPONSE, (uint32_t)plen);
+    weave_put_u64(p + GRESP_REQUEST_ID, resp->request_id);
+    weave_put_u32(p + GRESP_STATUS, resp->status);
+    weave_put_u32(p + GRESP_GENERATION_MS, resp->generation_time_ms);
+    weave_put_u32(p + GRESP_WIDTH, resp->width);
+    weave_put_u32(p + GRESP_HEIGHT, resp->height);
+    weave_put_u32(p + GRESP_CHANNELS, resp->channels);
+    weave_put_u32(p + GRESP_IMAGE_LEN, resp->image.len);
+    /* NULL data: the caller renders straight into buf + 48 afterwards. */
+    if (resp->image.data != NULL)
+        put_bytes(p + GRESP_IMAGE, &resp->image);
+    if (resp->has_seed)
+        weave_put_u64(p + GRESP_IMAGE + resp->image.len, resp->seed);
+    return total;
+}
+
+/* A u16-length string; returns the offset after it. */
+static size_t put_string(uint8_t *p, const struct weave_bytes *s)
+{
+    weave_put_u16(p, (uint16_t)s->len);
+    put_bytes(p + 2, s);
+    return 2 + (size_t)s->len;
+}
+
+size_t weave_encode_status_response(uint8_t *buf, size_t cap, uint16_t version,
+                                    const struct weave_status_response *resp)
+{
+    if (resp->backend.len > WEAVE_MAX_STATUS_STRING ||
+        resp->daemon_version.len > WEAVE_MAX_STATUS_STRING ||
+        !bytes_ok(&resp->backend) || !bytes_ok(&resp->daemon_version))
+        return 0;
+    uint64_t plen = (uint64_t)WEAVE_STATUS_RESP_FIXED_SIZE + resp->backend.len +
+                    resp->daemon_version.len;
+    size_t total = weave_message_size(plen, cap);
+    if (total == 0)
+        return 0;
+
+    uint8_t *p = buf + WEAVE_HEADER_SIZE;
+    weave_put_header(buf, version, WEAVE_MSG_STATUS_RESPONSE, (uint32_t)plen);
+    weave_put_u64(p + SRESP_REQUEST_ID, resp->request_id);
+    weave_put_u32(p + SRESP_STATUS, resp->status);
+    weave_put_u16(p + SRESP_VERSION_MIN, resp->version_min);
+    weave_put_u16(p + SRESP_VERSION_MAX, resp->version_max);
+    weave_put_u64(p + SRESP_UPTIME_MS, resp->uptime_ms);
+    weave_put_u64(p + SRESP_REQUESTS_SERVED, resp->requests_served);
+    weave_put_u32(p + SRESP_CONNECTIONS_OPEN, resp->connections_open);
+    weave_put_u32(p + SRESP_MAX_CONNECTIONS, resp->max_connections);
+    weave_put_u32(p + SRESP_QUEUE_DEPTH, resp->queue_depth);
+    size_t at = SRESP_BACKEND;
+    at += put_string(p + at, &resp->backend);
+    put_string(p + at, &resp->daemon_version);
+    return total;
+}
+
+size_t weave_encode_error_response(uint8_t *buf, size_t cap, uint16_t version,
+                                   const struct weave_error_response *resp)
+{
+    if (resp->message.len > UINT16_MAX || !bytes_ok(&resp->message))
+        return 0;
+    uint64_t plen = (uint64_t)WEAVE_ERROR_FIXED_SIZE + resp->message.len;
+    size_t total = weave_message_size(plen, cap);
+    if (total == 0)
+        return 0;
+
+    uint8_t *p = buf + WEAVE_HEADER_SIZE;
+    weave_put_header(buf, version, WEAVE_MSG_ERROR, (uint32_t)plen);
+    weave_put_u64(p + ERR_REQUEST_ID, resp->request_id);
+    weave_put_u32(p + ERR_STATUS, resp->status);
+    weave_put_u32(p + ERR_CODE, resp->code);
+    put_string(p + ERR_MESSAGE, &resp->message);
+    return total;
+}
+
+size_t weave_encode_error(uint8_t *buf, size_t cap, uint16_t version,
+                          const struct weave_error *err)
+{
+    /* memchr, not strlen: never read past the array if NUL is missing. */
+    const char *nul = memchr(err->message, '\0', sizeof err->message);
+    size_t mlen = nul != NULL ? (size_t)(nul - err->message) : sizeof err->message;
+    struct weave_error_response resp = {
+        .request_id = err->request_id,
+        .status = err->status,
+        .code = err->code,
+        .message = {(const uint8_t *)err->message, (uint32_t)mlen},
+    };
+    return weave_encode_error_response(buf, cap, version, &resp);
+}
