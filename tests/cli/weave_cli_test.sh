@@ -169,6 +169,33 @@ case_generate_png() {
     ok generate_png
 }
 
+# 2048x2048: through shared memory from a daemon that speaks protocol v2, or,
+# from a v1-only one, exit 4 with the v1 limit in the user's terms.
+case_big_image() {
+    local dir png w h
+    newdir
+    dir="$NEWDIR"
+    start_daemon "$dir" || { bad big_image "daemon not ready"; return; }
+    png="$dir/big.png"
+    run_weave "$dir" generate --no-autostart --width 2048 --height 2048 --steps 1 --seed 7 -o "$png" "a big sky"
+    case "$RC" in
+    0)
+        w="$(hexbytes "$png" 16 4)"
+        h="$(hexbytes "$png" 20 4)"
+        [ "$w $h" = "00 00 08 00 00 00 08 00" ] || { bad big_image "IHDR '$w $h', want 2048x2048"; return; }
+        ;;
+    4)
+        case "$ERR" in
+        "weave: weave-compute daemon speaks protocol version 1 only: a 2048x2048 image"*1856x1856*) ;;
+        *) bad big_image "v1-only daemon: $ERR"; return ;;
+        esac
+        [ ! -e "$png" ] || { bad big_image "a file after a refusal"; return; }
+        ;;
+    *) bad big_image "exit $RC: $ERR"; return ;;
+    esac
+    ok big_image
+}
+
 case_status_running() {
     local dir
     newdir
@@ -425,7 +452,7 @@ case_usage_values() {
 --cfg 99 x|--cfg 99: want 0..20
 --steps 101 x|--steps 101: want 1..100
 --height 70 x|--height 70: want a multiple of 64 in 64..2048
---width 2048 --height 2048 x|--width 2048 --height 2048: too large for protocol v1
+--width 2112 --height 64 x|--width 2112: want a multiple of 64 in 64..2048
 --timeout 5 x|invalid value "5" for --timeout: a duration needs a unit: did you mean 5s?
 --widht 64 x|unknown flag --widht
 VALUES
@@ -583,6 +610,7 @@ case_xdg_unset() {
 }
 
 case_generate_png
+case_big_image
 case_status_running
 case_not_running
 case_autostart
