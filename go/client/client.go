@@ -1,13 +1,62 @@
 // Package client talks to the weave-compute daemon over its Unix socket
 // ($XDG_RUNTIME_DIR/weave/weave.sock) with the binary protocol of
-// go/protocol.
+// go/protocol (proto_spec/SPEC.md).
 //
 // Every request uses a new connection that is closed before the call
 // returns (one request per connection, SPEC section 1). Failures to reach
 // the daemon are reported with the sentinel errors of this package (whose
 // messages are fixed by docs/DEVELOPMENT.md); a daemon error reply is returned
 // as a *protocol.ErrorResponse; a request that fails local validation is
-// returned as the *protocol.Error of GenerateRequest.Validate.
+// returned as the *protocol.Error of its Validate.
+//
+// # Protocol versions
+//
+// A call uses protocol version 2 (SPEC section 11) only when it needs it:
+// WithProgress, GenerateImage (pixels in shared memory), or an image whose
+// reply does not fit in a 10 MiB version-1 message (beyond 1856x1856, up to
+// 2048x2048). Status always asks in version 2 (for the 11.6 fields in
+// StatusResponse.V2). A plain Generate of an image that fits is sent in
+// version 1, byte for byte as any v1 client sends it.
+//
+// A daemon that does not speak version 2 answers error 2 (unsupported
+// version), error 12 (unknown message type) or 500 / 99 (the public
+// reference daemon). The call then sends the same request in version 1 on a
+// new connection (one extra round trip at most; no events come, and the
+// read timeout is a total deadline again), and the Client remembers that
+// the daemon is version-1 only: its later calls go straight to version 1.
+// The memory lasts as long as the Client: make a new Client to use a daemon
+// that was upgraded meanwhile. A request that cannot be sent in version 1
+// (2048x2048) then fails with a *V1OnlyError (ErrV1Only) naming the limit.
+//
+// # Progress, deadlines, cancellation
+//
+// WithProgress(fn) asks for the daemon's progress messages and calls fn
+// with each Event, in order, on the calling goroutine: EventQueued
+// (Position, Depth) while the job waits, EventStarted, EventStep (Step,
+// Steps, Elapsed) after each step, EventHeartbeat when nothing else was
+// said for 500 ms. With progress the read timeout (WithReadTimeout, 65 s by
+// default) is an inactivity timeout, restarted by every message, so a job
+// of any length completes as long as the daemon keeps reporting; without it
+// the timeout bounds the whole reply.
+//
+// Cancelling ctx closes the connection at once, from any point (dialling,
+// queued, running, reading the reply, even while fn runs), so the daemon
+// sees the hang-up and drops or stops the job (SPEC 11.5); the call returns
+// an error that satisfies errors.Is(err, context.Canceled).
+//
+// # Pixels
+//
+// Generate returns the pixels in memory the caller owns (copied out of
+// shared memory when they came that way). GenerateInto reads an inline reply
+// straight into a caller-supplied buffer, so a loop of large requests
+// allocates nothing image-sized. GenerateImage is zero-copy: it asks for the
+// pixels in a sealed memfd and returns an *Image that maps it read-only until
+// Close. Only a descriptor that is exactly one memfd sealed with
+// F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE and F_SEAL_SEAL and holding at
+// least the image is accepted (so reading the mapping cannot SIGBUS); any
+// other is closed and the call fails with a *SharedMemoryError
+// (ErrSharedMemory). Descriptors that arrive with any other message are
+// closed unread. The package is Linux-only (memfd, SCM_RIGHTS, SO_PEERCRED).
 package client
 
 import (
@@ -74,7 +123,8 @@ func WithConnectTimeout(d time.Duration) Option {
 }
 
 // WithReadTimeout bounds the wait for the whole reply after the request was
-// written (default 65 s).
+// written (default 65 s). With progress (WithProgress, against a version-2
+// daemon) it bounds the silence between two messages instead.
 func WithReadTimeout(d time.Duration) Option {
 	return timeoutOption("read", d, func(c *Client) *time.Duration { return &c.readTimeout })
 }
@@ -182,7 +232,10 @@ func (c *Client) roundTrip(ctx context.Context, req protocol.Message, vs protoco
 	return m, nil
 }
 
-// Status asks the daemon for its status (SPEC section 7). A daemon that
+// Status asks the daemon for its status: in version 2 (SPEC 11.6, the
+// result's V2 is set), or, from a daemon that does not speak it, in version
+// 1 (SPEC section 7, V2 nil; one extra round trip, remembered as for
+// Generate). A daemon that
 // answers with an error reply is up but does not serve the extension: the
 // error then matches ErrStatusNotSupported and wraps the
 // *protocol.ErrorResponse — except for a "server busy" reply, which is

@@ -24,7 +24,8 @@ var (
 	// ErrConnectTimeout: the connection was not established within the
 	// connect timeout (including a listen backlog that stayed full).
 	ErrConnectTimeout = errors.New("weave-compute daemon connection timeout")
-	// ErrReadTimeout: no complete reply arrived within the read timeout.
+	// ErrReadTimeout: no complete reply arrived within the read timeout
+	// (with progress: no message for that long).
 	ErrReadTimeout = errors.New("weave-compute daemon response timeout")
 	// ErrConnectionClosed: the daemon closed the connection before a whole
 	// reply arrived. A client of another UID, which the daemon rejects
