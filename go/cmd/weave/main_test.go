@@ -40,6 +40,11 @@ const fakeDaemonEnv = "WEAVE_TEST_FAKE_DAEMON"
 const raceMarkerEnv = "WEAVE_TEST_RACE_MARKER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(runWeaveEnv) != "" {
+		// The test binary as the weave command (progress_test.go: a real
+		// child process on a pty, real signals).
+		os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	}
 	switch os.Getenv(fakeDaemonEnv) {
 	case "":
 		os.Exit(m.Run())

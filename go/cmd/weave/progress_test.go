@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/weave-app/weave/go/client"
 	"github.com/weave-app/weave/go/internal/fakedaemon"
+	"golang.org/x/sys/unix"
 )
 
 // startFakeConfig serves cfg on the env's socket (a fake daemon that can
@@ -175,4 +179,101 @@ func TestSignalCancelsJob(t *testing.T) {
 			assert.True(t, os.IsNotExist(err), "no output after %v", sig)
 		})
 	}
+}
+
+// runWeaveEnv makes the test binary run as the weave command (TestMain).
+const runWeaveEnv = "WEAVE_TEST_RUN_WEAVE"
+
+// openPTY returns the master and the slave of a new pseudo-terminal.
+func openPTY(t *testing.T) (*os.File, *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	require.NoError(t, unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0))
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	require.NoError(t, err)
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return m, s
+}
+
+// weaveOnPTY starts weave (this test binary) as a child process with its
+// stderr on a pseudo-terminal; the returned function waits for it and
+// returns its exit code and everything the terminal showed.
+func weaveOnPTY(t *testing.T, e *testEnv, args ...string) (*exec.Cmd, *bytes.Buffer, func() (int, string)) {
+	t.Helper()
+	m, s := openPTY(t)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(e.list(), runWeaveEnv+"=1")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = s
+	require.NoError(t, cmd.Start())
+	s.Close() // the child holds it now; EOF (EIO) on the master once it exits
+	screen := &syncBuffer{}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(screen, m)
+	}()
+	return cmd, &out, func() (int, string) {
+		err := cmd.Wait()
+		<-copied
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+		} else if err != nil {
+			t.Fatalf("weave: %v", err)
+		}
+		return code, screen.String()
+	}
+}
+
+// The progress line on a real terminal (a pty): drawn in place with
+// escapes, then removed before the result line on stdout.
+func TestProgressOnPTY(t *testing.T) {
+	e := newTestEnv(t)
+	e.vars["TERM"] = "xterm"
+	e.startFakeConfig(t, fakedaemon.Config{Protocol: fakedaemon.V2, Job: fakedaemon.Job{Ahead: 1, QueueStep: 300 * time.Millisecond, StepDelay: 150 * time.Millisecond}})
+	_, out, wait := weaveOnPTY(t, e, "generate", "x", "--width", "64", "--height", "64", "--steps", "4", "--seed", "3", "-o", "tty.png")
+	code, screen := wait()
+	require.Equal(t, 0, code, screen)
+	assert.Equal(t, "wrote tty.png (64x64, seed 3, generated in 42 ms)\n", out.String())
+	assert.Contains(t, screen, "waiting in queue: position 1 of 1...")
+	assert.Contains(t, screen, "step 2/4 [=========>          ]  50%")
+	assert.Contains(t, screen, "\r\x1b[K")
+	assert.NotContains(t, screen, "\n", "one line, redrawn")
+	assert.True(t, strings.HasSuffix(screen, "\r\x1b[K"), "line removed at the end: %q", screen)
+}
+
+// SIGINT to the weave process while its job runs: exit 130 at once, the
+// daemon sees the hang-up (and would stop the job), no file.
+func TestSIGINTToWeaveCancelsJob(t *testing.T) {
+	e := newTestEnv(t)
+	e.vars["TERM"] = "dumb"
+	s := e.startFakeConfig(t, fakedaemon.Config{Protocol: fakedaemon.V2, Job: fakedaemon.Job{StepDelay: 30 * time.Second}})
+	cmd, out, wait := weaveOnPTY(t, e, "generate", "x", "--width", "64", "--height", "64", "-o", "int.png")
+	require.Eventually(t, func() bool { return s.Requests() > 0 }, 10*time.Second, 5*time.Millisecond)
+	start := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	code, screen := wait()
+	assert.Less(t, time.Since(start), time.Second, "a fraction of a second")
+	assert.Equal(t, 130, code, screen)
+	select {
+	case <-s.Events():
+	case <-time.After(2 * time.Second):
+		t.Fatal("the daemon saw no hang-up")
+	}
+	assert.Empty(t, out.String())
+	_, err := os.Stat(filepath.Join(e.work, "int.png"))
+	assert.True(t, os.IsNotExist(err), "no output file")
+	assert.NotContains(t, screen, "\x1b", "TERM=dumb")
 }
