@@ -291,11 +291,14 @@ func (c *Client) generate(ctx context.Context, req *protocol.GenerateRequest, bu
 
 // isV2Refusal reports whether an error reply to a version-2 request says
 // the daemon does not speak version 2 (SPEC 11.8): 2 (unsupported
-// version), 12 (unknown message type), or 500 / 99 (the public reference
-// daemon's answer to anything it does not know).
+// version), 12 (unknown message type), or 500 / 99 with request_id 0 (the
+// public reference daemon's answer to anything it does not know: it never
+// echoes the id, SPEC section 9). A 500 / 99 that echoes the request's id
+// comes from a daemon that read the request: a real failure, returned as
+// it is, not a reason to fall back.
 func isV2Refusal(e *protocol.ErrorResponse) bool {
 	return e.Code == protocol.CodeUnsupportedVersion || e.Code == protocol.CodeUnknownType ||
-		(e.Status == protocol.StatusServerError && e.Code == protocol.CodeInternal)
+		(e.Status == protocol.StatusServerError && e.Code == protocol.CodeInternal && e.RequestID == 0)
 }
 
 // smallBufSize holds any progress message (and error replies of usual

@@ -130,6 +130,29 @@ func TestFallbackToV1(t *testing.T) {
 	}
 }
 
+// A version-2 daemon's own failure is not a refusal of version 2: 500 / 99
+// that echoes the request_id (the reference daemon's never does) is
+// returned as it is, with no second round trip and nothing remembered.
+func TestInternalErrorIsNotAFallback(t *testing.T) {
+	s := startFakeConfig(t, fakedaemon.Config{Protocol: fakedaemon.V2, Handler: func(m protocol.Message) protocol.Message {
+		if r, ok := m.(*protocol.GenerateOptionsRequest); ok {
+			e := protocol.NewErrorResponse(r.RequestID, protocol.CodeInternal, "no shared memory today")
+			e.Version = protocol.Version2
+			return e
+		}
+		return fakedaemon.Default(m)
+	}})
+	c := newTestClient(t, s.Path())
+	_, err := c.GenerateImage(context.Background(), protocol.NewGenerateRequest(0, "x", 2048, 2048, 1, 7, 1))
+	require.Error(t, err)
+	var er *protocol.ErrorResponse
+	require.ErrorAs(t, err, &er)
+	assert.Equal(t, protocol.CodeInternal, er.Code)
+	assert.NotErrorIs(t, err, ErrV1Only)
+	assert.EqualValues(t, 1, s.Accepted())
+	assert.False(t, c.v1Only.Load())
+}
+
 // A plain request that fits in version 1 is sent in version 1: no
 // negotiation at all.
 func TestPlainRequestIsVersion1(t *testing.T) {
