@@ -1,8 +1,9 @@
 /*
  * codec_roundtrip: reads ONE message from stdin, decodes it with the C
- * request or response decoder (argv[1] = "request" | "response"),
- * re-encodes the decoded value with the C encoders and writes the bytes to
- * stdout. Cross-language tests feed it Go-encoded messages and compare.
+ * request or response decoder (argv[1] = "request" | "response"; argv[2],
+ * optional, the versions it serves as MIN..MAX, default 1..1), re-encodes
+ * the decoded value with the C encoders and writes the bytes to stdout.
+ * Cross-language tests feed it Go-encoded messages and compare.
  *
  * Exit status: 0 re-encoded; 3 decode failed, and stdout holds the error
  * reply the daemon would send for it (weave_encode_error); 2 usage;
@@ -50,46 +51,43 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
     return 0;
 }
 
-static size_t encode_request(const struct weave_request *r, uint8_t *out, size_t cap)
-{
-    if (r->msg_type == WEAVE_MSG_STATUS_REQUEST)
-        return weave_encode_status_request(out, cap, r->version, &r->u.status);
-    return weave_encode_generate_request(out, cap, r->version, &r->u.generate);
-}
-
-static size_t encode_response(const struct weave_response *r, uint8_t *out, size_t cap)
-{
-    switch (r->msg_type) {
-    case WEAVE_MSG_GENERATE_RESPONSE:
-        return weave_encode_generate_response(out, cap, r->version, &r->u.generate);
-    case WEAVE_MSG_STATUS_RESPONSE:
-        return weave_encode_status_response(out, cap, r->version, &r->u.status);
-    default:
-        return weave_encode_error_response(out, cap, r->version, &r->u.error);
-    }
-}
-
 /* Decodes and re-encodes; returns the output length or 0 with *err set. */
-static size_t roundtrip(int is_request, const uint8_t *in, size_t len,
-                        uint8_t *out, size_t cap, struct weave_error *err)
+static size_t roundtrip(int is_request, uint16_t vmin, uint16_t vmax,
+                        const uint8_t *in, size_t len, uint8_t *out, size_t cap,
+                        struct weave_error *err)
 {
     if (is_request) {
         struct weave_request r;
-        if (weave_request_decode(in, len, &r, err) != 0)
+        if (weave_request_decode_versions(in, len, vmin, vmax, &r, err) != 0)
             return 0;
-        return encode_request(&r, out, cap);
+        return weave_encode_request(out, cap, &r);
     }
     struct weave_response r;
-    if (weave_response_decode(in, len, &r, err) != 0)
+    if (weave_response_decode_versions(in, len, vmin, vmax, &r, err) != 0)
         return 0;
-    return encode_response(&r, out, cap);
+    return weave_encode_response(out, cap, &r);
+}
+
+/* "MIN..MAX" with 1 <= MIN <= MAX <= 65535. */
+static int parse_versions(const char *s, uint16_t *vmin, uint16_t *vmax)
+{
+    unsigned lo, hi;
+    char tail;
+    if (sscanf(s, "%5u..%5u%c", &lo, &hi, &tail) != 2 || lo < 1 || lo > hi ||
+        hi > 65535)
+        return -1;
+    *vmin = (uint16_t)lo;
+    *vmax = (uint16_t)hi;
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2 || (strcmp(argv[1], "request") != 0 &&
-                      strcmp(argv[1], "response") != 0)) {
-        fprintf(stderr, "usage: codec_roundtrip request|response < message\n");
+    uint16_t vmin = 1, vmax = 1;
+    if (argc < 2 || argc > 3 ||
+        (strcmp(argv[1], "request") != 0 && strcmp(argv[1], "response") != 0) ||
+        (argc == 3 && parse_versions(argv[2], &vmin, &vmax) != 0)) {
+        fprintf(stderr, "usage: codec_roundtrip request|response [MIN..MAX] < message\n");
         return 2;
     }
     int is_request = strcmp(argv[1], "request") == 0;
@@ -105,7 +103,7 @@ int main(int argc, char **argv)
 
     struct weave_error err;
     memset(&err, 0, sizeof err);
-    size_t n = roundtrip(is_request, in, len, out, WEAVE_MAX_MESSAGE_SIZE, &err);
+    size_t n = roundtrip(is_request, vmin, vmax, in, len, out, WEAVE_MAX_MESSAGE_SIZE, &err);
     int rc = 0;
     if (n == 0 && err.code == WEAVE_ERR_NONE) {
         fprintf(stderr, "codec_roundtrip: decoded, but re-encoding failed\n");

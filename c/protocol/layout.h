@@ -1,6 +1,7 @@
 /*
- * The v1 wire layout, written once for the codec: byte offsets of every
- * fixed field, in the header and in each payload (SPEC sections 2-7). The
+ * The wire layout, written once for the codec: byte offsets of every fixed
+ * field, in the header and in each payload (SPEC sections 2-7, and 11 for
+ * version 2). The
  * encoders and decoders use these names, never literals. Internal to the
  * codec (c/protocol); the sizes callers need are in weave/protocol.h.
  */
@@ -68,6 +69,51 @@ enum {
     ERR_MESSAGE = 16, /* u16 length + bytes */
 };
 
+/* Generate request with options payload (SPEC 11.2, version 2): flags and
+ * reserved after request_id, then section 4's fields, each OPT_SHIFT bytes
+ * later than its GEN_* offset. */
+enum {
+    OPT_REQUEST_ID = PAY_REQUEST_ID,
+    OPT_FLAGS = 8,
+    OPT_RESERVED = 12,
+    OPT_MODEL_ID = 16,
+    OPT_SHIFT = OPT_MODEL_ID - GEN_MODEL_ID,
+};
+
+/* Shared-memory generate response payload (SPEC 11.4). */
+enum {
+    SHM_REQUEST_ID = PAY_REQUEST_ID,
+    SHM_STATUS = 8,
+    SHM_GENERATION_MS = 12,
+    SHM_WIDTH = 16,
+    SHM_HEIGHT = 20,
+    SHM_CHANNELS = 24,
+    SHM_IMAGE_SIZE = 28, /* u64 */
+    SHM_SEED = 36,       /* u64 */
+};
+
+/* Queued, progress, heartbeat payloads (SPEC 11.3): request_id, then u32s. */
+enum {
+    QUEUED_POSITION = 8,
+    QUEUED_DEPTH = 12,
+    PROGRESS_STEP = 8,
+    PROGRESS_STEPS = 12,
+    PROGRESS_ELAPSED_MS = 16,
+    HEARTBEAT_PHASE = 8,
+    HEARTBEAT_ELAPSED_MS = 12,
+};
+
+/* Version-2 status fields (SPEC 11.6), from X, the end of daemon_version. */
+enum {
+    SV2_DAEMON_PID = 0,
+    SV2_FEATURES = 4,
+    SV2_BACKEND_STATE = 8, /* u16 */
+    SV2_WORKER_PID = 10,
+    SV2_WORKER_RESTARTS = 14,
+    SV2_JOBS_RUNNING = 18,
+    SV2_LAST_CRASH = 22, /* u16 length + bytes */
+};
+
 _Static_assert(GEN_PROMPTS + 3 * GEN_PROMPT_PAIR == WEAVE_GENERATE_FIXED_SIZE,
                "generate request layout");
 _Static_assert(GRESP_IMAGE == WEAVE_RESPONSE_FIXED_SIZE,
@@ -76,5 +122,12 @@ _Static_assert(SRESP_BACKEND + 2 + 2 == WEAVE_STATUS_RESP_FIXED_SIZE,
                "status response layout");
 _Static_assert(ERR_MESSAGE + 2 == WEAVE_ERROR_FIXED_SIZE, "error layout");
 _Static_assert(HDR_RESERVED + 4 == WEAVE_HEADER_SIZE, "header layout");
+_Static_assert(WEAVE_GENERATE_FIXED_SIZE + OPT_SHIFT == WEAVE_GENERATE_OPTIONS_FIXED_SIZE,
+               "generate request with options layout");
+_Static_assert(SHM_SEED + 8 == WEAVE_SHM_RESPONSE_SIZE, "shared-memory response layout");
+_Static_assert(QUEUED_DEPTH + 4 == WEAVE_QUEUED_SIZE, "queued layout");
+_Static_assert(PROGRESS_ELAPSED_MS + 4 == WEAVE_PROGRESS_SIZE, "progress layout");
+_Static_assert(HEARTBEAT_ELAPSED_MS + 4 == WEAVE_HEARTBEAT_SIZE, "heartbeat layout");
+_Static_assert(SV2_LAST_CRASH + 2 == WEAVE_STATUS_V2_FIXED_SIZE, "version-2 status layout");
 
 #endif /* WEAVE_PROTOCOL_LAYOUT_H */

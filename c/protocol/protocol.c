@@ -87,6 +87,18 @@ void weave_error_set(struct weave_error *err, uint64_t request_id,
 int weave_header_decode(const uint8_t *hdr, struct weave_header *out,
                         struct weave_error *err)
 {
+    return weave_header_decode_versions(hdr, WEAVE_VERSION_MIN,
+                                        WEAVE_VERSION_MAX, out, err);
+}
+
+int weave_header_decode_versions(const uint8_t *hdr, uint16_t vmin,
+                                 uint16_t vmax, struct weave_header *out,
+                                 struct weave_error *err)
+{
+    if (vmin < 1)
+        vmin = 1;
+    if (vmax > WEAVE_CODEC_VERSION_MAX)
+        vmax = WEAVE_CODEC_VERSION_MAX;
     out->magic = weave_get_u32(hdr + HDR_MAGIC);
     out->version = weave_get_u16(hdr + HDR_VERSION);
     out->msg_type = weave_get_u16(hdr + HDR_MSG_TYPE);
@@ -101,11 +113,10 @@ int weave_header_decode(const uint8_t *hdr, struct weave_header *out,
                         (unsigned)out->magic, (unsigned)WEAVE_MAGIC);
         return -1;
     }
-    if (out->version < WEAVE_VERSION_MIN || out->version > WEAVE_VERSION_MAX) {
+    if (out->version < vmin || out->version > vmax) {
         weave_error_set(err, 0, WEAVE_ERR_UNSUPPORTED_VERSION,
                         "protocol version %u is not supported (supported: %u..%u)",
-                        (unsigned)out->version, (unsigned)WEAVE_VERSION_MIN,
-                        (unsigned)WEAVE_VERSION_MAX);
+                        (unsigned)out->version, (unsigned)vmin, (unsigned)vmax);
         return -1;
     }
     if (out->payload_len > WEAVE_MAX_PAYLOAD_SIZE) {
@@ -135,10 +146,11 @@ void weave_unknown_type_error(struct weave_error *err, uint64_t request_id,
                     (unsigned)msg_type, role);
 }
 
-int weave_frame_decode(const uint8_t *msg, size_t len,
-                       int (*accepts)(uint16_t msg_type), const char *role,
-                       struct weave_header *hdr, const uint8_t **payload,
-                       struct weave_error *err)
+int weave_frame_decode(const uint8_t *msg, size_t len, uint16_t vmin,
+                       uint16_t vmax,
+                       int (*accepts)(uint16_t version, uint16_t msg_type),
+                       const char *role, struct weave_header *hdr,
+                       const uint8_t **payload, struct weave_error *err)
 {
     memset(hdr, 0, sizeof *hdr);
     if (len < WEAVE_HEADER_SIZE) {
@@ -147,12 +159,12 @@ int weave_frame_decode(const uint8_t *msg, size_t len,
                         len, (unsigned)WEAVE_HEADER_SIZE);
         return -1;
     }
-    if (weave_header_decode(msg, hdr, err) != 0)
+    if (weave_header_decode_versions(msg, vmin, vmax, hdr, err) != 0)
         return -1;
 
     uint64_t request_id = weave_payload_request_id(
         msg + WEAVE_HEADER_SIZE, len - WEAVE_HEADER_SIZE, hdr->payload_len);
-    if (!accepts(hdr->msg_type)) {
+    if (!accepts(hdr->version, hdr->msg_type)) {
         weave_unknown_type_error(err, request_id, hdr->msg_type, role);
         return -1;
     }

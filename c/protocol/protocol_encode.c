@@ -126,12 +126,15 @@ size_t weave_encode_status_response(uint8_t *buf, size_t cap, uint16_t version,
         return 0;
     uint64_t plen = (uint64_t)WEAVE_STATUS_RESP_FIXED_SIZE + resp->backend.len +
                     resp->daemon_version.len;
-    size_t total = weave_message_size(plen, cap);
+    uint64_t v2 = 0; /* SPEC 11.6: the fields a version-2 reply appends */
+    if (version >= WEAVE_VERSION_2 && (v2 = weave_status_v2_size(resp)) == 0)
+        return 0;
+    size_t total = weave_message_size(plen + v2, cap);
     if (total == 0)
         return 0;
 
     uint8_t *p = buf + WEAVE_HEADER_SIZE;
-    weave_put_header(buf, version, WEAVE_MSG_STATUS_RESPONSE, (uint32_t)plen);
+    weave_put_header(buf, version, WEAVE_MSG_STATUS_RESPONSE, (uint32_t)(plen + v2));
     weave_put_u64(p + SRESP_REQUEST_ID, resp->request_id);
     weave_put_u32(p + SRESP_STATUS, resp->status);
     weave_put_u16(p + SRESP_VERSION_MIN, resp->version_min);
@@ -143,7 +146,9 @@ size_t weave_encode_status_response(uint8_t *buf, size_t cap, uint16_t version,
     weave_put_u32(p + SRESP_QUEUE_DEPTH, resp->queue_depth);
     size_t at = SRESP_BACKEND;
     at += put_string(p + at, &resp->backend);
-    put_string(p + at, &resp->daemon_version);
+    at += put_string(p + at, &resp->daemon_version);
+    if (v2 != 0)
+        weave_put_status_v2(p + at, resp);
     return total;
 }
 

@@ -23,14 +23,32 @@ void weave_unknown_type_error(struct weave_error *err, uint64_t request_id,
 
 /*
  * Shared front half of both decoders: message at least a header long,
- * header checks (magic, version, size), then the caller's message-type
- * check via `accepts`, then "the whole payload is there". On success
- * *payload points at the payload. Returns 0 or -1 with *err filled.
+ * header checks (magic, version in vmin..vmax, size), then the caller's
+ * per-version message-type check via `accepts`, then "the whole payload is
+ * there". On success *payload points at the payload. Returns 0 or -1 with
+ * *err filled.
  */
-int weave_frame_decode(const uint8_t *msg, size_t len,
-                       int (*accepts)(uint16_t msg_type), const char *role,
-                       struct weave_header *hdr, const uint8_t **payload,
-                       struct weave_error *err);
+int weave_frame_decode(const uint8_t *msg, size_t len, uint16_t vmin,
+                       uint16_t vmax,
+                       int (*accepts)(uint16_t version, uint16_t msg_type),
+                       const char *role, struct weave_header *hdr,
+                       const uint8_t **payload, struct weave_error *err);
+
+/* Version 2 (protocol_response_v2.c): decodes the payload of a 0x0006,
+ * 0x0010, 0x0011 or 0x0012 message into out->u. Returns 0 or -1 (error 11). */
+int weave_decode_v2_response(uint16_t msg_type, const uint8_t *p,
+                             uint32_t plen, struct weave_response *out,
+                             struct weave_error *err);
+
+/* The 11.6 fields of a version-2 status response, from p[at..plen). */
+int weave_decode_status_v2(const uint8_t *p, uint32_t plen, uint32_t at,
+                           struct weave_status_response *out,
+                           struct weave_error *err);
+
+/* Version 2 (protocol_encode_v2.c): the size of the 11.6 fields for resp,
+ * or 0 when last_crash breaks a format rule; and writing them at p. */
+uint64_t weave_status_v2_size(const struct weave_status_response *resp);
+void weave_put_status_v2(uint8_t *p, const struct weave_status_response *resp);
 
 /* Writes a 16-byte header with reserved = 0. */
 void weave_put_header(uint8_t *buf, uint16_t version, uint16_t msg_type,

@@ -1,6 +1,7 @@
 /*
- * Request decoder: the daemon's side (SPEC sections 4 and 7). Checks run in
- * exactly the SPEC order, because the first failure decides the reply.
+ * Request decoder: the daemon's side (SPEC sections 4, 7 and 11.2). Checks
+ * run in exactly the SPEC order, because the first failure decides the
+ * reply.
  */
 #include <math.h>
 #include <string.h>
@@ -18,17 +19,23 @@
 #define STEPS_MAX 100u
 #define CFG_MAX 20.0f
 
-
 int weave_request_type_served(uint16_t msg_type)
 {
+    return weave_request_type_served_in(WEAVE_VERSION_MIN, msg_type);
+}
+
+/* Types 1 and 3 in every version, 5 in version 2 (SPEC 11.1). */
+int weave_request_type_served_in(uint16_t version, uint16_t msg_type)
+{
     return msg_type == WEAVE_MSG_GENERATE_REQUEST ||
-           msg_type == WEAVE_MSG_STATUS_REQUEST;
+           msg_type == WEAVE_MSG_STATUS_REQUEST ||
+           (version >= WEAVE_VERSION_2 && msg_type == WEAVE_MSG_GENERATE_OPTIONS);
 }
 
 uint64_t weave_request_echo_id(const struct weave_header *hdr,
                                const uint8_t *payload, size_t got)
 {
-    if (!weave_request_type_served(hdr->msg_type))
+    if (!weave_request_type_served_in(hdr->version, hdr->msg_type))
         return 0;
     return weave_payload_request_id(payload, got, hdr->payload_len);
 }
@@ -155,24 +162,32 @@ static int check_reply_fits(uint32_t w, uint32_t h, uint64_t request_id,
     return -1;
 }
 
-static int decode_generate(const uint8_t *p, uint32_t plen,
+/*
+ * A generate request's payload: request_id at 0, section 4's fields at
+ * their GEN_* offsets plus `shift` (0 for 0x0001; OPT_SHIFT for 0x0005,
+ * whose flags and reserved come first), prompt_data from `fixed` (60 or 68).
+ * The reply-size rule applies when `reply_rule` is set.
+ */
+static int decode_generate(const uint8_t *p, uint32_t plen, uint32_t shift,
+                           uint32_t fixed, int reply_rule, const char *what,
                            struct weave_generate_request *out,
                            struct weave_error *err)
 {
-    if (plen < WEAVE_GENERATE_FIXED_SIZE) {
+    if (plen < fixed) {
         weave_error_set(err, plen >= 8 ? weave_get_u64(p) : 0, WEAVE_ERR_MALFORMED,
-                        "generate request payload is %u bytes, shorter than its %u-byte fixed part",
-                        (unsigned)plen, WEAVE_GENERATE_FIXED_SIZE);
+                        "%s payload is %u bytes, shorter than its %u-byte fixed part",
+                        what, (unsigned)plen, (unsigned)fixed);
         return -1;
     }
     uint64_t id = weave_get_u64(p + GEN_REQUEST_ID);
+    const uint8_t *f = p + shift;
     out->request_id = id;
-    out->model_id = weave_get_u32(p + GEN_MODEL_ID);
-    out->width = weave_get_u32(p + GEN_WIDTH);
-    out->height = weave_get_u32(p + GEN_HEIGHT);
-    out->steps = weave_get_u32(p + GEN_STEPS);
-    out->cfg_scale = weave_get_f32(p + GEN_CFG);
-    out->seed = weave_get_u64(p + GEN_SEED);
+    out->model_id = weave_get_u32(f + GEN_MODEL_ID);
+    out->width = weave_get_u32(f + GEN_WIDTH);
+    out->height = weave_get_u32(f + GEN_HEIGHT);
+    out->steps = weave_get_u32(f + GEN_STEPS);
+    out->cfg_scale = weave_get_f32(f + GEN_CFG);
+    out->seed = weave_get_u64(f + GEN_SEED);
 
     if (out->model_id != 0) {
         weave_error_set(err, id, WEAVE_ERR_INVALID_MODEL,
@@ -192,13 +207,15 @@ static int decode_generate(const uint8_t *p, uint32_t plen,
     if (check_cfg(out->cfg_scale, id, err) != 0)
         return -1;
 
-    const uint8_t *data = p + WEAVE_GENERATE_FIXED_SIZE;
-    uint32_t size = plen - WEAVE_GENERATE_FIXED_SIZE;
-    if (decode_prompt("clip_l", p + GEN_PROMPTS, data, size, id, &out->clip_l, err) != 0 ||
-        decode_prompt("clip_g", p + GEN_PROMPTS + 8, data, size, id, &out->clip_g, err) != 0 ||
-        decode_prompt("t5", p + GEN_PROMPTS + 16, data, size, id, &out->t5, err) != 0)
+    const uint8_t *data = p + fixed;
+    uint32_t size = plen - fixed;
+    const uint8_t *pairs = f + GEN_PROMPTS;
+    if (decode_prompt("clip_l", pairs, data, size, id, &out->clip_l, err) != 0 ||
+        decode_prompt("clip_g", pairs + GEN_PROMPT_PAIR, data, size, id, &out->clip_g, err) != 0 ||
+        decode_prompt("t5", pairs + 2 * GEN_PROMPT_PAIR, data, size, id, &out->t5, err) != 0)
         return -1;
-    return check_reply_fits(out->width, out->height, id, err);
+    /* With SHM the reply is 11.4's fixed 44 bytes whatever the image size. */
+    return reply_rule ? check_reply_fits(out->width, out->height, id, err) : 0;
 }
 
 static int decode_status(const uint8_t *p, uint32_t plen,
@@ -218,16 +235,40 @@ static int decode_status(const uint8_t *p, uint32_t plen,
 int weave_request_decode(const uint8_t *msg, size_t len,
                          struct weave_request *out, struct weave_error *err)
 {
+    return weave_request_decode_versions(msg, len, WEAVE_VERSION_MIN,
+                                         WEAVE_VERSION_MAX, out, err);
+}
+
+int weave_request_decode_versions(const uint8_t *msg, size_t len,
+                                  uint16_t vmin, uint16_t vmax,
+                                  struct weave_request *out,
+                                  struct weave_error *err)
+{
     struct weave_header hdr;
     const uint8_t *payload;
 
     memset(out, 0, sizeof *out);
-    if (weave_frame_decode(msg, len, weave_request_type_served, "request", &hdr,
-                           &payload, err) != 0)
+    if (weave_frame_decode(msg, len, vmin, vmax, weave_request_type_served_in,
+                           "request", &hdr, &payload, err) != 0)
         return -1;
     out->version = hdr.version;
     out->msg_type = hdr.msg_type;
-    if (hdr.msg_type == WEAVE_MSG_GENERATE_REQUEST)
-        return decode_generate(payload, hdr.payload_len, &out->u.generate, err);
-    return decode_status(payload, hdr.payload_len, &out->u.status, err);
+    switch (hdr.msg_type) {
+    case WEAVE_MSG_GENERATE_REQUEST:
+        return decode_generate(payload, hdr.payload_len, 0,
+                               WEAVE_GENERATE_FIXED_SIZE, 1, "generate request",
+                               &out->u.generate, err);
+    case WEAVE_MSG_GENERATE_OPTIONS:
+        /* flags are inside the 68-byte fixed part: a shorter payload fails
+         * decode_generate's length check (error 11) before they matter. */
+        if (hdr.payload_len >= WEAVE_GENERATE_OPTIONS_FIXED_SIZE)
+            out->flags = weave_get_u32(payload + OPT_FLAGS);
+        return decode_generate(payload, hdr.payload_len, OPT_SHIFT,
+                               WEAVE_GENERATE_OPTIONS_FIXED_SIZE,
+                               (out->flags & WEAVE_FLAG_SHM) == 0,
+                               "generate request with options",
+                               &out->u.generate, err);
+    default:
+        return decode_status(payload, hdr.payload_len, &out->u.status, err);
+    }
 }

@@ -1,6 +1,7 @@
 /*
- * Response decoder: the client's side (SPEC sections 5, 6 and 7). Every
- * failure is error 11 (malformed); the message says which rule broke.
+ * Response decoder: the client's side (SPEC sections 5, 6 and 7; the
+ * version-2 types are in protocol_response_v2.c). Every failure is error 11
+ * (malformed); the message says which rule broke.
  */
 #include <string.h>
 
@@ -9,11 +10,22 @@
 #include "weave/protocol.h"
 #include "protocol/wire.h"
 
-static int is_response_type(uint16_t msg_type)
+/* Types 2, 4 and 255 in every version; 6 and 0x10..0x12 in version 2. */
+static int is_response_type(uint16_t version, uint16_t msg_type)
 {
-    return msg_type == WEAVE_MSG_GENERATE_RESPONSE ||
-           msg_type == WEAVE_MSG_STATUS_RESPONSE ||
-           msg_type == WEAVE_MSG_ERROR;
+    switch (msg_type) {
+    case WEAVE_MSG_GENERATE_RESPONSE:
+    case WEAVE_MSG_STATUS_RESPONSE:
+    case WEAVE_MSG_ERROR:
+        return 1;
+    case WEAVE_MSG_SHM_RESPONSE:
+    case WEAVE_MSG_QUEUED:
+    case WEAVE_MSG_PROGRESS:
+    case WEAVE_MSG_HEARTBEAT:
+        return version >= WEAVE_VERSION_2;
+    default:
+        return 0;
+    }
 }
 
 /*
@@ -117,7 +129,7 @@ static uint32_t take_string(const uint8_t *p, uint32_t plen, uint32_t at,
     return start + len;
 }
 
-static int decode_status(const uint8_t *p, uint32_t plen,
+static int decode_status(const uint8_t *p, uint32_t plen, uint16_t version,
                          struct weave_status_response *out,
                          struct weave_error *err)
 {
@@ -153,12 +165,15 @@ static int decode_status(const uint8_t *p, uint32_t plen,
                         (unsigned)weave_get_u16(p + SRESP_BACKEND), (unsigned)plen);
         return -1;
     }
-    if (take_string(p, plen, after, &out->daemon_version) == 0) {
+    uint32_t end = take_string(p, plen, after, &out->daemon_version);
+    if (end == 0) {
         weave_error_set(err, id, WEAVE_ERR_MALFORMED,
                         "status response daemon_version_len %u runs past the %u-byte payload",
                         (unsigned)weave_get_u16(p + after), (unsigned)plen);
         return -1;
     }
+    if (version >= WEAVE_VERSION_2)
+        return weave_decode_status_v2(p, plen, end, out, err);
     return 0;
 }
 
@@ -188,12 +203,21 @@ static int decode_error(const uint8_t *p, uint32_t plen,
 int weave_response_decode(const uint8_t *msg, size_t len,
                           struct weave_response *out, struct weave_error *err)
 {
+    return weave_response_decode_versions(msg, len, WEAVE_VERSION_MIN,
+                                          WEAVE_VERSION_MAX, out, err);
+}
+
+int weave_response_decode_versions(const uint8_t *msg, size_t len,
+                                   uint16_t vmin, uint16_t vmax,
+                                   struct weave_response *out,
+                                   struct weave_error *err)
+{
     struct weave_header hdr;
     const uint8_t *payload;
 
     memset(out, 0, sizeof *out);
-    if (weave_frame_decode(msg, len, is_response_type, "response", &hdr,
-                           &payload, err) != 0)
+    if (weave_frame_decode(msg, len, vmin, vmax, is_response_type, "response",
+                           &hdr, &payload, err) != 0)
         return -1;
     out->version = hdr.version;
     out->msg_type = hdr.msg_type;
@@ -201,8 +225,12 @@ int weave_response_decode(const uint8_t *msg, size_t len,
     case WEAVE_MSG_GENERATE_RESPONSE:
         return decode_generate(payload, hdr.payload_len, &out->u.generate, err);
     case WEAVE_MSG_STATUS_RESPONSE:
-        return decode_status(payload, hdr.payload_len, &out->u.status, err);
-    default:
+        return decode_status(payload, hdr.payload_len, hdr.version,
+                             &out->u.status, err);
+    case WEAVE_MSG_ERROR:
         return decode_error(payload, hdr.payload_len, &out->u.error, err);
+    default:
+        return weave_decode_v2_response(hdr.msg_type, payload, hdr.payload_len,
+                                        out, err);
     }
 }

@@ -81,9 +81,9 @@ func DecodeRequest(msg []byte) (Message, error) {
 // (header and payload) of type generate request or status request (and, in
 // a version-2 header, generate request with options), with exactly the SPEC
 // checks in the SPEC order. It returns *GenerateRequest, *StatusRequest or
-// *GenerateOptionsRequest, with Version 0 for a version-1 header and the
-// header's version otherwise, or an *Error
-// carrying the code and request_id of the error reply the daemon sends.
+// *GenerateOptionsRequest (the version-1 types with Version 0 for a
+// version-1 header, else the header's), or an *Error carrying the code and
+// request_id of the error reply the daemon sends.
 func (vs Versions) DecodeRequest(msg []byte) (Message, error) {
 	h, p, err := frame(msg, vs, isRequestType)
 	if err != nil {
@@ -115,7 +115,7 @@ func decodeGenerateRequest(p []byte) (*GenerateRequest, error) {
 	if len(p) < GenerateRequestFixedSize {
 		return nil, newError(CodeMalformed, id, "generate request payload is %d bytes, want at least %d", len(p), GenerateRequestFixedSize)
 	}
-	return decodeGenerateFields(id, p[8:GenerateRequestFixedSize], p[GenerateRequestFixedSize:], true)
+	return decodeGenerateFields(id, p[8:8+generateFieldsSize], p[GenerateRequestFixedSize:], true)
 }
 
 // generateFieldsSize is section 4's model_id .. t5_len: the part of the

@@ -140,6 +140,11 @@ func ReplySize(width, height, channels uint32) uint64 {
 // width and height, steps, cfg, prompts clip_l/clip_g/t5, reply size) and
 // returns the *Error the daemon would answer with, or nil.
 func (r *GenerateRequest) Validate() error {
+	return r.validate(true)
+}
+
+// validate is Validate, with the reply-size rule only when replyRule is set.
+func (r *GenerateRequest) validate(replyRule bool) error {
 	if err := checkParams(r.RequestID, r.ModelID, r.Width, r.Height, r.Steps, r.CFGScale); err != nil {
 		return err
 	}
@@ -151,6 +156,9 @@ func (r *GenerateRequest) Validate() error {
 		if !utf8.ValidString(p) {
 			return newError(CodeInvalidPrompt, r.RequestID, "%s prompt is not valid UTF-8", promptNames[i])
 		}
+	}
+	if !replyRule {
+		return nil
 	}
 	if err := checkReplySize(r.RequestID, r.Width, r.Height); err != nil {
 		return err

@@ -3,7 +3,6 @@ package protocol
 import (
 	"encoding/binary"
 	"math/bits"
-	"unicode/utf8"
 )
 
 // Version-2 wire constants (SPEC section 11).
@@ -123,24 +122,7 @@ func NewGenerateOptionsRequest(id uint64, prompt string, width, height, steps ui
 // only without FlagSHM (SPEC 11.2), and returns the *Error the daemon would
 // answer with, or nil.
 func (r *GenerateOptionsRequest) Validate() error {
-	g := &r.GenerateRequest
-	if err := checkParams(g.RequestID, g.ModelID, g.Width, g.Height, g.Steps, g.CFGScale); err != nil {
-		return err
-	}
-	for i, p := range [3]string{g.ClipL, g.ClipG, g.T5} {
-		if err := checkPromptLen(g.RequestID, i, uint64(len(p))); err != nil {
-			return err
-		}
-		if !utf8.ValidString(p) {
-			return newError(CodeInvalidPrompt, g.RequestID, "%s prompt is not valid UTF-8", promptNames[i])
-		}
-	}
-	if r.Flags&FlagSHM == 0 {
-		if err := checkReplySize(g.RequestID, g.Width, g.Height); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.GenerateRequest.validate(r.Flags&FlagSHM == 0)
 }
 
 // AppendGenerateOptions appends the encoding of r to dst, in a version-2
@@ -252,7 +234,7 @@ func decodeGenerateOptions(p []byte) (*GenerateOptionsRequest, error) {
 		return nil, newError(CodeMalformed, id, "generate request with options payload is %d bytes, want at least %d", len(p), GenerateOptionsFixedSize)
 	}
 	flags := binary.BigEndian.Uint32(p[8:])
-	g, err := decodeGenerateFields(id, p[16:GenerateOptionsFixedSize], p[GenerateOptionsFixedSize:], flags&FlagSHM == 0)
+	g, err := decodeGenerateFields(id, p[16:16+generateFieldsSize], p[GenerateOptionsFixedSize:], flags&FlagSHM == 0)
 	if err != nil {
 		return nil, err
 	}

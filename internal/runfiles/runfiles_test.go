@@ -130,7 +130,7 @@ func TestRootpath(t *testing.T) {
 		require.True(t, ok, "%s: candidates %v", tt.in, src.Candidates(RunfilePath(tt.in)))
 		assert.Equal(t, tt.want, got, tt.in)
 	}
-	assert.Equal(t, Workspace+"/c/weave-compute", RunfilePath("c/daemon/weave-compute"))
+	assert.Equal(t, Workspace+"/c/daemon/weave-compute", RunfilePath("c/daemon/weave-compute"))
 	assert.Equal(t, "other_repo/tool", RunfilePath("../other_repo/tool"))
 }
 

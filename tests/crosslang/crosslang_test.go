@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -39,13 +40,14 @@ const (
 	exitDecodeError = 3
 )
 
-// runC feeds msg to the C tool with the given decoder and returns its stdout
-// and exit status.
-func runC(t *testing.T, bin, decoder string, msg []byte) ([]byte, int) {
+// runC feeds msg to the C tool with the given decoder, serving the vector's
+// versions, and returns its stdout and exit status.
+func runC(t *testing.T, bin string, v *vecfile.Vector, msg []byte) ([]byte, int) {
 	t.Helper()
+	decoder := v.Decoder
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, decoder)
+	cmd := exec.CommandContext(ctx, bin, decoder, fmt.Sprintf("%d..%d", v.VersionMin, v.VersionMax))
 	cmd.Stdin = bytes.NewReader(msg)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -63,11 +65,13 @@ func runC(t *testing.T, bin, decoder string, msg []byte) ([]byte, int) {
 	return stdout.Bytes(), code
 }
 
-func decode(decoder string, msg []byte) (protocol.Message, error) {
-	if decoder == "request" {
-		return protocol.DecodeRequest(msg)
+// decode is the Go decoder the vector names, serving its versions.
+func decode(v *vecfile.Vector, msg []byte) (protocol.Message, error) {
+	vs := protocol.Versions{Min: v.VersionMin, Max: v.VersionMax}
+	if v.Decoder == "request" {
+		return vs.DecodeRequest(msg)
 	}
-	return protocol.DecodeResponse(msg)
+	return vs.DecodeResponse(msg)
 }
 
 // normalize makes decoded messages comparable (Pixels: empty and nil are
@@ -94,9 +98,6 @@ func TestGoEncodeCDecodeReencodeGoDecode(t *testing.T) {
 	var ok, refused int
 	for _, v := range vs {
 		v := v
-		if v.VersionMax > 1 {
-			continue // version 2 is not in the codecs yet
-		}
 		switch {
 		case v.OK():
 			ok++
@@ -116,7 +117,7 @@ func TestGoEncodeCDecodeReencodeGoDecode(t *testing.T) {
 // vector has bytes a decoder ignores), Go's encoding is canonical, and both
 // codecs must give back exactly those canonical bytes from then on.
 func checkValid(t *testing.T, bin string, v *vecfile.Vector) {
-	first, err := decode(v.Decoder, v.Bytes)
+	first, err := decode(v, v.Bytes)
 	require.NoError(t, err, "Go decodes the vector")
 	goBytes, err := protocol.Encode(first)
 	require.NoError(t, err, "Go encodes")
@@ -124,16 +125,17 @@ func checkValid(t *testing.T, bin string, v *vecfile.Vector) {
 		sameBytes(t, v.Bytes, goBytes, "Go's encoding of the vector")
 	}
 
-	cBytes, code := runC(t, bin, v.Decoder, goBytes)
+	cBytes, code := runC(t, bin, v, goBytes)
 	require.Equal(t, exitOK, code, "C refuses Go's encoding (its error reply: %x)", cBytes)
 	sameBytes(t, goBytes, cBytes, "C's re-encoding of Go's bytes")
 
-	back, err := decode(v.Decoder, cBytes)
+	back, err := decode(v, cBytes)
 	require.NoError(t, err, "Go decodes C's bytes %x", cBytes)
 	assert.Equal(t, normalize(first), normalize(back), "value after Go -> C -> Go")
-	h, err := protocol.DecodeHeader(cBytes)
+	vs := protocol.Versions{Min: v.VersionMin, Max: v.VersionMax}
+	h, err := vs.DecodeHeader(cBytes)
 	require.NoError(t, err)
-	hv, err := protocol.DecodeHeader(v.Bytes)
+	hv, err := vs.DecodeHeader(v.Bytes)
 	require.NoError(t, err)
 	assert.Equal(t, hv.Version, h.Version, "header version after C")
 	again, err := protocol.Encode(back)
@@ -145,7 +147,7 @@ func checkValid(t *testing.T, bin string, v *vecfile.Vector) {
 // with exactly the error reply the vector names.
 func checkRefused(t *testing.T, bin string, v *vecfile.Vector) {
 	require.True(t, v.HasErrRequestID, "request vector without error.request_id")
-	out, code := runC(t, bin, "request", v.Bytes)
+	out, code := runC(t, bin, v, v.Bytes)
 	require.Equal(t, exitDecodeError, code, "C accepts a message the vector says is an error %d/%d (re-encoded: %x)",
 		v.ErrStatus, v.ErrCode, out)
 	m, err := protocol.DecodeResponse(out)

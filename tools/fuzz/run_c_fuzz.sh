@@ -35,7 +35,8 @@ cd "$root"
 
 cc=${CLANG:-clang}
 codec=(c/protocol/protocol.c c/protocol/protocol_request.c c/protocol/protocol_response.c
-    c/protocol/protocol_encode.c c/protocol/utf8.c)
+    c/protocol/protocol_response_v2.c c/protocol/protocol_encode.c
+    c/protocol/protocol_encode_v2.c c/protocol/protocol_encode_any.c c/protocol/utf8.c)
 
 flags=(-g -O1 -std=c11 -Wall -Wextra -Werror
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)

@@ -26,7 +26,7 @@ const (
 
 func v2Hdr(msgType uint16) hdr {
 	h := defHdr(msgType)
-	h.version = 2
+	h.Version = 2
 	return h
 }
 
@@ -46,128 +46,128 @@ type optReq struct {
 
 func newOptReq(flags uint32) optReq {
 	r := exampleReq()
-	r.h = v2Hdr(typeGenerateOptions)
+	r.Header = v2Hdr(typeGenerateOptions)
 	return optReq{genReq: r, flags: flags}
 }
 
 // badOptReq is newOptReq with the distinctive errID.
 func badOptReq(flags uint32) optReq {
 	r := newOptReq(flags)
-	r.requestID = errID
+	r.RequestID = errID
 	return r
 }
 
 func (r optReq) payload() *msg {
-	inner := r.genReq.payload()
+	inner := r.genReq.Payload()
 	p := &msg{}
-	p.add(inner.fields[0].name, inner.fields[0].data) // request_id
-	p.u32(fmt.Sprintf("flags (0x%08X)", r.flags), r.flags)
-	p.u32("reserved", r.reserved)
-	for _, f := range inner.fields[1:] {
-		p.add(f.name, f.data)
+	p.Add(inner.Fields[0].Name, inner.Fields[0].Data) // request_id
+	p.U32(fmt.Sprintf("flags (0x%08X)", r.flags), r.flags)
+	p.U32("reserved", r.reserved)
+	for _, f := range inner.Fields[1:] {
+		p.Add(f.Name, f.Data)
 	}
 	return p
 }
 
-func (r optReq) msg() *msg { return frame(r.h, r.payload()) }
+func (r optReq) msg() *msg { return frame(r.Header, r.payload()) }
 
 func (r optReq) fields() []kv {
-	fs := r.genReq.fields()
+	fs := genReqFields(r.genReq)
 	out := []kv{fs[0], fs[1], {"flags", num(uint64(r.flags))}}
 	return append(out, fs[2:]...)
 }
 
 // shmResp is a shared-memory generate response (0x0006, SPEC 11.4).
 type shmResp struct {
-	h         hdr
-	requestID uint64
-	status    uint32
-	genTimeMS uint32
-	width     uint32
-	height    uint32
-	channels  uint32
+	Header    hdr
+	RequestID uint64
+	Status    uint32
+	GenTimeMS uint32
+	Width     uint32
+	Height    uint32
+	Channels  uint32
 	imageSize uint64
-	seed      uint64
-	trailing  []byte
+	Seed      uint64
+	Trailing  []byte
 }
 
 func newSHMResp(w, h, c uint32) shmResp {
-	return shmResp{h: v2Hdr(typeSHMResponse), requestID: 1, status: statusOK, genTimeMS: 1234,
-		width: w, height: h, channels: c, imageSize: uint64(w) * uint64(h) * uint64(c), seed: 0x0123456789ABCDEF}
+	return shmResp{Header: v2Hdr(typeSHMResponse), RequestID: 1, Status: statusOK, GenTimeMS: 1234,
+		Width: w, Height: h, Channels: c, imageSize: uint64(w) * uint64(h) * uint64(c), Seed: 0x0123456789ABCDEF}
 }
 
 func (r shmResp) msg() *msg {
 	p := &msg{}
-	p.u64("request_id", r.requestID)
-	p.u32("status", r.status)
-	p.u32("generation_time_ms", r.genTimeMS)
-	p.u32("image_width", r.width)
-	p.u32("image_height", r.height)
-	p.u32("channels", r.channels)
-	p.u64("image_size", r.imageSize)
-	p.u64("seed", r.seed)
-	if len(r.trailing) > 0 {
-		p.add("bytes after the known fields (ignored)", r.trailing)
+	p.U64("request_id", r.RequestID)
+	p.U32("status", r.Status)
+	p.U32("generation_time_ms", r.GenTimeMS)
+	p.U32("image_width", r.Width)
+	p.U32("image_height", r.Height)
+	p.U32("channels", r.Channels)
+	p.U64("image_size", r.imageSize)
+	p.U64("seed", r.Seed)
+	if len(r.Trailing) > 0 {
+		p.Add("bytes after the known fields (ignored)", r.Trailing)
 	}
-	return frame(r.h, p)
+	return frame(r.Header, p)
 }
 
 func (r shmResp) fields() []kv {
 	return []kv{
-		{"version", dec(uint64(r.h.version))},
-		{"request_id", num(r.requestID)},
-		{"status", dec(uint64(r.status))},
-		{"generation_time_ms", dec(uint64(r.genTimeMS))},
-		{"width", dec(uint64(r.width))},
-		{"height", dec(uint64(r.height))},
-		{"channels", dec(uint64(r.channels))},
+		{"version", dec(uint64(r.Header.Version))},
+		{"request_id", num(r.RequestID)},
+		{"status", dec(uint64(r.Status))},
+		{"generation_time_ms", dec(uint64(r.GenTimeMS))},
+		{"width", dec(uint64(r.Width))},
+		{"height", dec(uint64(r.Height))},
+		{"channels", dec(uint64(r.Channels))},
 		{"image_size", num(r.imageSize)},
-		{"seed", num(r.seed)},
+		{"seed", num(r.Seed)},
 	}
 }
 
 // event is one of the three progress messages (SPEC 11.3): request_id and
 // two or three u32 fields.
 type event struct {
-	h         hdr
+	Header    hdr
 	typ       string // vector type: queued, progress, heartbeat
-	requestID uint64
+	RequestID uint64
 	names     []string
 	values    []uint32
-	trailing  []byte
+	Trailing  []byte
 }
 
 func queued(position, depth uint32) event {
-	return event{h: v2Hdr(typeQueued), typ: "queued", requestID: 1,
+	return event{Header: v2Hdr(typeQueued), typ: "queued", RequestID: 1,
 		names: []string{"position", "queue_depth"}, values: []uint32{position, depth}}
 }
 
 func progress(step, steps, elapsed uint32) event {
-	return event{h: v2Hdr(typeProgress), typ: "progress", requestID: 1,
+	return event{Header: v2Hdr(typeProgress), typ: "progress", RequestID: 1,
 		names: []string{"step", "steps", "elapsed_ms"}, values: []uint32{step, steps, elapsed}}
 }
 
 func heartbeat(phase, elapsed uint32) event {
-	return event{h: v2Hdr(typeHeartbeat), typ: "heartbeat", requestID: 1,
+	return event{Header: v2Hdr(typeHeartbeat), typ: "heartbeat", RequestID: 1,
 		names: []string{"phase", "elapsed_ms"}, values: []uint32{phase, elapsed}}
 }
 
 func (e event) payload() *msg {
 	p := &msg{}
-	p.u64("request_id", e.requestID)
+	p.U64("request_id", e.RequestID)
 	for i, n := range e.names {
-		p.u32(n, e.values[i])
+		p.U32(n, e.values[i])
 	}
-	if len(e.trailing) > 0 {
-		p.add("bytes after the known fields (ignored)", e.trailing)
+	if len(e.Trailing) > 0 {
+		p.Add("bytes after the known fields (ignored)", e.Trailing)
 	}
 	return p
 }
 
-func (e event) msg() *msg { return frame(e.h, e.payload()) }
+func (e event) msg() *msg { return frame(e.Header, e.payload()) }
 
 func (e event) fields() []kv {
-	out := []kv{{"version", dec(uint64(e.h.version))}, {"request_id", num(e.requestID)}}
+	out := []kv{{"version", dec(uint64(e.Header.Version))}, {"request_id", num(e.RequestID)}}
 	for i, n := range e.names {
 		out = append(out, kv{n, dec(uint64(e.values[i]))})
 	}
@@ -191,38 +191,38 @@ type statusV2 struct {
 
 func newStatusV2() statusV2 {
 	s := newStatusResp()
-	s.h = v2Hdr(typeStatusResponse)
-	s.versionMax = 2
+	s.Header = v2Hdr(typeStatusResponse)
+	s.VersionMax = 2
 	return statusV2{statusResp: s, daemonPID: 4321, features: flagProgress | flagSHM,
 		backendState: 2, workerPID: 4322, workerRestarts: 0, jobsRunning: 1, crashLen: -1}
 }
 
 func (r statusV2) payload() *msg {
-	p := r.statusResp.payload()
-	p.u32("daemon_pid", r.daemonPID)
-	p.u32("features", r.features)
-	p.u16("backend_state", r.backendState)
-	p.u32("worker_pid", r.workerPID)
-	p.u32("worker_restarts", r.workerRestarts)
-	p.u32("jobs_running", r.jobsRunning)
+	p := r.statusResp.Payload()
+	p.U32("daemon_pid", r.daemonPID)
+	p.U32("features", r.features)
+	p.U16("backend_state", r.backendState)
+	p.U32("worker_pid", r.workerPID)
+	p.U32("worker_restarts", r.workerRestarts)
+	p.U32("jobs_running", r.jobsRunning)
 	n := uint16(len(r.lastCrash))
 	if r.crashLen >= 0 {
 		n = uint16(r.crashLen)
 	}
-	p.u16("last_crash_len", n)
+	p.U16("last_crash_len", n)
 	if len(r.lastCrash) > 0 {
-		p.add(fmt.Sprintf("last_crash %q", r.lastCrash), []byte(r.lastCrash))
+		p.Add(fmt.Sprintf("last_crash %q", r.lastCrash), []byte(r.lastCrash))
 	}
 	if len(r.v2Trailing) > 0 {
-		p.add("bytes after the known fields (ignored)", r.v2Trailing)
+		p.Add("bytes after the known fields (ignored)", r.v2Trailing)
 	}
 	return p
 }
 
-func (r statusV2) msg() *msg { return frame(r.h, r.payload()) }
+func (r statusV2) msg() *msg { return frame(r.Header, r.payload()) }
 
 func (r statusV2) fields() []kv {
-	return append(r.statusResp.fields(),
+	return append(statusRespFields(r.statusResp),
 		kv{"daemon_pid", dec(uint64(r.daemonPID))},
 		kv{"features", num(uint64(r.features))},
 		kv{"backend_state", dec(uint64(r.backendState))},
@@ -250,8 +250,8 @@ func v2RequestOKVectors() []vector {
 	}
 
 	r := newOptReq(0)
-	if m := r.msg(); m.size() != 126 {
-		panic(fmt.Sprintf("0x0005 worked example is %d bytes, want 126", m.size()))
+	if m := r.msg(); m.Size() != 126 {
+		panic(fmt.Sprintf("0x0005 worked example is %d bytes, want 126", m.Size()))
 	}
 	opt("req_v2_ok_options_example",
 		"SPEC 11.2: the worked example as 0x0005 with flags 0: request_id, flags, reserved, then\nsection 4's fields 8 bytes later; payload 68 + 42 = 110, 126 bytes in all.",
@@ -261,24 +261,24 @@ func v2RequestOKVectors() []vector {
 		"0x0005 with PROGRESS", newOptReq(flagProgress), true)
 
 	r = newOptReq(flagSHM)
-	r.width, r.height = 2048, 2048
+	r.Width, r.Height = 2048, 2048
 	opt("req_v2_ok_options_shm_2048x2048",
 		"0x0005 with SHM at 2048x2048: the reply is 11.4's fixed 44 bytes, so the reply-size\ncheck (error 5 without SHM) does not apply: valid.",
 		"0x0005 with SHM at 2048x2048 accepted", r, true)
 
 	r = newOptReq(flagProgress | flagSHM)
-	r.width, r.height = 2048, 1920
+	r.Width, r.Height = 2048, 1920
 	opt("req_v2_ok_options_progress_shm", "0x0005 with PROGRESS and SHM (flags 3), 2048x1920.",
 		"0x0005 with PROGRESS and SHM", r, true)
 
 	r = newOptReq(0xFFFFFFFF)
-	r.width, r.height = 2048, 2048
+	r.Width, r.Height = 2048, 2048
 	opt("req_v2_ok_options_unknown_flags",
 		"flags 0xFFFFFFFF: unknown bits are ignored and reported as sent; SHM is among them, so\n2048x2048 is valid.",
 		"0x0005 with every flag bit set", r, true)
 
 	r = newOptReq(0)
-	r.width, r.height = 1856, 1856
+	r.Width, r.Height = 1856, 1856
 	opt("req_v2_ok_options_1856_no_shm", "0x0005 without SHM at 1856x1856, the largest square whose inline reply fits.",
 		"0x0005 1856x1856 without SHM accepted", r, true)
 
@@ -290,21 +290,21 @@ func v2RequestOKVectors() []vector {
 
 	r = newOptReq(0)
 	r.genReq = newGenReq("a red fox", "a red fox in the snow", "a red fox in the snow, watercolour")
-	r.h = v2Hdr(typeGenerateOptions)
-	r.requestID, r.seed, r.steps, r.cfgBits = 0x0102030405060708, 0x1112131415161718, 100, f32bits(20.0)
+	r.Header = v2Hdr(typeGenerateOptions)
+	r.RequestID, r.Seed, r.Steps, r.CfgBits = 0x0102030405060708, 0x1112131415161718, 100, f32bits(20.0)
 	opt("req_v2_ok_options_distinct_prompts",
 		"0x0005 with three different prompts at offsets 0, 9, 30 of prompt_data (which starts at\npayload offset 68), distinct bytes in request_id and seed, steps 100, cfg 20.0.",
 		"0x0005 distinct prompts and byte order", r, true)
 
 	r = newOptReq(0)
-	r.promptData = []byte("a red fox jumps")
-	r.clipL, r.clipG, r.t5 = slot{0, 9}, slot{2, 7}, slot{0, 15}
+	r.PromptData = []byte("a red fox jumps")
+	r.ClipL, r.ClipG, r.T5 = slot{Off: 0, Len: 9}, slot{Off: 2, Len: 7}, slot{Off: 0, Len: 15}
 	opt("req_v2_ok_options_overlapping_prompts",
 		"0x0005 with overlapping prompt ranges [0,9), [2,9), [0,15) in 15 bytes: offsets are\nrelative to prompt_data, as in section 4. Roundtrip no.",
 		"0x0005 overlapping prompts accepted", r, false)
 
 	g := exampleReq()
-	g.h.version = 2
+	g.Header.Version = 2
 	add(okGen("req_v2_ok_generate_v1_type_in_v2_header",
 		"SPEC 11.1: 0x0001 in a version-2 header is valid with the same payload (one inline\nreply, the 10 MiB rule, no progress); version 2 is reported.",
 		"0x0001 in a version-2 header accepted", g, true))
@@ -313,12 +313,12 @@ func v2RequestOKVectors() []vector {
 		"The worked example in a version-1 header, decoded by a decoder serving 1..2: exactly\nas in version 1.",
 		"v1 request decoded by a 1..2 decoder", exampleReq(), true))
 
-	sr := statusReq{h: v2Hdr(typeStatusRequest), requestID: 9}
+	sr := statusReq{Header: v2Hdr(typeStatusRequest), RequestID: 9}
 	add(okStatusReq("req_v2_ok_status_v2_header",
 		"0x0003 in a version-2 header: valid; the daemon answers it with 11.6's fields\n(resp_v2_ok_status is such a reply).",
 		"status request in a version-2 header accepted", sr, true))
 
-	sr = statusReq{h: v2Hdr(typeStatusRequest), requestID: 9, trailing: []byte{1, 2, 3}}
+	sr = statusReq{Header: v2Hdr(typeStatusRequest), RequestID: 9, Trailing: []byte{1, 2, 3}}
 	add(okStatusReq("req_v2_ok_status_v2_header_trailing",
 		"0x0003 in a version-2 header with 3 bytes after request_id: ignored. Roundtrip no.",
 		"v2 status request trailing bytes ignored", sr, false))
@@ -335,27 +335,27 @@ func v2RequestErrorVectors() []vector {
 	// Versions outside 1..2.
 	for _, ver := range []uint16{0, 3, 0xFFFF} {
 		r := badOptReq(0)
-		r.h.version = ver
+		r.Header.Version = ver
 		add(errReq(fmt.Sprintf("req_v2_err_version_%d", ver),
 			fmt.Sprintf("0x0005 in a version-%d header, to a decoder serving 1..2: error 2, request_id 0.", ver),
 			fmt.Sprintf("version %d unsupported by a 1..2 decoder", ver), r.msg(), errUnsupportedVersion, 0))
 	}
 	h := v2Hdr(typeGenerateOptions)
-	h.version, h.payloadLen = 3, 0xFFFFFFFF
+	h.Version, h.PayloadLen = 3, 0xFFFFFFFF
 	add(errReq("req_v2_order_version_before_size", "Version 3 and payload_len 0xFFFFFFFF (header only): version first: error 2.",
 		"version checked before size (1..2 decoder)", frame(h, &msg{}), errUnsupportedVersion, 0))
 	h = v2Hdr(typeGenerateOptions)
-	h.payloadLen = maxPayloadLen + 1
+	h.PayloadLen = maxPayloadLen + 1
 	add(errReq("req_v2_err_options_too_large", "0x0005 header claiming payload_len 10485745: error 13, request_id 0.",
 		"0x0005 payload_len over the limit", frame(h, &msg{}), errTooLarge, 0))
 	h = v2Hdr(0x0007)
-	h.payloadLen = 0xFFFFFFFF
+	h.PayloadLen = 0xFFFFFFFF
 	add(errReq("req_v2_order_size_before_type", "Version 2, msg_type 0x0007, payload_len 0xFFFFFFFF: size first: error 13.",
 		"v2 size checked before message type", frame(h, &msg{}), errTooLarge, 0))
 
 	// The new types in a version-1 header: unknown there (error 12).
 	v1opt := badOptReq(flagSHM)
-	v1opt.h.version = 1
+	v1opt.Header.Version = 1
 	add(errReq("req_v2_err_options_in_v1_header",
 		"0x0005 in a version-1 header: the new types are valid only in version 2: error 12,\nrequest_id echoed (8 payload bytes).",
 		"0x0005 in a version-1 header is unknown", v1opt.msg(), errUnknownType, errID))
@@ -365,18 +365,18 @@ func v2RequestErrorVectors() []vector {
 
 	// Daemon-sent types are not requests, in either version.
 	shm := newSHMResp(2, 2, 3)
-	shm.requestID = errID
+	shm.RequestID = errID
 	add(errReq("req_v2_err_type_0006", "A whole 0x0006 (shared-memory reply) sent to the daemon: error 12, request_id echoed.",
 		"0x0006 sent to the request decoder", shm.msg(), errUnknownType, errID))
 	for _, e := range []event{queued(1, 1), progress(1, 28, 10), heartbeat(2, 10)} {
-		e.requestID = errID
-		t := e.h.msgType
+		e.RequestID = errID
+		t := e.Header.Type
 		add(errReq(fmt.Sprintf("req_v2_err_type_%04x", t),
 			fmt.Sprintf("A whole 0x%04X (%s) sent to the daemon: error 12, request_id echoed.", t, e.typ),
 			fmt.Sprintf("0x%04X sent to the request decoder", t), e.msg(), errUnknownType, errID))
 	}
 	p := &msg{}
-	p.u64("request_id", errID)
+	p.U64("request_id", errID)
 	add(errReq("req_v2_err_type_0007", "msg_type 0x0007 (not defined) in a version-2 header: error 12, request_id echoed.",
 		"undefined type 0x0007 in version 2", frame(v2Hdr(0x0007), p), errUnknownType, errID))
 
@@ -387,7 +387,7 @@ func v2RequestErrorVectors() []vector {
 		if n >= 8 {
 			id, echo = errID, "echoed"
 		}
-		m := frame(v2Hdr(typeGenerateOptions), badOptReq(0).payload().cut(n))
+		m := frame(v2Hdr(typeGenerateOptions), badOptReq(0).payload().Cut(n))
 		add(errReq(fmt.Sprintf("req_v2_err_options_payload_%d", n),
 			fmt.Sprintf("0x0005 whose payload_len is %d (< 68), all bytes present: error 11; request_id %s.", n, echo),
 			fmt.Sprintf("0x0005 payload of %d bytes is malformed", n), m, errMalformed, id))
@@ -400,38 +400,38 @@ func v2RequestErrorVectors() []vector {
 		}
 		add(errReq(fmt.Sprintf("req_v2_trunc_options_at_%03d", n),
 			fmt.Sprintf("The 126-byte 0x0005 example cut to %d bytes; the header still claims 110: error 11.", n),
-			fmt.Sprintf("0x0005 truncated to %d of 126 bytes", n), full.cut(n), errMalformed, id))
+			fmt.Sprintf("0x0005 truncated to %d of 126 bytes", n), full.Cut(n), errMalformed, id))
 	}
 
 	// Section 4's checks, at their new offsets.
 	r := badOptReq(0)
-	r.modelID = 1
+	r.ModelID = 1
 	optErr("req_v2_err_options_model_1", "0x0005 with model_id 1 (at payload offset 16): error 3, request_id echoed.",
 		"0x0005 invalid model", r, errInvalidModel)
 	r = badOptReq(flagSHM)
-	r.width = 63
+	r.Width = 63
 	optErr("req_v2_err_options_width_63", "0x0005 with SHM and width 63: the side rule still applies: error 5.",
 		"0x0005 width 63", r, errInvalidDimensions)
 	r = badOptReq(flagSHM)
-	r.height = 2112
+	r.Height = 2112
 	optErr("req_v2_err_options_shm_height_2112", "0x0005 with SHM and height 2112 (> 2048): SHM lifts only the reply-size rule: error 5.",
 		"0x0005 with SHM height 2112", r, errInvalidDimensions)
 	r = badOptReq(0)
-	r.steps = 101
+	r.Steps = 101
 	optErr("req_v2_err_options_steps_101", "0x0005 with steps 101: error 6.", "0x0005 invalid steps", r, errInvalidSteps)
 	r = badOptReq(0)
-	r.cfgBits = 0x7FC00000
+	r.CfgBits = 0x7FC00000
 	optErr("req_v2_err_options_cfg_nan", "0x0005 with cfg_scale NaN (0x7FC00000): error 7.", "0x0005 cfg NaN", r, errInvalidCfg)
 	r = badOptReq(0)
-	r.clipG.n = 0
+	r.ClipG.Len = 0
 	optErr("req_v2_err_options_clip_g_len_0", "0x0005 with clip_g_len 0: error 4.", "0x0005 empty prompt", r, errInvalidPrompt)
 	r = badOptReq(0)
-	r.t5.off = 42 - 13
+	r.T5.Off = 42 - 13
 	optErr("req_v2_err_options_t5_past_end",
 		"0x0005 t5 offset 29 len 14 ends one past the 42 bytes of prompt_data (offsets count\nfrom payload offset 68, not 60): error 4.",
 		"0x0005 prompt one byte past prompt_data", r, errInvalidPrompt)
 	r = badOptReq(0)
-	r.clipL = slot{0xFFFFFFFF, 1}
+	r.ClipL = slot{Off: 0xFFFFFFFF, Len: 1}
 	optErr("req_v2_err_options_clip_l_offset_ffffffff", "0x0005 clip_l offset 0xFFFFFFFF len 1 (wraps in 32 bits): error 4.",
 		"0x0005 prompt offset wraps", r, errInvalidPrompt)
 	r = withPromptOpt(1, "ab\xED\xA0\x80cd")
@@ -439,47 +439,47 @@ func v2RequestErrorVectors() []vector {
 		"0x0005 prompt invalid UTF-8", r, errInvalidPrompt)
 	for _, f := range []uint32{0, flagProgress} {
 		r = badOptReq(f)
-		r.width, r.height = 2048, 2048
+		r.Width, r.Height = 2048, 2048
 		optErr(fmt.Sprintf("req_v2_err_options_2048x2048_flags_%d", f),
 			fmt.Sprintf("0x0005 without SHM (flags %d) at 2048x2048: the inline reply would be 12582968 bytes\n> 10485760: error 5, as in section 4.", f),
 			fmt.Sprintf("0x0005 flags %d 2048x2048 reply too large", f), r, errInvalidDimensions)
 	}
 	g := badReq()
-	g.h.version = 2
-	g.width, g.height = 2048, 2048
+	g.Header.Version = 2
+	g.Width, g.Height = 2048, 2048
 	add(errReq("req_v2_err_generate_v2_header_2048x2048",
 		"0x0001 in a version-2 header at 2048x2048: the 10 MiB reply rule holds as in version 1:\nerror 5.",
-		"0x0001 in version 2 keeps the reply-size rule", g.msg(), errInvalidDimensions, errID))
+		"0x0001 in version 2 keeps the reply-size rule", g.Msg(), errInvalidDimensions, errID))
 
 	// Check order of 0x0005: section 4's.
 	r = badOptReq(0)
-	r.modelID = 1
+	r.ModelID = 1
 	add(errReq("req_v2_order_options_length_before_model",
 		"0x0005 payload_len 24 (complete) whose model_id is 1: length first: error 11, request_id echoed.",
-		"0x0005 length checked before model", frame(v2Hdr(typeGenerateOptions), r.payload().cut(24)), errMalformed, errID))
+		"0x0005 length checked before model", frame(v2Hdr(typeGenerateOptions), r.payload().Cut(24)), errMalformed, errID))
 	r = badOptReq(0)
-	r.modelID, r.width = 1, 63
+	r.ModelID, r.Width = 1, 63
 	optErr("req_v2_order_options_model_before_dims", "0x0005 model_id 1 and width 63: model first: error 3.",
 		"0x0005 model checked before dimensions", r, errInvalidModel)
 	r = badOptReq(0)
-	r.height, r.steps = 100, 0
+	r.Height, r.Steps = 100, 0
 	optErr("req_v2_order_options_dims_before_steps", "0x0005 height 100 and steps 0: dimensions first: error 5.",
 		"0x0005 dimensions checked before steps", r, errInvalidDimensions)
 	r = badOptReq(0)
-	r.steps, r.cfgBits = 0, 0x7F800000
+	r.Steps, r.CfgBits = 0, 0x7F800000
 	optErr("req_v2_order_options_steps_before_cfg", "0x0005 steps 0 and cfg +Inf: steps first: error 6.",
 		"0x0005 steps checked before cfg", r, errInvalidSteps)
 	r = badOptReq(0)
-	r.cfgBits, r.clipL.n = 0xFF800000, 0
+	r.CfgBits, r.ClipL.Len = 0xFF800000, 0
 	optErr("req_v2_order_options_cfg_before_prompt", "0x0005 cfg -Inf and clip_l_len 0: cfg first: error 7.",
 		"0x0005 cfg checked before prompts", r, errInvalidCfg)
 	r = badOptReq(0)
-	r.width, r.height, r.t5.n = 2048, 2048, 0
+	r.Width, r.Height, r.T5.Len = 2048, 2048, 0
 	optErr("req_v2_order_options_prompt_before_reply_size",
 		"0x0005 without SHM at 2048x2048 with t5_len 0: prompts before the reply size: error 4.",
 		"0x0005 prompts checked before reply size", r, errInvalidPrompt)
 	r = badOptReq(flagSHM)
-	r.width, r.height, r.clipL.n = 2048, 2048, 2049
+	r.Width, r.Height, r.ClipL.Len = 2048, 2048, 2049
 	optErr("req_v2_order_options_shm_prompt",
 		"0x0005 with SHM at 2048x2048 and clip_l_len 2049: the prompt rule still applies: error 4.",
 		"0x0005 with SHM still checks prompts", r, errInvalidPrompt)
@@ -490,7 +490,7 @@ func v2RequestErrorVectors() []vector {
 func withPromptOpt(i int, p string) optReq {
 	r := badOptReq(0)
 	g := withPrompt(i, p)
-	g.h = r.h
+	g.Header = r.Header
 	r.genReq = g
 	return r
 }
@@ -509,46 +509,46 @@ func v2ResponseOKVectors() []vector {
 	}
 
 	r := newSHMResp(2, 2, 3)
-	if r.msg().size() != 60 {
+	if r.msg().Size() != 60 {
 		panic("0x0006 is not 60 bytes")
 	}
 	shmOK("resp_v2_ok_shm_2x2_rgb",
 		"SPEC 11.4: 0x0006 for a 2x2 RGB image: image_size 12, seed 0x0123456789ABCDEF; the\npixels travel in a memfd, so the payload is the fixed 44 bytes.",
 		"0x0006 2x2 RGB", r, true)
 	r = newSHMResp(2048, 2048, 4)
-	r.requestID, r.genTimeMS, r.seed = 0x0102030405060708, 0xFFFFFFFF, 0x1112131415161718
+	r.RequestID, r.GenTimeMS, r.Seed = 0x0102030405060708, 0xFFFFFFFF, 0x1112131415161718
 	shmOK("resp_v2_ok_shm_2048x2048_rgba", "0x0006 2048x2048 RGBA: image_size 16777216, distinct bytes in the 64-bit fields.",
 		"0x0006 2048x2048 RGBA", r, true)
 	r = newSHMResp(16384, 16384, 4)
 	shmOK("resp_v2_ok_shm_image_size_2p30", "0x0006 16384x16384 RGBA: image_size exactly 2^30 (1073741824), the limit.",
 		"0x0006 image_size at 2^30", r, true)
 	r = newSHMResp(1, 1, 3)
-	r.trailing = []byte{0xAA, 0xBB}
+	r.Trailing = []byte{0xAA, 0xBB}
 	shmOK("resp_v2_ok_shm_trailing", "0x0006 with 2 bytes after seed: ignored. Roundtrip no.",
 		"0x0006 trailing bytes ignored", r, false)
 
 	evOK("resp_v2_ok_queued_1_of_1", "SPEC 11.3: queued, position 1 (next to run) of queue_depth 1.",
 		"queued position 1 of 1", queued(1, 1), true)
 	e := queued(3, 5)
-	e.requestID = 0x0102030405060708
+	e.RequestID = 0x0102030405060708
 	evOK("resp_v2_ok_queued_3_of_5", "queued, position 3 of queue_depth 5, request_id with distinct bytes.",
 		"queued position 3 of 5", e, true)
 	e = queued(0xFFFFFFFF, 0xFFFFFFFF)
 	evOK("resp_v2_ok_queued_max", "queued with position = queue_depth = 0xFFFFFFFF (position <= queue_depth holds).",
 		"queued at the maximum", e, true)
 	e = queued(2, 2)
-	e.trailing = []byte{9, 9, 9, 9}
+	e.Trailing = []byte{9, 9, 9, 9}
 	evOK("resp_v2_ok_queued_trailing", "queued with 4 bytes after queue_depth: ignored. Roundtrip no.",
 		"queued trailing bytes ignored", e, false)
 
 	evOK("resp_v2_ok_progress_first", "progress: step 1 of 28, elapsed_ms 350.", "progress step 1 of 28", progress(1, 28, 350), true)
 	evOK("resp_v2_ok_progress_last", "progress: step 28 of 28 (step = steps is the last).", "progress step 28 of 28", progress(28, 28, 9800), true)
 	e = progress(0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
-	e.requestID = 0xFFFFFFFFFFFFFFFF
+	e.RequestID = 0xFFFFFFFFFFFFFFFF
 	evOK("resp_v2_ok_progress_max", "progress with every field at its maximum (the decoder checks only the rules).",
 		"progress at the maximum", e, true)
 	e = progress(1, 1, 0)
-	e.trailing = []byte{1}
+	e.Trailing = []byte{1}
 	evOK("resp_v2_ok_progress_trailing", "progress with 1 byte after elapsed_ms: ignored. Roundtrip no.",
 		"progress trailing byte ignored", e, false)
 
@@ -556,7 +556,7 @@ func v2ResponseOKVectors() []vector {
 	evOK("resp_v2_ok_heartbeat_running", "heartbeat phase 2 (running), elapsed_ms 0 (sent when the job starts).",
 		"heartbeat phase 2", heartbeat(2, 0), true)
 	e = heartbeat(2, 0x01020304)
-	e.trailing = []byte{0, 0, 0, 0, 0, 0, 0, 0}
+	e.Trailing = []byte{0, 0, 0, 0, 0, 0, 0, 0}
 	evOK("resp_v2_ok_heartbeat_trailing", "heartbeat with 8 bytes after elapsed_ms: ignored. Roundtrip no.",
 		"heartbeat trailing bytes ignored", e, false)
 
@@ -576,7 +576,7 @@ func v2ResponseOKVectors() []vector {
 		"Distinct bytes in every version-2 field (backend_state 0x4142 is not a known state;\nthe decoder reports it as is).",
 		"version-2 status fields in order", s, true)
 	s = newStatusV2()
-	s.backend, s.daemonVersion, s.lastCrash = "", "", strings.Repeat("c", 255)
+	s.Backend, s.DaemonVersion, s.lastCrash = "", "", strings.Repeat("c", 255)
 	stOK("resp_v2_ok_status_crash_255", "Empty backend and daemon_version, last_crash at the 255-byte limit.",
 		"version-2 status with 255-byte last_crash", s, true)
 	s = newStatusV2()
@@ -585,11 +585,11 @@ func v2ResponseOKVectors() []vector {
 		"version-2 status trailing bytes ignored", s, false)
 
 	g := newGenResp(2, 2, 3, pixels2x2RGB())
-	g.h.version = 2
+	g.Header.Version = 2
 	add(okGenResp("resp_v2_ok_generate_v2_header", "0x0002 in a version-2 header: the inline reply of version 2, seed included.",
 		"0x0002 in a version-2 header", g, true))
 	er := newErrResp(5, statusServerError, errGPU, "backend crashed (SIGSEGV)")
-	er.h.version = 2
+	er.Header.Version = 2
 	add(okErrResp("resp_v2_ok_error_v2_header", "An error reply in a version-2 header (11.7: 500 / 9, a crashed backend).",
 		"error reply in a version-2 header", er, true))
 	er = newErrResp(0, statusBadRequest, errUnsupportedVersion, "unsupported protocol version 2 (this daemon speaks 1..1)")
@@ -607,11 +607,11 @@ func v2ResponseErrorVectors() []vector {
 
 	// Header rules.
 	r := newSHMResp(2, 2, 3)
-	r.h.version = 3
+	r.Header.Version = 3
 	add(errRespVec("resp_v2_err_version_3", "0x0006 in a version-3 header to a 1..2 decoder: error 2.",
 		"response version 3 unsupported", r.msg(), errUnsupportedVersion))
 	h := v2Hdr(typeSHMResponse)
-	h.payloadLen = maxPayloadLen + 1
+	h.PayloadLen = maxPayloadLen + 1
 	add(errRespVec("resp_v2_err_shm_too_large", "0x0006 header claiming payload_len 10485745: error 13.",
 		"0x0006 payload_len over the limit", frame(h, &msg{}), errTooLarge))
 	for _, m := range []struct {
@@ -623,11 +623,11 @@ func v2ResponseErrorVectors() []vector {
 		{typeProgress, progress(1, 28, 10).msg()},
 		{typeHeartbeat, heartbeat(1, 10).msg()},
 	} {
-		b := m.m.bytes()
+		b := m.m.Bytes()
 		v1 := &msg{}
-		v1.add("header magic", b[0:4])
-		v1.u16("header version (1)", 1)
-		v1.add("rest of the message", b[6:])
+		v1.Add("header magic", b[0:4])
+		v1.U16("header version (1)", 1)
+		v1.Add("rest of the message", b[6:])
 		add(errRespVec(fmt.Sprintf("resp_v2_err_type_%04x_in_v1_header", m.t),
 			fmt.Sprintf("0x%04X in a version-1 header: the version-2 types are unknown in version 1:\nerror 12.", m.t),
 			fmt.Sprintf("0x%04X in a version-1 header is unknown", m.t), v1, errUnknownType))
@@ -641,7 +641,7 @@ func v2ResponseErrorVectors() []vector {
 	add(errRespVec("resp_v2_err_type_0005", "A 0x0005 request sent to the client: not a response: error 12.",
 		"0x0005 sent to the response decoder", opt.msg(), errUnknownType))
 	p := &msg{}
-	p.u64("request_id", 5)
+	p.U64("request_id", 5)
 	add(errRespVec("resp_v2_err_type_0013", "msg_type 0x0013 (not defined) in a version-2 header: error 12.",
 		"undefined type 0x0013 in version 2", frame(v2Hdr(0x0013), p), errUnknownType))
 
@@ -655,11 +655,11 @@ func v2ResponseErrorVectors() []vector {
 	for _, n := range []int{20, 44, 59} {
 		bad(fmt.Sprintf("resp_v2_trunc_shm_at_%03d", n),
 			fmt.Sprintf("The 60-byte 0x0006 cut to %d bytes; the header still claims 44: error 11.", n),
-			fmt.Sprintf("0x0006 truncated to %d of 60 bytes", n), full.cut(n))
+			fmt.Sprintf("0x0006 truncated to %d of 60 bytes", n), full.Cut(n))
 	}
 	for _, st := range []uint32{500, 0} {
 		r = newSHMResp(2, 2, 3)
-		r.status = st
+		r.Status = st
 		bad(fmt.Sprintf("resp_v2_err_shm_status_%d", st), fmt.Sprintf("0x0006 with status %d (must be 200): error 11.", st),
 			fmt.Sprintf("0x0006 status %d", st), r.msg())
 	}
@@ -699,7 +699,7 @@ func v2ResponseErrorVectors() []vector {
 	// 0x0010 queued.
 	for _, n := range []int{15, 12, 8, 0} {
 		bad(fmt.Sprintf("resp_v2_err_queued_payload_%d", n), fmt.Sprintf("queued whose payload_len is %d (< 16): error 11.", n),
-			fmt.Sprintf("queued payload of %d bytes", n), frame(v2Hdr(typeQueued), queued(1, 1).payload().cut(n)))
+			fmt.Sprintf("queued payload of %d bytes", n), frame(v2Hdr(typeQueued), queued(1, 1).payload().Cut(n)))
 	}
 	for _, q := range [][2]uint32{{0, 1}, {0, 0}, {2, 1}, {1, 0}} {
 		bad(fmt.Sprintf("resp_v2_err_queued_%d_of_%d", q[0], q[1]),
@@ -707,12 +707,12 @@ func v2ResponseErrorVectors() []vector {
 			fmt.Sprintf("queued position %d of %d", q[0], q[1]), queued(q[0], q[1]).msg())
 	}
 	bad("resp_v2_trunc_queued_at_031", "queued (32 bytes) cut to 31; the header still claims 16: error 11.",
-		"queued truncated", queued(1, 1).msg().cut(31))
+		"queued truncated", queued(1, 1).msg().Cut(31))
 
 	// 0x0011 progress.
 	for _, n := range []int{19, 16, 8, 0} {
 		bad(fmt.Sprintf("resp_v2_err_progress_payload_%d", n), fmt.Sprintf("progress whose payload_len is %d (< 20): error 11.", n),
-			fmt.Sprintf("progress payload of %d bytes", n), frame(v2Hdr(typeProgress), progress(1, 28, 10).payload().cut(n)))
+			fmt.Sprintf("progress payload of %d bytes", n), frame(v2Hdr(typeProgress), progress(1, 28, 10).payload().Cut(n)))
 	}
 	for _, s := range [][2]uint32{{0, 28}, {29, 28}, {0, 0}, {1, 0}, {0xFFFFFFFF, 1}} {
 		bad(fmt.Sprintf("resp_v2_err_progress_step_%d_of_%d", s[0], s[1]),
@@ -723,7 +723,7 @@ func v2ResponseErrorVectors() []vector {
 	// 0x0012 heartbeat.
 	for _, n := range []int{15, 12, 8, 0} {
 		bad(fmt.Sprintf("resp_v2_err_heartbeat_payload_%d", n), fmt.Sprintf("heartbeat whose payload_len is %d (< 16): error 11.", n),
-			fmt.Sprintf("heartbeat payload of %d bytes", n), frame(v2Hdr(typeHeartbeat), heartbeat(1, 10).payload().cut(n)))
+			fmt.Sprintf("heartbeat payload of %d bytes", n), frame(v2Hdr(typeHeartbeat), heartbeat(1, 10).payload().Cut(n)))
 	}
 	for _, ph := range []uint32{0, 3, 0xFFFFFFFF} {
 		bad(fmt.Sprintf("resp_v2_err_heartbeat_phase_%d", ph),
@@ -733,17 +733,17 @@ func v2ResponseErrorVectors() []vector {
 
 	// Version-2 status response.
 	v1 := newStatusResp()
-	v1.h = v2Hdr(typeStatusResponse)
+	v1.Header = v2Hdr(typeStatusResponse)
 	bad("resp_v2_err_status_v1_payload_in_v2_header",
 		"A status response in a version-2 header that ends after daemon_version (a version-1\npayload): it ends before last_crash does: error 11.",
-		"version-2 status without its version-2 fields", v1.msg())
+		"version-2 status without its version-2 fields", v1.Msg())
 	s := newStatusV2()
-	base := s.statusResp.payload().size()
+	base := s.statusResp.Payload().Size()
 	for _, extra := range []int{4, 8, 10, 14, 18, 22, 23} {
 		n := base + extra
 		bad(fmt.Sprintf("resp_v2_err_status_payload_ends_at_x_plus_%d", extra),
 			fmt.Sprintf("Version-2 status whose payload_len is %d: it ends X+%d bytes after daemon_version,\nbefore last_crash_len does: error 11.", n, extra),
-			fmt.Sprintf("version-2 status cut at X+%d", extra), frame(v2Hdr(typeStatusResponse), s.payload().cut(n)))
+			fmt.Sprintf("version-2 status cut at X+%d", extra), frame(v2Hdr(typeStatusResponse), s.payload().Cut(n)))
 	}
 	s = newStatusV2()
 	s.lastCrash = "boom"
@@ -755,22 +755,22 @@ func v2ResponseErrorVectors() []vector {
 	bad("resp_v2_err_status_last_crash_len_ffff", "last_crash_len 65535 with no bytes after it: error 11.",
 		"version-2 status last_crash_len 65535", s.msg())
 	s = newStatusV2()
-	s.status = 500
+	s.Status = 500
 	bad("resp_v2_err_status_500", "Version-2 status response with status 500 (must be 200): error 11.",
 		"version-2 status 500", s.msg())
 	s = newStatusV2()
-	s.backendLen = 200
+	s.BackendLen = 200
 	bad("resp_v2_err_status_backend_len_past_end", "Version-2 status with backend_len 200, past the payload: error 11.",
 		"version-2 status backend_len past the payload", s.msg())
 	full = newStatusV2().msg()
 	bad("resp_v2_trunc_status_at_end_minus_1",
-		fmt.Sprintf("The %d-byte version-2 status cut one byte short; the header still claims %d: error 11.", full.size(), full.size()-headerSize),
-		"version-2 status truncated by one byte", full.cut(full.size()-1))
+		fmt.Sprintf("The %d-byte version-2 status cut one byte short; the header still claims %d: error 11.", full.Size(), full.Size()-headerSize),
+		"version-2 status truncated by one byte", full.Cut(full.Size()-1))
 	return vs
 }
 
 // cutPayload returns the first n payload bytes of a framed message.
 func cutPayload(m *msg, n int) *msg {
-	p := &msg{fields: m.fields[5:]}
-	return p.cut(n)
+	p := &msg{Fields: m.Fields[5:]}
+	return p.Cut(n)
 }

@@ -34,7 +34,6 @@ struct check {
     const char *name;
     char why[600];
     int bad;
-    int skip; /* versions other than 1..1: not in the codec yet */
 };
 
 static void fail(struct check *c, const char *fmt, ...)
@@ -147,7 +146,14 @@ static void check_request(struct check *c, const struct weave_request *r)
         return;
     }
     const struct weave_generate_request *g = &r->u.generate;
-    expect_type(c, "generate_request");
+    if (r->msg_type == WEAVE_MSG_GENERATE_OPTIONS) {
+        expect_type(c, "generate_request_options");
+        expect_u64(c, "flags", r->flags);
+    } else {
+        expect_type(c, "generate_request");
+        if (r->flags != 0)
+            fail(c, "flags %u on a 0x0001 request", (unsigned)r->flags);
+    }
     expect_u64(c, "request_id", g->request_id);
     expect_u64(c, "model_id", g->model_id);
     expect_u64(c, "width", g->width);
@@ -190,10 +196,10 @@ static void check_generate_response(struct check *c,
     check_seed(c, g->has_seed, g->seed);
 }
 
-static void check_status_response(struct check *c,
+static void check_status_response(struct check *c, uint16_t version,
                                   const struct weave_status_response *s)
 {
-    expect_type(c, "status_response");
+    expect_type(c, version >= WEAVE_VERSION_2 ? "status_response_v2" : "status_response");
     expect_u64(c, "request_id", s->request_id);
     expect_u64(c, "status", s->status);
     expect_u64(c, "version_min", s->version_min);
@@ -205,6 +211,28 @@ static void check_status_response(struct check *c,
     expect_u64(c, "queue_depth", s->queue_depth);
     expect_text(c, "backend", &s->backend);
     expect_text(c, "daemon_version", &s->daemon_version);
+    if (version < WEAVE_VERSION_2)
+        return;
+    expect_u64(c, "daemon_pid", s->daemon_pid);
+    expect_u64(c, "features", s->features);
+    expect_u64(c, "backend_state", s->backend_state);
+    expect_u64(c, "worker_pid", s->worker_pid);
+    expect_u64(c, "worker_restarts", s->worker_restarts);
+    expect_u64(c, "jobs_running", s->jobs_running);
+    expect_text(c, "last_crash", &s->last_crash);
+}
+
+static void check_shm_response(struct check *c, const struct weave_shm_response *s)
+{
+    expect_type(c, "shm_generate_response");
+    expect_u64(c, "request_id", s->request_id);
+    expect_u64(c, "status", s->status);
+    expect_u64(c, "generation_time_ms", s->generation_time_ms);
+    expect_u64(c, "width", s->width);
+    expect_u64(c, "height", s->height);
+    expect_u64(c, "channels", s->channels);
+    expect_u64(c, "image_size", s->image_size);
+    expect_u64(c, "seed", s->seed);
 }
 
 static void check_error_response(struct check *c,
@@ -225,10 +253,35 @@ static void check_response(struct check *c, const struct weave_response *r)
         check_generate_response(c, &r->u.generate);
         break;
     case WEAVE_MSG_STATUS_RESPONSE:
-        check_status_response(c, &r->u.status);
+        check_status_response(c, r->version, &r->u.status);
+        break;
+    case WEAVE_MSG_SHM_RESPONSE:
+        check_shm_response(c, &r->u.shm);
+        break;
+    case WEAVE_MSG_QUEUED:
+        expect_type(c, "queued");
+        expect_u64(c, "request_id", r->u.queued.request_id);
+        expect_u64(c, "position", r->u.queued.position);
+        expect_u64(c, "queue_depth", r->u.queued.queue_depth);
+        break;
+    case WEAVE_MSG_PROGRESS:
+        expect_type(c, "progress");
+        expect_u64(c, "request_id", r->u.progress.request_id);
+        expect_u64(c, "step", r->u.progress.step);
+        expect_u64(c, "steps", r->u.progress.steps);
+        expect_u64(c, "elapsed_ms", r->u.progress.elapsed_ms);
+        break;
+    case WEAVE_MSG_HEARTBEAT:
+        expect_type(c, "heartbeat");
+        expect_u64(c, "request_id", r->u.heartbeat.request_id);
+        expect_u64(c, "phase", r->u.heartbeat.phase);
+        expect_u64(c, "elapsed_ms", r->u.heartbeat.elapsed_ms);
+        break;
+    case WEAVE_MSG_ERROR:
+        check_error_response(c, &r->u.error);
         break;
     default:
-        check_error_response(c, &r->u.error);
+        fail(c, "decoded unexpected msg_type 0x%04X", (unsigned)r->msg_type);
         break;
     }
 }
@@ -237,35 +290,45 @@ static void check_response(struct check *c, const struct weave_response *r)
 
 struct decoded {
     int is_request;
+    uint16_t vmin, vmax; /* the vector's `versions` (1..1 without the key) */
     struct weave_request req;
     struct weave_response resp;
 };
+
+/* "MIN..MAX", both 1..65535, MIN <= MAX. */
+static int parse_versions(const char *s, uint16_t *vmin, uint16_t *vmax)
+{
+    const char *dots = strstr(s, "..");
+    if (dots == NULL || dots == s)
+        return -1;
+    char lo[8];
+    size_t n = (size_t)(dots - s);
+    if (n >= sizeof lo)
+        return -1;
+    memcpy(lo, s, n);
+    lo[n] = '\0';
+    uint64_t a, b;
+    if (parse_u64(lo, &a) != 0 || parse_u64(dots + 2, &b) != 0 || a < 1 ||
+        a > b || b > UINT16_MAX)
+        return -1;
+    *vmin = (uint16_t)a;
+    *vmax = (uint16_t)b;
+    return 0;
+}
 
 static int decode(struct decoded *d, const uint8_t *m, size_t n,
                   struct weave_error *err)
 {
     if (d->is_request)
-        return weave_request_decode(m, n, &d->req, err);
-    return weave_response_decode(m, n, &d->resp, err);
+        return weave_request_decode_versions(m, n, d->vmin, d->vmax, &d->req, err);
+    return weave_response_decode_versions(m, n, d->vmin, d->vmax, &d->resp, err);
 }
 
 static size_t encode(const struct decoded *d, uint8_t *buf, size_t cap)
 {
-    if (d->is_request) {
-        const struct weave_request *r = &d->req;
-        if (r->msg_type == WEAVE_MSG_STATUS_REQUEST)
-            return weave_encode_status_request(buf, cap, r->version, &r->u.status);
-        return weave_encode_generate_request(buf, cap, r->version, &r->u.generate);
-    }
-    const struct weave_response *r = &d->resp;
-    switch (r->msg_type) {
-    case WEAVE_MSG_GENERATE_RESPONSE:
-        return weave_encode_generate_response(buf, cap, r->version, &r->u.generate);
-    case WEAVE_MSG_STATUS_RESPONSE:
-        return weave_encode_status_response(buf, cap, r->version, &r->u.status);
-    default:
-        return weave_encode_error_response(buf, cap, r->version, &r->u.error);
-    }
+    if (d->is_request)
+        return weave_encode_request(buf, cap, &d->req);
+    return weave_encode_response(buf, cap, &d->resp);
 }
 
 static void check_fields(struct check *c, const struct decoded *d)
@@ -304,7 +367,7 @@ static void check_reencode(struct check *c, const struct decoded *d,
     } else if (byte_exact && encode(d, buf, n - 1) != 0) {
         fail(c, "encoder accepted a buffer one byte too small");
     } else {
-        struct decoded again = {.is_request = d->is_request};
+        struct decoded again = {.is_request = d->is_request, .vmin = d->vmin, .vmax = d->vmax};
         struct weave_error err;
         if (decode(&again, buf, got, &err) != 0)
             fail(c, "re-encoded message does not decode: %u/%u %s",
@@ -393,12 +456,11 @@ static void check_error(struct check *c, struct decoded *d)
 
 static void check_vector(struct check *c)
 {
-    struct decoded d = {0};
+    struct decoded d = {.vmin = 1, .vmax = 1}; /* README: no `versions` key is 1..1 */
     (void)vec_get(c->v, "description");
     const char *versions = vec_get(c->v, "versions");
-    if (versions != NULL && strcmp(versions, "1..1") != 0) {
-        snprintf(c->why, sizeof c->why, "versions %s: version 2 is not in the codec yet", versions);
-        c->skip = 1;
+    if (versions != NULL && parse_versions(versions, &d.vmin, &d.vmax) != 0) {
+        fail(c, "versions: \"%s\" is not MIN..MAX", versions);
         return;
     }
     const char *decoder = need(c, "decoder");
@@ -437,9 +499,7 @@ static void run_file(const char *path, const char *name, struct tally *t)
         c.bad = 1;
     else
         check_vector(&c);
-    if (c.skip) {
-        printf("SKIP %s: %s\n", name, c.why);
-    } else if (c.bad) {
+    if (c.bad) {
         printf("FAIL %s: %s\n", name, c.why);
         t->failed++;
     } else {

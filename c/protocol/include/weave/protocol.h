@@ -1,5 +1,6 @@
 /*
- * Weave protocol v1 codec (proto_spec/SPEC.md is the authority).
+ * Weave protocol codec, versions 1 and 2 (proto_spec/SPEC.md is the
+ * authority; version 2 is its section 11).
  *
  * Pure functions over caller-owned buffers: nothing here allocates, reads a
  * socket or keeps state. Decoders never read past `len`, never trust a length
@@ -13,8 +14,14 @@
 #include <stdint.h>
 
 #define WEAVE_MAGIC 0x57455645u /* "WEVE" */
+/* The versions the daemon serves: weave_header_decode and the two
+ * decoders without _versions accept exactly these, and the status reply
+ * reports them. Version 2 is in the codec (the _versions functions), not yet
+ * served. */
 #define WEAVE_VERSION_MIN 1
 #define WEAVE_VERSION_MAX 1
+#define WEAVE_VERSION_2 2
+#define WEAVE_CODEC_VERSION_MAX 2 /* the newest version the codec decodes */
 #define WEAVE_HEADER_SIZE 16u
 #define WEAVE_MAX_MESSAGE_SIZE 10485760u /* 10 MiB, header included */
 #define WEAVE_MAX_PAYLOAD_SIZE (WEAVE_MAX_MESSAGE_SIZE - WEAVE_HEADER_SIZE)
@@ -30,12 +37,38 @@
 #define WEAVE_MAX_STATUS_STRING 255u
 #define WEAVE_DAEMON_CHANNELS 3u        /* the daemon always answers RGB */
 
+/* Version 2 (SPEC section 11). */
+#define WEAVE_GENERATE_OPTIONS_FIXED_SIZE 68u /* 0x0005 payload before prompt_data */
+#define WEAVE_SHM_RESPONSE_SIZE 44u
+#define WEAVE_MAX_SHM_IMAGE_SIZE (1ull << 30)
+#define WEAVE_QUEUED_SIZE 16u
+#define WEAVE_PROGRESS_SIZE 20u
+#define WEAVE_HEARTBEAT_SIZE 16u
+#define WEAVE_STATUS_V2_FIXED_SIZE 24u /* after daemon_version, empty last_crash */
+#define WEAVE_FLAG_PROGRESS 0x1u       /* 0x0005 flags bit 0 */
+#define WEAVE_FLAG_SHM 0x2u            /* 0x0005 flags bit 1 */
+#define WEAVE_PHASE_QUEUED 1u
+#define WEAVE_PHASE_RUNNING 2u
+
 enum weave_msg_type {
     WEAVE_MSG_GENERATE_REQUEST = 0x0001,
     WEAVE_MSG_GENERATE_RESPONSE = 0x0002,
     WEAVE_MSG_STATUS_REQUEST = 0x0003,
     WEAVE_MSG_STATUS_RESPONSE = 0x0004,
     WEAVE_MSG_ERROR = 0x00FF,
+    /* Version 2 only: unknown (error 12) in a version-1 header. */
+    WEAVE_MSG_GENERATE_OPTIONS = 0x0005,
+    WEAVE_MSG_SHM_RESPONSE = 0x0006,
+    WEAVE_MSG_QUEUED = 0x0010,
+    WEAVE_MSG_PROGRESS = 0x0011,
+    WEAVE_MSG_HEARTBEAT = 0x0012,
+};
+
+enum weave_backend_state {
+    WEAVE_BACKEND_UNLOADED = 0,
+    WEAVE_BACKEND_STARTING = 1,
+    WEAVE_BACKEND_LOADED = 2,
+    WEAVE_BACKEND_RESTARTING = 3,
 };
 
 enum weave_status {
@@ -102,10 +135,13 @@ struct weave_status_request {
     uint64_t request_id;
 };
 
-/* A decoded request: msg_type says which member is valid. */
+/* A decoded request: msg_type says which member is valid. A 0x0005
+ * (generate request with options) fills u.generate, like 0x0001, and flags;
+ * flags is 0 for every other type. */
 struct weave_request {
     uint16_t version;
     uint16_t msg_type;
+    uint32_t flags; /* WEAVE_FLAG_*; unknown bits kept as sent */
     union {
         struct weave_generate_request generate;
         struct weave_status_request status;
@@ -136,6 +172,49 @@ struct weave_status_response {
     uint32_t queue_depth;
     struct weave_bytes backend;
     struct weave_bytes daemon_version;
+    /* Version 2 only (SPEC 11.6): decoded from, and encoded in, a version-2
+     * header; ignored in version 1. */
+    uint32_t daemon_pid;
+    uint32_t features;      /* the 0x0005 flag bits the daemon honours */
+    uint16_t backend_state; /* enum weave_backend_state */
+    uint32_t worker_pid;
+    uint32_t worker_restarts;
+    uint32_t jobs_running;
+    struct weave_bytes last_crash; /* <= 255 bytes when encoded */
+};
+
+/* 0x0006 (SPEC 11.4); the memfd travels beside the message, not in it. */
+struct weave_shm_response {
+    uint64_t request_id;
+    uint32_t status;
+    uint32_t generation_time_ms;
+    uint32_t width;
+    uint32_t height;
+    uint32_t channels;
+    uint64_t image_size; /* width*height*channels, <= 2^30 */
+    uint64_t seed;
+};
+
+/* 0x0010 (SPEC 11.3). */
+struct weave_queued {
+    uint64_t request_id;
+    uint32_t position; /* 1 = next to run; 1..queue_depth */
+    uint32_t queue_depth;
+};
+
+/* 0x0011. */
+struct weave_progress {
+    uint64_t request_id;
+    uint32_t step; /* 1..steps */
+    uint32_t steps;
+    uint32_t elapsed_ms;
+};
+
+/* 0x0012. */
+struct weave_heartbeat {
+    uint64_t request_id;
+    uint32_t phase; /* WEAVE_PHASE_QUEUED or WEAVE_PHASE_RUNNING */
+    uint32_t elapsed_ms;
 };
 
 struct weave_error_response {
@@ -152,6 +231,10 @@ struct weave_response {
         struct weave_generate_response generate;
         struct weave_status_response status;
         struct weave_error_response error;
+        struct weave_shm_response shm;
+        struct weave_queued queued;
+        struct weave_progress progress;
+        struct weave_heartbeat heartbeat;
     } u;
 };
 
@@ -163,24 +246,34 @@ struct weave_response {
 int weave_header_decode(const uint8_t *hdr, struct weave_header *out,
                         struct weave_error *err);
 
+/* The same checks with the versions vmin..vmax accepted (clamped to what
+ * the codec knows, 1..WEAVE_CODEC_VERSION_MAX). */
+int weave_header_decode_versions(const uint8_t *hdr, uint16_t vmin,
+                                 uint16_t vmax, struct weave_header *out,
+                                 struct weave_error *err);
+
 /*
  * The request-header rules a daemon applies while a request is still
  * arriving (SPEC section 2: a msg_type is a header check, answered before
  * the payload). `payload` holds the `got` payload bytes received so far
  * (may be NULL when got is 0).
  *
- * weave_request_type_served: 1 for the types a daemon serves (generate and
- * status requests), 0 for every other type.
+ * weave_request_type_served: 1 for the types a daemon serves in version 1
+ * (generate and status requests), 0 for every other type.
+ * weave_request_type_served_in: the same for a header of `version` (in
+ * version 2 also 0x0005, SPEC 11.1); the request decoders' type table.
  *
  * weave_request_type_error: the reply to a header whose type is not served:
  * 400/12, request_id echoed when its 8 bytes are within `got`; the same
  * error weave_request_decode gives for that message.
  *
  * weave_request_echo_id: the request_id an error reply to this request
- * echoes: the first 8 payload bytes when the type is served, the header
+ * echoes: the first 8 payload bytes when the type is served in the header's
+ * version, the header
  * declares at least 8 payload bytes and they have arrived; otherwise 0.
  */
 int weave_request_type_served(uint16_t msg_type);
+int weave_request_type_served_in(uint16_t version, uint16_t msg_type);
 void weave_request_type_error(const struct weave_header *hdr,
                               const uint8_t *payload, size_t got,
                               struct weave_error *err);
@@ -203,6 +296,25 @@ int weave_request_decode(const uint8_t *msg, size_t len,
  * every payload rule broken is error 11. */
 int weave_response_decode(const uint8_t *msg, size_t len,
                           struct weave_response *out, struct weave_error *err);
+
+/*
+ * The two decoders for a decoder serving versions vmin..vmax (the ones
+ * above are these with WEAVE_VERSION_MIN..WEAVE_VERSION_MAX, i.e. 1..1).
+ * In a version-2 header the request decoder also accepts 0x0005 (checked
+ * as SPEC 11.2 says: section 4's rules at their new offsets, the reply size
+ * only without WEAVE_FLAG_SHM), and the response decoder 0x0006,
+ * 0x0010..0x0012 and the version-2 status fields (11.6). Version-1 types
+ * are valid in either header; the version-2 types are error 12 in a
+ * version-1 header.
+ */
+int weave_request_decode_versions(const uint8_t *msg, size_t len,
+                                  uint16_t vmin, uint16_t vmax,
+                                  struct weave_request *out,
+                                  struct weave_error *err);
+int weave_response_decode_versions(const uint8_t *msg, size_t len,
+                                   uint16_t vmin, uint16_t vmax,
+                                   struct weave_response *out,
+                                   struct weave_error *err);
 
 /*
  * Size in bytes of the generate response for an image, header and seed
@@ -231,6 +343,7 @@ size_t weave_encode_status_request(uint8_t *buf, size_t cap, uint16_t version,
 size_t weave_encode_generate_response(uint8_t *buf, size_t cap,
                                       uint16_t version,
                                       const struct weave_generate_response *resp);
+/* In version 2 and later, the 11.6 fields follow daemon_version. */
 size_t weave_encode_status_response(uint8_t *buf, size_t cap, uint16_t version,
                                     const struct weave_status_response *resp);
 size_t weave_encode_error(uint8_t *buf, size_t cap, uint16_t version,
@@ -239,6 +352,25 @@ size_t weave_encode_error(uint8_t *buf, size_t cap, uint16_t version,
  * a decoded error reply exactly. weave_encode_error is this with err->message. */
 size_t weave_encode_error_response(uint8_t *buf, size_t cap, uint16_t version,
                                    const struct weave_error_response *resp);
+
+/* Version-2 encoders: always a version-2 header, same contract as above.
+ * The 0x0005 request is laid out like 0x0001 (prompts back to back),
+ * reserved 0. */
+size_t weave_encode_generate_options(uint8_t *buf, size_t cap, uint32_t flags,
+                                     const struct weave_generate_request *req);
+size_t weave_encode_shm_response(uint8_t *buf, size_t cap,
+                                 const struct weave_shm_response *resp);
+size_t weave_encode_queued(uint8_t *buf, size_t cap,
+                           const struct weave_queued *q);
+size_t weave_encode_progress(uint8_t *buf, size_t cap,
+                             const struct weave_progress *p);
+size_t weave_encode_heartbeat(uint8_t *buf, size_t cap,
+                              const struct weave_heartbeat *h);
+
+/* Re-encodes a decoded value with the encoder its msg_type names (and its
+ * version; flags for 0x0005). 0 for a type the side does not have. */
+size_t weave_encode_request(uint8_t *buf, size_t cap, const struct weave_request *r);
+size_t weave_encode_response(uint8_t *buf, size_t cap, const struct weave_response *r);
 
 /* Name of an error code for logs ("invalid magic", ...), never NULL. */
 const char *weave_error_code_name(uint32_t code);
