@@ -64,7 +64,7 @@ type conversation struct {
 	ctx  context.Context
 	conn *net.UnixConn
 	rd   *shm.Reader
-	g    *connGuard
+	g    connGuard
 	// werr is a write error after which the reply is still read (the
 	// daemon closed early, possibly after answering).
 	werr error
@@ -96,7 +96,9 @@ func (c *Client) open(ctx context.Context, peer *Peer) (*conversation, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("weave-compute daemon connection: %w", err)
 	}
-	return &conversation{c: c, ctx: ctx, conn: conn, rd: rd, g: watchContext(ctx, conn)}, nil
+	cv := &conversation{c: c, ctx: ctx, conn: conn, rd: rd}
+	cv.g.watch(ctx, conn)
+	return cv, nil
 }
 
 func (cv *conversation) close() {
@@ -273,12 +275,14 @@ type connGuard struct {
 	doneCh   chan struct{}
 }
 
-func watchContext(ctx context.Context, conn net.Conn) *connGuard {
-	g := &connGuard{conn: conn, stopCh: make(chan struct{}), doneCh: make(chan struct{})}
+// watch starts watching ctx for conn. A context that can never be done
+// (context.Background) needs no watcher, and costs nothing.
+func (g *connGuard) watch(ctx context.Context, conn net.Conn) {
+	g.conn = conn
 	if ctx.Done() == nil {
-		close(g.doneCh)
-		return g
+		return
 	}
+	g.stopCh, g.doneCh = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(g.doneCh)
 		select {
@@ -291,7 +295,6 @@ func watchContext(ctx context.Context, conn net.Conn) *connGuard {
 		case <-g.stopCh:
 		}
 	}()
-	return g
 }
 
 func (g *connGuard) setDeadline(set func(time.Time) error, t time.Time) {
@@ -303,8 +306,11 @@ func (g *connGuard) setDeadline(set func(time.Time) error, t time.Time) {
 	_ = set(t)
 }
 
-// stop ends the watcher and waits for it.
+// stop ends the watcher (if any) and waits for it.
 func (g *connGuard) stop() {
+	if g.stopCh == nil {
+		return
+	}
 	close(g.stopCh)
 	<-g.doneCh
 }

@@ -574,7 +574,7 @@ func TestGenerateIntoAllocations(t *testing.T) {
 	allocsCopy, bytesCopy := measure(run(false))
 	t.Logf("per request: GenerateInto %.0f allocations, %d bytes; Generate %.0f allocations, %d bytes", allocsInto, bytesInto, allocsCopy, bytesCopy)
 	assert.Less(t, bytesInto, uint64(4<<10), "no image-sized allocation with a reused buffer")
-	assert.LessOrEqual(t, allocsInto, 20.0)
+	assert.LessOrEqual(t, allocsInto, 16.0, "the connection (net), its reader, the decoded reply: nothing that grows with the image")
 	assert.Greater(t, bytesCopy, uint64(side*side*3), "Generate allocates the reply (so the measurement can fail)")
 }
 
