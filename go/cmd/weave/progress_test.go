@@ -277,3 +277,17 @@ func TestSIGINTToWeaveCancelsJob(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "no output file")
 	assert.NotContains(t, screen, "\x1b", "TERM=dumb")
 }
+
+// Every PNG writer reads the pixels straight from the read-only shared
+// mapping (a write would crash the process, not fail a test quietly).
+func TestPNGFromSharedMemory(t *testing.T) {
+	for _, c := range pngCompressionNames {
+		t.Run(c, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.startFakeConfig(t, fakedaemon.Config{Protocol: fakedaemon.V2})
+			r := e.run(t, "generate", "x", "--width", "256", "--height", "192", "--seed", "8", "--png-compression", c, "-o", "m.png")
+			require.Equal(t, 0, r.code, r.stderr)
+			requireRGB(t, decodePNG(t, filepath.Join(e.work, "m.png")), 256, 192, fakedaemon.Pixels(256, 192, 8))
+		})
+	}
+}
