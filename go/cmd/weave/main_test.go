@@ -171,7 +171,7 @@ func TestUsageAndHelp(t *testing.T) {
 		{args: []string{"generate", "a prompt", "-h"}, code: 0, stdoutHas: "Usage: weave generate", quietOther: true},
 		{args: []string{"status", "--help"}, code: 0, stdoutHas: "Usage: weave status", quietOther: true},
 		{args: []string{"version", "--help"}, code: 0, stdoutHas: "Usage: weave version", quietOther: true},
-		{args: []string{"version"}, code: 0, stdoutHas: "weave " + version + " (protocol 1", quietOther: true},
+		{args: []string{"version"}, code: 0, stdoutHas: "weave " + version + " (protocol 1..2, ", quietOther: true},
 		{args: []string{"--version"}, code: 0, stdoutHas: "weave " + version, quietOther: true},
 		{args: []string{"frobnicate"}, code: 2, stderrHas: `weave: unknown command "frobnicate"`},
 		{args: []string{"generate"}, code: 2, stderrHas: "weave: generate needs a PROMPT"},
@@ -613,7 +613,7 @@ func TestStatus(t *testing.T) {
 		"  socket:           " + e.socketPath() + "\n" +
 		"  backend:          fake\n" +
 		"  daemon version:   fake-1\n" +
-		"  protocol:         1 (weave speaks 1)\n" +
+		"  protocol:         1 (weave speaks 1..2)\n" +
 		"  uptime:           1s\n" +
 		"  requests served:  7\n" +
 		"  connections:      1 open, 64 max\n" +
@@ -1175,7 +1175,7 @@ func TestVersionShowsDaemon(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, 2, r.stdout)
-	assert.True(t, strings.HasPrefix(lines[0], "weave "+version+" (protocol 1"), lines[0])
+	assert.True(t, strings.HasPrefix(lines[0], "weave "+version+" (protocol 1..2, "), lines[0])
 	assert.Equal(t, fmt.Sprintf("weave-compute fake-1 (protocol 1, pid %s)", pidText(os.Getpid())), lines[1])
 }
 
