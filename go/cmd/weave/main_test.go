@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/weave-app/weave/internal/testutil"
 	"hash/adler32"
 	"image"
 	"image/png"
@@ -67,14 +68,6 @@ func TestMain(m *testing.M) {
 	}
 }
 
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "wvw")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // testEnv is a private XDG_RUNTIME_DIR and a working directory.
 type testEnv struct {
 	xdg  string
@@ -84,7 +77,7 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	root := shortTempDir(t)
+	root := testutil.ShortTempDir(t)
 	e := &testEnv{xdg: filepath.Join(root, "x"), work: filepath.Join(root, "w"), vars: map[string]string{}}
 	require.NoError(t, os.Mkdir(e.xdg, 0o700))
 	require.NoError(t, os.Mkdir(e.work, 0o755))
@@ -468,7 +461,7 @@ func TestGenerateWithoutSeedExtension(t *testing.T) {
 func TestGenerateAbsoluteOutputIgnoresBuildWorkingDirectory(t *testing.T) {
 	e := newTestEnv(t)
 	e.startFake(t, nil)
-	out := filepath.Join(shortTempDir(t), "abs.png")
+	out := filepath.Join(testutil.ShortTempDir(t), "abs.png")
 	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", out)
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	decodePNG(t, out)
