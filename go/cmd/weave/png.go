@@ -293,13 +293,19 @@ func encodeFastPNG(ctx context.Context, img *rawImage) ([][]byte, error) {
 	}
 	res := make([]fastBand, bands)
 	var next int32 = -1
+	rows := fastBlockBytes / (1 + stride)
+	if rows < 1 {
+		rows = 1
+	}
 	work := func() {
+		// One block buffer a worker (fresh memory costs page faults).
+		blk := make([]byte, rows*(1+stride))
 		for {
 			b := int(atomic.AddInt32(&next, 1))
 			if b >= bands {
 				return
 			}
-			encodeFastBand(ctx, img, img.h*b/bands, img.h*(b+1)/bands, b == 0, b == bands-1, &res[b])
+			encodeFastBand(ctx, img, img.h*b/bands, img.h*(b+1)/bands, b == 0, b == bands-1, blk, &res[b])
 		}
 	}
 	var wg sync.WaitGroup
@@ -340,14 +346,11 @@ func encodeFastPNG(ctx context.Context, img *rawImage) ([][]byte, error) {
 // encodeFastBand codes rows y0..y1 of img into r: filter a block of rows
 // (histogram in the same pass), Adler-32 of the block while it is in the
 // cache, then the block's Huffman code and the block.
-func encodeFastBand(ctx context.Context, img *rawImage, y0, y1 int, first, last bool, r *fastBand) {
+// blk holds a whole number of filtered rows.
+func encodeFastBand(ctx context.Context, img *rawImage, y0, y1 int, first, last bool, blk []byte, r *fastBand) {
 	stride := img.w * img.ch
 	lineLen := 1 + stride
-	rows := fastBlockBytes / lineLen
-	if rows < 1 {
-		rows = 1
-	}
-	blk := make([]byte, rows*lineLen)
+	rows := len(blk) / lineLen
 	// About half of the filtered bytes for the smooth images of the
 	// procedural backend; writeLiterals grows it when needed.
 	bw := bitWriter{out: make([]byte, 8, 8+(y1-y0)*lineLen/2+4096)}
