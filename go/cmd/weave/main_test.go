@@ -359,7 +359,7 @@ func TestWritePNG(t *testing.T) {
 				path := filepath.Join(dir, "out.png")
 				img, err := responseImage(&protocol.GenerateResponse{Width: w, Height: h, Channels: tt.channels, Pixels: tt.pixels})
 				require.NoError(t, err)
-				require.NoError(t, writePNGAtomic(context.Background(), path, img, level))
+				require.NoError(t, writePNGAtomic(context.Background(), path, img, level, level == pngBest))
 				got := decodePNG(t, path)
 				require.Equal(t, image.Rect(0, 0, w, h), got.Bounds())
 				for y := 0; y < h; y++ {
@@ -392,11 +392,11 @@ func TestWritePNGReplacesAtomically(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("old"), 0o644))
 	img, err := responseImage(&protocol.GenerateResponse{Width: 2, Height: 2, Channels: 3, Pixels: make([]byte, 12)})
 	require.NoError(t, err)
-	require.NoError(t, writePNGAtomic(context.Background(), path, img, pngFast))
+	require.NoError(t, writePNGAtomic(context.Background(), path, img, pngFast, false))
 	decodePNG(t, path)
 
 	// A failing write (missing directory) leaves nothing.
-	err = writePNGAtomic(context.Background(), filepath.Join(dir, "missing", "out.png"), img, pngFast)
+	err = writePNGAtomic(context.Background(), filepath.Join(dir, "missing", "out.png"), img, pngFast, false)
 	require.Error(t, err)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
@@ -405,7 +405,7 @@ func TestWritePNGReplacesAtomically(t *testing.T) {
 	// Canceled (Ctrl-C) while writing: the old file stays, no temporary.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = writePNGAtomic(ctx, path, img, pngFast)
+	err = writePNGAtomic(ctx, path, img, pngFast, true)
 	require.ErrorIs(t, err, context.Canceled)
 	entries, err = os.ReadDir(dir)
 	require.NoError(t, err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/zlib"
@@ -19,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/weave-app/weave/go/protocol"
 )
@@ -161,6 +162,32 @@ func writeChunk(w io.Writer, typ string, data []byte) error {
 // encodePNG writes img as an 8-bit RGB (color type 2) or RGBA (6) PNG.
 // It stops with ctx.Err() when ctx is done between rows.
 func encodePNG(ctx context.Context, w io.Writer, img *rawImage, level pngCompression) error {
+	pieces, err := encodePNGPieces(ctx, img, level)
+	if err != nil {
+		return err
+	}
+	for _, p := range pieces {
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodePNGPieces returns the PNG of img as pieces to write in order.
+func encodePNGPieces(ctx context.Context, img *rawImage, level pngCompression) ([][]byte, error) {
+	if level == pngFast {
+		return encodeFastPNG(ctx, img)
+	}
+	var buf bytes.Buffer
+	if err := encodeDeflatePNG(ctx, &buf, img, level); err != nil {
+		return nil, err
+	}
+	return [][]byte{buf.Bytes()}, nil
+}
+
+// writeHeader writes the PNG signature and the IHDR chunk of img.
+func writeHeader(w io.Writer, img *rawImage) error {
 	if _, err := io.WriteString(w, "\x89PNG\r\n\x1a\n"); err != nil {
 		return err
 	}
@@ -172,20 +199,15 @@ func encodePNG(ctx context.Context, w io.Writer, img *rawImage, level pngCompres
 	if img.ch == 4 {
 		ihdr[9] = 6 // truecolor with alpha
 	}
-	if err := writeChunk(w, "IHDR", ihdr[:]); err != nil {
+	return writeChunk(w, "IHDR", ihdr[:])
+}
+
+// encodeDeflatePNG writes the PNG of img with compress/zlib at level.
+func encodeDeflatePNG(ctx context.Context, w io.Writer, img *rawImage, level pngCompression) error {
+	if err := writeHeader(w, img); err != nil {
 		return err
 	}
 	cw := &chunkWriter{w: w, buf: make([]byte, 0, idatChunkSize)}
-	if level == pngFast {
-		if err := writeFastZlib(ctx, cw, img); err != nil {
-			return err
-		}
-		cw.flush()
-		if cw.err != nil {
-			return cw.err
-		}
-		return writeChunk(w, "IEND", nil)
-	}
 	zw, err := zlib.NewWriterLevel(cw, level.zlibLevel())
 	if err != nil {
 		return err
@@ -200,11 +222,7 @@ func encodePNG(ctx context.Context, w io.Writer, img *rawImage, level pngCompres
 			}
 		}
 		row := img.pix[y*stride : (y+1)*stride]
-		if level == pngFast {
-			filterRowSub(line, row, img.ch)
-		} else {
-			filterRowPaeth(line, row, prev, img.ch)
-		}
+		filterRowPaeth(line, row, prev, img.ch)
 		if _, err := zw.Write(line); err != nil {
 			return err
 		}
@@ -224,88 +242,192 @@ func encodePNG(ctx context.Context, w io.Writer, img *rawImage, level pngCompres
 // the rows over several goroutines.
 const parallelMinBytes = 256 << 10
 
-// writeFastZlib writes the zlib stream of img's Sub-filtered rows, Huffman
-// coded only. Huffman-only deflate has no back references, so bands of rows
-// compress independently: each band is a deflate stream ended by a sync
-// flush (byte-aligned, not final), the last one by the final block; the
-// concatenation is one valid deflate stream (as pigz does). The Adler-32
-// of the whole is combined from those of the bands.
-func writeFastZlib(ctx context.Context, w io.Writer, img *rawImage) error {
+// fastBlockBytes is about the size of one deflate block of the fast
+// encoder: big enough that its header (~100 bytes) does not matter, small
+// enough that the filtered rows stay in the cache between the histogram
+// pass and the coding pass, and that the code adapts along the image.
+const fastBlockBytes = 128 << 10
+
+// bandsPerWorker is how many bands of rows each worker of the fast
+// encoder gets on average (encodeFastPNG).
+var bandsPerWorker = 4
+
+// fastBand is one band of rows coded by one goroutine: a complete IDAT
+// chunk (length, type, data, CRC) whose data continues the zlib stream.
+type fastBand struct {
+	chunk  []byte
+	adler  uint32
+	rawLen int
+	err    error
+}
+
+// encodeFastPNG returns the PNG of img, the IDAT chunks of its Sub-filtered rows,
+// Huffman coded only (huffman.go). Huffman-only deflate has no back
+// references, so bands of rows are coded independently, one goroutine
+// each: every band is deflate blocks ended by a sync flush (byte-aligned,
+// not final), the last one by the final block; the concatenation is one
+// valid deflate stream (as pigz does). Each band is its own IDAT chunk,
+// its CRC computed by its goroutine; the Adler-32 of the whole is combined
+// from those of the bands and sent in a last 4-byte IDAT chunk.
+func encodeFastPNG(ctx context.Context, img *rawImage) ([][]byte, error) {
 	stride := img.w * img.ch
-	bands := 1
+	workers, bands := 1, 1
 	if img.h*stride >= parallelMinBytes {
-		bands = runtime.GOMAXPROCS(0)
-		if bands > 8 {
-			bands = 8
+		// More bands than workers, taken from a shared counter: on a busy
+		// machine a worker that gets less CPU does fewer bands instead of
+		// making everyone wait for its half.
+		workers = runtime.GOMAXPROCS(0)
+		if workers > 8 {
+			workers = 8
+		}
+		bands = bandsPerWorker * workers
+		if max := img.h * stride / parallelMinBytes; bands > max {
+			bands = max
 		}
 		if bands > img.h {
 			bands = img.h
 		}
+		if workers > bands {
+			workers = bands
+		}
 	}
-	type band struct {
-		out    bytes.Buffer
-		adler  uint32
-		rawLen int
-		err    error
+	res := make([]fastBand, bands)
+	var next int32 = -1
+	rows := fastBlockBytes / (1 + stride)
+	if rows < 1 {
+		rows = 1
 	}
-	res := make([]band, bands)
-	var wg sync.WaitGroup
-	for b := 0; b < bands; b++ {
-		y0, y1 := img.h*b/bands, img.h*(b+1)/bands
-		last := b == bands-1
-		wg.Add(1)
-		go func(r *band, y0, y1 int, last bool) {
-			defer wg.Done()
-			r.out.Grow((y1 - y0) * (1 + stride) / 2)
-			fw, err := flate.NewWriter(&r.out, flate.HuffmanOnly)
-			if err != nil {
-				r.err = err
+	work := func() {
+		// One block buffer a worker (fresh memory costs page faults).
+		blk := make([]byte, rows*(1+stride))
+		for {
+			b := int(atomic.AddInt32(&next, 1))
+			if b >= bands {
 				return
 			}
-			sum := adler32.New()
-			line := make([]byte, 1+stride)
-			for y := y0; y < y1; y++ {
-				if (y-y0)%64 == 0 {
-					if err := ctx.Err(); err != nil {
-						r.err = err
-						return
-					}
-				}
-				filterRowSub(line, img.pix[y*stride:(y+1)*stride], img.ch)
-				sum.Write(line)
-				if _, err := fw.Write(line); err != nil {
-					r.err = err
-					return
-				}
-			}
-			if last {
-				r.err = fw.Close()
-			} else {
-				r.err = fw.Flush()
-			}
-			r.adler = sum.Sum32()
-			r.rawLen = (y1 - y0) * (1 + stride)
-		}(&res[b], y0, y1, last)
+			encodeFastBand(ctx, img, img.h*b/bands, img.h*(b+1)/bands, b == 0, b == bands-1, blk, &res[b])
+		}
 	}
+	var wg sync.WaitGroup
+	for i := 1; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
 	wg.Wait()
-	// zlib header: deflate, 32 KiB window, "fastest" level, FCHECK.
-	if _, err := w.Write([]byte{0x78, 0x01}); err != nil {
-		return err
+	var head bytes.Buffer
+	if err := writeHeader(&head, img); err != nil {
+		return nil, err
 	}
+	pieces := [][]byte{head.Bytes()}
 	var total uint32 = 1 // Adler-32 of nothing
 	for i := range res {
 		if res[i].err != nil {
-			return res[i].err
-		}
-		if _, err := w.Write(res[i].out.Bytes()); err != nil {
-			return err
+			return nil, res[i].err
 		}
 		total = adler32Combine(total, res[i].adler, res[i].rawLen)
+		pieces = append(pieces, res[i].chunk)
 	}
-	var tail [4]byte
-	binary.BigEndian.PutUint32(tail[:], total)
-	_, err := w.Write(tail[:])
-	return err
+	var tail bytes.Buffer
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], total)
+	if err := writeChunk(&tail, "IDAT", sum[:]); err != nil {
+		return nil, err
+	}
+	if err := writeChunk(&tail, "IEND", nil); err != nil {
+		return nil, err
+	}
+	return append(pieces, tail.Bytes()), nil
+}
+
+// encodeFastBand codes rows y0..y1 of img into r: filter a block of rows
+// (histogram in the same pass), Adler-32 of the block while it is in the
+// cache, then the block's Huffman code and the block.
+// blk holds a whole number of filtered rows.
+func encodeFastBand(ctx context.Context, img *rawImage, y0, y1 int, first, last bool, blk []byte, r *fastBand) {
+	stride := img.w * img.ch
+	lineLen := 1 + stride
+	rows := len(blk) / lineLen
+	// About half of the filtered bytes for the smooth images of the
+	// procedural backend; writeLiterals grows it when needed.
+	bw := bitWriter{out: make([]byte, 8, 8+(y1-y0)*lineLen/2+4096)}
+	copy(bw.out[4:], "IDAT") // the length goes in at the end
+	if first {
+		// zlib header: deflate, 32 KiB window, "fastest" level, FCHECK.
+		bw.out = append(bw.out, 0x78, 0x01)
+	}
+	sum := adler32.New()
+	for y := y0; y < y1; y += rows {
+		if err := ctx.Err(); err != nil {
+			r.err = err
+			return
+		}
+		n := rows
+		if y+n > y1 {
+			n = y1 - y
+		}
+		var h4 [4][256]uint32
+		data := blk[:n*lineLen]
+		for i := 0; i < n; i++ {
+			off := (y + i) * stride
+			filterRowSubHist(data[i*lineLen:(i+1)*lineLen], img.pix[off:off+stride], img.ch, &h4)
+		}
+		var hist [256]uint32
+		for v := range hist {
+			hist[v] = h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v]
+		}
+		sum.Write(data)
+		bw.writeHuffBlock(data, &hist, last && y+n >= y1)
+	}
+	if last {
+		bw.alignByte()
+	} else {
+		bw.syncFlush()
+	}
+	chunk := bw.out
+	binary.BigEndian.PutUint32(chunk[0:4], uint32(len(chunk)-8))
+	crc := crc32.ChecksumIEEE(chunk[4:])
+	chunk = append(chunk, 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(chunk[len(chunk)-4:], crc)
+	r.chunk, r.adler, r.rawLen = chunk, sum.Sum32(), (y1-y0)*lineLen
+}
+
+// filterRowSubHist writes filter type 1 (Sub) of row into line and counts
+// every byte of line (the filter type byte too: it is coded like any
+// other) into the four histograms h4, whose sum is the histogram: smooth
+// images repeat the same few values, and counting them all in one table
+// makes each increment wait for the one before.
+func filterRowSubHist(line, row []byte, bpp int, h4 *[4][256]uint32) {
+	hist := &h4[0]
+	line[0] = filterSub
+	hist[filterSub]++
+	out := line[1 : 1+len(row)]
+	for i := 0; i < bpp; i++ {
+		out[i] = row[i]
+		hist[row[i]]++
+	}
+	prev := row[:len(row)-bpp]
+	cur := row[bpp:]
+	dst := out[bpp:]
+	dst = dst[:len(cur)]
+	i := 0
+	for ; i+4 <= len(cur); i += 4 {
+		c, p, d := cur[i:i+4], prev[i:i+4], dst[i:i+4]
+		v0, v1, v2, v3 := c[0]-p[0], c[1]-p[1], c[2]-p[2], c[3]-p[3]
+		d[0], d[1], d[2], d[3] = v0, v1, v2, v3
+		h4[0][v0]++
+		h4[1][v1]++
+		h4[2][v2]++
+		h4[3][v3]++
+	}
+	for ; i < len(cur); i++ {
+		v := cur[i] - prev[i]
+		dst[i] = v
+		hist[v]++
+	}
 }
 
 // adler32Combine returns the Adler-32 of A followed by B, given adler32(A),
@@ -320,16 +442,6 @@ func adler32Combine(a1, a2 uint32, len2 int) uint32 {
 	s1 %= base
 	s2 %= base
 	return uint32(s2<<16 | s1)
-}
-
-// filterRowSub writes filter type 1 (Sub) of row into line.
-func filterRowSub(line, row []byte, bpp int) {
-	line[0] = filterSub
-	out := line[1:]
-	copy(out[:bpp], row[:bpp])
-	for i := bpp; i < len(row); i++ {
-		out[i] = row[i] - row[i-bpp]
-	}
 }
 
 // filterRowPaeth writes filter type 4 (Paeth) of row (previous row prev,
@@ -367,18 +479,41 @@ func abs(x int) int {
 	return x
 }
 
+// pngTimes are the durations of writing a PNG (WEAVE_DEBUG_TIMING).
+type pngTimes struct {
+	encode, write, sync, rename time.Duration
+}
+
 // writePNGAtomic encodes img as PNG into a temporary file in the directory
 // of path and renames it over path, so a failure (or ctx being done, e.g.
-// Ctrl-C) never leaves a partial file. The file gets mode 0666 minus the
-// umask.
-func writePNGAtomic(ctx context.Context, path string, img *rawImage, level pngCompression) (err error) {
+// Ctrl-C) never leaves a partial file, and a reader never sees one. The
+// file gets mode 0666 minus the umask. With durable the file is also
+// fsynced before the rename, so it survives a power loss or a kernel crash
+// soon after weave exits (without it the data reach the disk when the
+// kernel writes them back, within about 30 s; until then such a crash can
+// leave an empty or old file, never a partial one from a weave failure).
+func writePNGAtomic(ctx context.Context, path string, img *rawImage, level pngCompression, durable bool) error {
+	_, err := writePNGAtomicTimed(ctx, path, img, level, durable)
+	return err
+}
+
+func writePNGAtomicTimed(ctx context.Context, path string, img *rawImage, level pngCompression, durable bool) (t pngTimes, err error) {
+	t0 := time.Now()
+	// Encode first, in memory (the PNG is at most a few MiB), so the file
+	// is written in a few large writes.
+	pieces, err := encodePNGPieces(ctx, img, level)
+	if err != nil {
+		return t, err
+	}
+	t1 := time.Now()
+	t.encode = t1.Sub(t0)
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
 	if err != nil {
-		return err
+		return t, err
 	}
 	tmpName := tmp.Name()
 	defer func() {
@@ -387,36 +522,38 @@ func writePNGAtomic(ctx context.Context, path string, img *rawImage, level pngCo
 			os.Remove(tmpName)
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 256<<10)
-	if err = encodePNG(ctx, bw, img, level); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
+	for _, p := range pieces {
+		if _, err = tmp.Write(p); err != nil {
+			return t, err
+		}
 	}
 	if err = tmp.Chmod(0o666 &^ umask()); err != nil {
-		return err
+		return t, err
 	}
-	if err = tmp.Sync(); err != nil {
-		return err
+	t2 := time.Now()
+	t.write = t2.Sub(t1)
+	if durable {
+		if err = tmp.Sync(); err != nil {
+			return t, err
+		}
 	}
+	t3 := time.Now()
+	t.sync = t3.Sub(t2)
 	if err = tmp.Close(); err != nil {
-		return err
+		return t, err
 	}
 	// The last moment to give up: after the rename the file is whole.
 	if err = ctx.Err(); err != nil {
-		return err
+		return t, err
 	}
-	return os.Rename(tmpName, path)
+	err = os.Rename(tmpName, path)
+	t.rename = time.Since(t3)
+	return t, err
 }
 
 // writePNGStream encodes img to w (-o -).
 func writePNGStream(ctx context.Context, w io.Writer, img *rawImage, level pngCompression) error {
-	bw := bufio.NewWriterSize(w, 256<<10)
-	if err := encodePNG(ctx, bw, img, level); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return encodePNG(ctx, w, img, level)
 }
 
 // umask returns the process umask from /proc/self/status (reading it with
