@@ -160,17 +160,17 @@ func (v *v2Support) notSupported(what string) string {
 	} else {
 		switch what {
 		case "progress":
-			miss = append(miss, "the PROGRESS feature bit")
+			miss = append(miss, "PROGRESS bit in the features of its v2 status")
 		case "shm":
-			miss = append(miss, "the SHM feature bit")
+			miss = append(miss, "SHM bit in the features of its v2 status")
 		case "worker":
-			miss = append(miss, "the worker process (--keep-alive-ms in --help)")
+			miss = append(miss, "worker process (no --keep-alive-ms in its --help)")
 		case "cancel":
 			if !v.Progress {
-				miss = append(miss, "the PROGRESS feature bit")
+				miss = append(miss, "PROGRESS bit in the features of its v2 status")
 			}
 			if !v.Delay {
-				miss = append(miss, "--step-delay-ms in --help")
+				miss = append(miss, "--step-delay-ms in its --help")
 			}
 		}
 	}

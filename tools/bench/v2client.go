@@ -162,6 +162,9 @@ func (c *v2Client) request(req []byte, wantType uint16, wantImage int) (v2Outcom
 		}
 		o.finalFirst, o.finalLast = firstAt, lastAt
 		if h.Type != wantType {
+			if h.Type == typeGenResp && wantType == typeSHMResp {
+				return o, errors.New("the daemon answered a shared-memory request inline (0x0002)")
+			}
 			if h.Type == typeError && len(p) >= wire.ErrRespFixedSize {
 				return o, fmt.Errorf("error reply: status %d code %d", u32(p, wire.ErrRespStatus), u32(p, wire.ErrRespCode))
 			}
