@@ -80,6 +80,7 @@ type options struct {
 	coldReps       int
 	leakReplies    int
 	leakCheck      bool
+	inprocDaemon   string
 }
 
 func main() {
@@ -130,6 +131,7 @@ func main() {
 	fs.IntVar(&o.coldReps, "cold-reps", 0, "worker start rows: cold/warm pairs per round (default 5, quick 2)")
 	fs.IntVar(&o.leakReplies, "leak-replies", -1, "leak check: shared-memory 1856x1856 replies between the fd/mapping counts (default 1000, quick 20, --leak-check 10000; 0 skips)")
 	fs.BoolVar(&o.leakCheck, "leak-check", false, "run only the leak check (default 10000 replies; --leak-replies sets the count)")
+	fs.StringVar(&o.inprocDaemon, "inproc-daemon", "", "a weave-compute binary from before the worker process (backend inside the daemon): adds the contestants weave-inproc (go/client) and weave-c-inproc (C client) to the small and bulk rows, and the worker targets compare with them, paired, instead of with the published in-process figures")
 	writeReqs := fs.String("write-requests", "", "write the request files (status.req, gen64.req, bulk.req) and synthesized replies (*.reply) to this directory and exit (for tools/bench/profile.sh)")
 	loop := fs.String("loop", "", "profiling helper: run one Go client (weave, rawgo, gosys, http-close, http-keepalive, grpc) against --socket for --loop-n requests of --loop-workload, then exit")
 	loopSock := fs.String("socket", "", "socket for --loop")

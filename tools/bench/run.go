@@ -58,6 +58,9 @@ type contestant struct {
 	cside  bool                         // load from floor_client
 	newRT  func() (roundTripper, error) // Go client (nil when cside)
 	goSide bool                         // gets an "x Go floor" ratio
+	// seqOnly: only in the sequential workloads (small round trips,
+	// bulk), not under concurrency (the --inproc-daemon contestants).
+	seqOnly bool
 }
 
 // procStatus reads VmRSS and VmHWM (KiB) of pid.
@@ -191,10 +194,14 @@ func (e *benchEnv) startWith(key, dir string, extra []string) (*server, time.Dur
 	var name string
 	var args, env []string
 	switch key {
-	case "weave":
+	case "weave", "weave-inproc":
 		s.label = "weave-compute"
 		s.sock = filepath.Join(dir, "weave", "weave.sock")
 		name = e.daemon
+		if key == "weave-inproc" {
+			s.label = serverLabel[key]
+			name = e.o.inprocDaemon
+		}
 		env = envWith("XDG_RUNTIME_DIR", dir)
 	case "floor":
 		s.label = "floor_server"
@@ -313,9 +320,10 @@ type session struct {
 	leak      *leakResult
 }
 
-var serverOrder = []string{"floor", "weave", "http", "grpc"}
+var serverOrder = []string{"floor", "weave", "weave-inproc", "http", "grpc"}
 
-var serverLabel = map[string]string{"floor": "floor_server (C)", "weave": "weave-compute", "http": "net/http server", "grpc": "grpc-go server"}
+var serverLabel = map[string]string{"floor": "floor_server (C)", "weave": "weave-compute", "weave-inproc": "weave-compute (--inproc-daemon)",
+	"http": "net/http server", "grpc": "grpc-go server"}
 
 func run(o *options, out io.Writer) (int, error) {
 	s := &session{o: o, pt: &phaseTimer{w: os.Stderr, t0: time.Now()}, b: newBook(), servers: map[string]*server{}, idleRSS: map[string]int64{}}
@@ -366,6 +374,7 @@ func run(o *options, out io.Writer) (int, error) {
 	s.measureConcurrency()
 	s.measureLeaks(o.leakReplies)
 	s.measureMemoryAfterLoad()
+	s.measureWorkerMemory()
 	if err := s.measureSoak(); err != nil {
 		return 0, err
 	}
@@ -483,7 +492,11 @@ func (s *session) startServers() error {
 		return err
 	}
 	s.pt.say("replies: status %d B, gen64 %d B, bulk %d B", s.status.replyLen, s.gen64.replyLen, s.bulk.replyLen)
-	for _, k := range []string{"floor", "http", "grpc"} {
+	others := []string{"floor", "http", "grpc"}
+	if s.o.inprocDaemon != "" && !s.o.noDaemon {
+		others = append(others, "weave-inproc")
+	}
+	for _, k := range others {
 		srv, _, err := e.start(k, filepath.Join(e.tmp, k))
 		if err != nil {
 			return err
@@ -596,6 +609,9 @@ func (s *session) measureConcurrency() {
 		for r := 0; r < s.o.rounds; r++ {
 			b.round = r
 			for _, c := range rotate(s.cs, r) {
+				if c.seqOnly {
+					continue
+				}
 				smp := sampleRSS(c.srv.pid())
 				res := s.measure(c, s.status, loadSpec{duration: s.o.duration, concurrency: n, warmup: 3})
 				peak := smp.stop()

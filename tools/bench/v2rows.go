@@ -517,3 +517,22 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// measureWorkerMemory adds the worker process's memory next to the
+// daemon's (the daemon's VmRSS no longer includes the backend's).
+func (s *session) measureWorkerMemory() {
+	d := s.servers["weave"]
+	if d == nil || s.v2 == nil || !s.v2.V2 || !s.v2.Worker {
+		return
+	}
+	pid := workerPID(d.sock)
+	if pid <= 0 {
+		return
+	}
+	rss, hwm := procStatus(pid)
+	if rss < 0 {
+		return
+	}
+	s.b.add("memory", "idle VmRSS after all load", "KiB", false, "weave-compute worker", float64(rss), 0, 0, "")
+	s.b.add("memory", "VmHWM (peak, incl. bulk)", "KiB", false, "weave-compute worker", float64(hwm), 0, 0, "")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"sort"
 )
 
 // The targets of issues 12, 13 and 14 (printed after the older ones, same
@@ -103,11 +104,17 @@ func (s *session) evaluateV2Targets() []target {
 			if math.IsNaN(w) || math.IsNaN(fl) {
 				return "n/a", "small gen64 not measured"
 			}
+			if d, ok := pairedDiff(s.b.get(p0, "small gen64", "p50 latency", "weave"), s.b.get(p0, "small gen64", "p50 latency", "weave-inproc")); ok {
+				dc, _ := pairedDiff(s.b.get(p0, "small gen64", "p50 latency", "weave-c"), s.b.get(p0, "small gen64", "p50 latency", "weave-c-inproc"))
+				return verdict(d.Median <= 30), fmt.Sprintf("go/client p50 %.1f us vs %.1f us in-process: paired %+.1f us (min %+.1f, max %+.1f over %d rounds; limit +30); C client %.1f vs %.1f us: %+.1f us",
+					w, s.medianOf(p0, "small gen64", "p50 latency", "weave-inproc"), d.Median, d.Min, d.Max, d.Rounds,
+					wc, s.medianOf(p0, "small gen64", "p50 latency", "weave-c-inproc"), dc.Median)
+			}
 			// Against the floor of each run, so that a faster or slower
 			// machine between the runs does not count as the boundary.
 			d := (w - fl) - (ip.gen64Weave - ip.gen64Fl)
-			return verdict(d <= 30), fmt.Sprintf("go/client p50 %.1f us now vs %.1f us in-process (+%.1f us); above the floor of its own run: %.1f vs %.1f us = %+.1f us (limit +30); weave-c %.1f vs %.1f us",
-				w, ip.gen64Weave, w-ip.gen64Weave, w-fl, ip.gen64Weave-ip.gen64Fl, d, wc, ip.gen64C)
+			return verdict(d <= 30), fmt.Sprintf("go/client p50 %.1f us now vs %.1f us in-process (%+.1f us); above the floor of its own run: %.1f vs %.1f us = %+.1f us (limit +30); weave-c %.1f vs %.1f us; base: %s",
+				w, ip.gen64Weave, w-ip.gen64Weave, w-fl, ip.gen64Weave-ip.gen64Fl, d, wc, ip.gen64C, ip.run)
 		}},
 		{"worker process: bulk 1856x1856 costs at most +10% over in-process (p50)", func() (string, string) {
 			w := s.medianOf(p0, "bulk 1856x1856", "p50 latency", "weave")
@@ -115,10 +122,20 @@ func (s *session) evaluateV2Targets() []target {
 			if math.IsNaN(w) {
 				return "n/a", "bulk not measured"
 			}
-			return verdict(w <= 1.10*ip.bulkWeave), fmt.Sprintf("go/client p50 %.3f ms now vs %.3f ms in-process = %+.0f%% (limit +10%%); weave-c %.3f vs %.3f ms = %+.0f%%",
-				w, ip.bulkWeave, 100*(w/ip.bulkWeave-1), wc, ip.bulkC, 100*(wc/ip.bulkC-1))
+			if r, ok := pairedRatio(s.b.get(p0, "bulk 1856x1856", "p50 latency", "weave"), s.b.get(p0, "bulk 1856x1856", "p50 latency", "weave-inproc")); ok {
+				rc, _ := pairedRatio(s.b.get(p0, "bulk 1856x1856", "p50 latency", "weave-c"), s.b.get(p0, "bulk 1856x1856", "p50 latency", "weave-c-inproc"))
+				return verdict(r.Median <= 1.10), fmt.Sprintf("go/client p50 %.3f ms vs %.3f ms in-process: paired %+.1f%% (min %+.1f%%, max %+.1f%% over %d rounds; limit +10%%); C client %.3f vs %.3f ms: %+.1f%%",
+					w, s.medianOf(p0, "bulk 1856x1856", "p50 latency", "weave-inproc"), 100*(r.Median-1), 100*(r.Min-1), 100*(r.Max-1), r.Rounds,
+					wc, s.medianOf(p0, "bulk 1856x1856", "p50 latency", "weave-c-inproc"), 100*(rc.Median-1))
+			}
+			return verdict(w <= 1.10*ip.bulkWeave), fmt.Sprintf("go/client p50 %.3f ms now vs %.3f ms in-process = %+.0f%% (limit +10%%); weave-c %.3f vs %.3f ms = %+.0f%%; base: %s",
+				w, ip.bulkWeave, 100*(w/ip.bulkWeave-1), wc, ip.bulkC, 100*(wc/ip.bulkC-1), ip.run)
 		}},
-		{"worker process: the status round trip does not change (paired weave / floor-c within 10% of in-process)", func() (string, string) {
+		{"worker process: the status round trip does not change (within 10% of in-process)", func() (string, string) {
+			if r, ok := pairedRatio(s.b.get(p0, "small status", "p50 latency", "weave"), s.b.get(p0, "small status", "p50 latency", "weave-inproc")); ok {
+				return verdict(math.Abs(r.Median-1) <= 0.10), fmt.Sprintf("go/client p50 %.1f us vs %.1f us in-process: paired %.2fx (min %.2f, max %.2f over %d rounds)",
+					s.medianOf(p0, "small status", "p50 latency", "weave"), s.medianOf(p0, "small status", "p50 latency", "weave-inproc"), r.Median, r.Min, r.Max, r.Rounds)
+			}
 			r, ok := pairedRatio(s.b.get(p0, "small status", "p50 latency", "weave"), s.b.get(p0, "small status", "p50 latency", "floor-c"))
 			if !ok {
 				return "n/a", "small status not measured"
@@ -127,8 +144,8 @@ func (s *session) evaluateV2Targets() []target {
 			if flagged(s.warnings, p0, "small status", "p50 latency") {
 				vd = "unreliable"
 			}
-			return vd, fmt.Sprintf("paired weave/floor-c %.2fx now vs %.2fx in-process (%+.0f%%); p50 %.1f us vs %.1f us",
-				r.Median, ip.statusRatio, 100*(r.Median/ip.statusRatio-1), s.medianOf(p0, "small status", "p50 latency", "weave"), ip.statusWeave)
+			return vd, fmt.Sprintf("paired weave/floor-c %.2fx now vs %.2fx in-process (%+.0f%%); p50 %.1f us vs %.1f us; base: %s",
+				r.Median, ip.statusRatio, 100*(r.Median/ip.statusRatio-1), s.medianOf(p0, "small status", "p50 latency", "weave"), ip.statusWeave, ip.run)
 		}},
 	}
 	for _, t := range workerTargets {
@@ -136,12 +153,12 @@ func (s *session) evaluateV2Targets() []target {
 			add(t.name, "n/a", v.notSupported("worker"))
 			continue
 		}
-		if p0 != cpusSame {
-			add(t.name, "n/a", "the in-process figures are cpus=same; this run's targets use cpus="+p0)
+		if p0 != cpusSame && s.o.inprocDaemon == "" {
+			add(t.name, "n/a", "the published in-process figures are cpus=same; this run's targets use cpus="+p0+" (--inproc-daemon compares in the same run)")
 			continue
 		}
 		vd, detail := t.eval()
-		add(t.name, vd, detail+"; base: "+ip.run)
+		add(t.name, vd, detail)
 	}
 
 	// Issue 14: shared memory, RSS after bulk, leaks.
@@ -183,6 +200,31 @@ func (s *session) evaluateV2Targets() []target {
 		add(leakName, "n/a", skippedOr(s, fmt.Sprintf("leak check, %d shm replies", s.o.leakReplies), "not run"))
 	}
 	return ts
+}
+
+// pairedDiff is a - base round by round (rounds both have), then the
+// median, min and max of those differences.
+func pairedDiff(a, base *figure) (ratioStat, bool) {
+	if a == nil || base == nil {
+		return ratioStat{}, false
+	}
+	byRound := map[int]float64{}
+	for i, r := range base.RoundIndex {
+		if i < len(base.PerRound) {
+			byRound[r] = base.PerRound[i]
+		}
+	}
+	var ds []float64
+	for i, r := range a.RoundIndex {
+		if bv, ok := byRound[r]; ok && i < len(a.PerRound) {
+			ds = append(ds, a.PerRound[i]-bv)
+		}
+	}
+	if len(ds) == 0 {
+		return ratioStat{}, false
+	}
+	sort.Float64s(ds)
+	return ratioStat{Median: median(ds), Min: ds[0], Max: ds[len(ds)-1], Rounds: len(ds)}, true
 }
 
 // skippedOr is the reason a row group was skipped, or def.
