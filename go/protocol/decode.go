@@ -126,15 +126,15 @@ const generateFieldsSize = GenerateRequestFixedSize - 8
 // t5_len, generateFieldsSize bytes) and prompt_data, in the SPEC order; the
 // reply-size rule applies when replyRule is set.
 func decodeGenerateFields(id uint64, f, data []byte, replyRule bool) (*GenerateRequest, error) {
-	be := binary.BigEndian
+	rd := fieldReader(f)
 	r := &GenerateRequest{
 		RequestID: id,
-		ModelID:   be.Uint32(f[0:]),
-		Width:     be.Uint32(f[4:]),
-		Height:    be.Uint32(f[8:]),
-		Steps:     be.Uint32(f[12:]),
-		CFGScale:  math.Float32frombits(be.Uint32(f[16:])),
-		Seed:      be.Uint64(f[20:]),
+		ModelID:   rd.u32(),
+		Width:     rd.u32(),
+		Height:    rd.u32(),
+		Steps:     rd.u32(),
+		CFGScale:  math.Float32frombits(rd.u32()),
+		Seed:      rd.u64(),
 	}
 	if err := checkParams(id, r.ModelID, r.Width, r.Height, r.Steps, r.CFGScale); err != nil {
 		return nil, err
@@ -142,8 +142,8 @@ func decodeGenerateFields(id uint64, f, data []byte, replyRule bool) (*GenerateR
 	size := uint64(len(data))
 	var prompts [3]string
 	for i := range prompts {
-		off := uint64(be.Uint32(f[28+8*i:]))
-		n := uint64(be.Uint32(f[32+8*i:]))
+		off := uint64(rd.u32())
+		n := uint64(rd.u32())
 		if err := checkPromptLen(id, i, n); err != nil {
 			return nil, err
 		}
@@ -218,21 +218,12 @@ func decodeGenerateResponse(p []byte) (*GenerateResponse, error) {
 	if len(p) < GenerateResponseFixedSize {
 		return nil, newError(CodeMalformed, id, "generate response payload is %d bytes, want at least %d", len(p), GenerateResponseFixedSize)
 	}
-	be := binary.BigEndian
-	r := &GenerateResponse{
-		RequestID:        id,
-		Status:           be.Uint32(p[8:]),
-		GenerationTimeMS: be.Uint32(p[12:]),
-		Width:            be.Uint32(p[16:]),
-		Height:           be.Uint32(p[20:]),
-		Channels:         be.Uint32(p[24:]),
-	}
-	n := uint64(be.Uint32(p[28:]))
-	if r.Status != StatusOK {
-		return nil, newError(CodeMalformed, id, "generate response status is %d, want %d", r.Status, StatusOK)
-	}
-	if r.Width < 1 || r.Height < 1 || (r.Channels != 3 && r.Channels != 4) {
-		return nil, newError(CodeMalformed, id, "generate response image %dx%d with %d channels (want sides >= 1, 3 or 4 channels)", r.Width, r.Height, r.Channels)
+	f := fieldReader(p[8:])
+	r := &GenerateResponse{RequestID: id}
+	f.readImageFields(&r.Status, &r.GenerationTimeMS, &r.Width, &r.Height, &r.Channels)
+	n := uint64(f.u32())
+	if err := checkImage(id, "generate response", r.Status, r.Width, r.Height, r.Channels); err != nil {
+		return nil, err
 	}
 	// width*height always fits in 64 bits, but times channels may not
 	// (2^31 * 2^31 * 4 = 2^64 wraps to 0), so compare in two steps: n is a
@@ -247,7 +238,7 @@ func decodeGenerateResponse(p []byte) (*GenerateResponse, error) {
 	}
 	r.Pixels = rest[:n:n]
 	if ext := rest[n:]; len(ext) >= SeedExtensionSize {
-		r.Seed = be.Uint64(ext)
+		r.Seed = binary.BigEndian.Uint64(ext)
 		r.HasSeed = true
 	}
 	return r, nil
@@ -258,39 +249,31 @@ func decodeStatusResponse(p []byte, version uint16) (*StatusResponse, error) {
 	if len(p) < StatusResponseFixedSize {
 		return nil, newError(CodeMalformed, id, "status response payload is %d bytes, want at least %d", len(p), StatusResponseFixedSize)
 	}
-	be := binary.BigEndian
+	f := fieldReader(p[8:])
 	r := &StatusResponse{
 		Version:         version,
 		RequestID:       id,
-		Status:          be.Uint32(p[8:]),
-		VersionMin:      be.Uint16(p[12:]),
-		VersionMax:      be.Uint16(p[14:]),
-		UptimeMS:        be.Uint64(p[16:]),
-		RequestsServed:  be.Uint64(p[24:]),
-		ConnectionsOpen: be.Uint32(p[32:]),
-		MaxConnections:  be.Uint32(p[36:]),
-		QueueDepth:      be.Uint32(p[40:]),
+		Status:          f.u32(),
+		VersionMin:      f.u16(),
+		VersionMax:      f.u16(),
+		UptimeMS:        f.u64(),
+		RequestsServed:  f.u64(),
+		ConnectionsOpen: f.u32(),
+		MaxConnections:  f.u32(),
+		QueueDepth:      f.u32(),
 	}
 	if r.Status != StatusOK {
 		return nil, newError(CodeMalformed, id, "status response status is %d, want %d", r.Status, StatusOK)
 	}
-	rest := p[44:]
-	var s [2]string
-	for i, name := range [2]string{"backend", "daemon_version"} {
-		if len(rest) < 2 {
-			return nil, newError(CodeMalformed, id, "status response ends before the %s length", name)
-		}
-		n := int(be.Uint16(rest))
-		rest = rest[2:]
-		if n > len(rest) {
-			return nil, newError(CodeMalformed, id, "%s length %d runs past the payload (%d bytes left)", name, n, len(rest))
-		}
-		s[i] = string(rest[:n])
-		rest = rest[n:]
+	var err *Error
+	if r.Backend, err = f.str16(id, "backend length"); err != nil {
+		return nil, err
 	}
-	r.Backend, r.DaemonVersion = s[0], s[1]
+	if r.DaemonVersion, err = f.str16(id, "daemon_version length"); err != nil {
+		return nil, err
+	}
 	if version >= Version2 {
-		v2, err := decodeStatusV2(id, rest)
+		v2, err := decodeStatusV2(id, f)
 		if err != nil {
 			return nil, err
 		}
@@ -304,17 +287,13 @@ func decodeError(p []byte) (*ErrorResponse, error) {
 	if len(p) < ErrorFixedSize {
 		return nil, newError(CodeMalformed, id, "error payload is %d bytes, want at least %d", len(p), ErrorFixedSize)
 	}
-	be := binary.BigEndian
-	n := int(be.Uint16(p[16:]))
-	if n > len(p)-ErrorFixedSize {
-		return nil, newError(CodeMalformed, id, "msg_len %d runs past the payload (%d bytes left)", n, len(p)-ErrorFixedSize)
+	f := fieldReader(p[8:])
+	r := &ErrorResponse{RequestID: id, Status: f.u32(), Code: ErrorCode(f.u32())}
+	var err *Error
+	if r.Message, err = f.str16(id, "msg_len"); err != nil {
+		return nil, err
 	}
-	return &ErrorResponse{
-		RequestID: id,
-		Status:    be.Uint32(p[8:]),
-		Code:      ErrorCode(be.Uint32(p[12:])),
-		Message:   string(p[ErrorFixedSize : ErrorFixedSize+n]),
-	}, nil
+	return r, nil
 }
 
 // ReadMessage is Versions1.ReadMessage.

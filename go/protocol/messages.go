@@ -229,13 +229,24 @@ func appendMsgHeader(dst []byte, version uint16, t MsgType, payloadLen int) []by
 // when all three are the same prompt of L bytes). It does not call
 // Validate; it fails only when the message would exceed MaxMessageSize.
 func AppendGenerateRequest(dst []byte, r *GenerateRequest) ([]byte, error) {
+	return appendGenerate(dst, r.Version, TypeGenerateRequest, r)
+}
+
+// appendGenerate appends a generate request of type t: the header,
+// request_id, the u32 fields extra (0x0005's flags and reserved), then
+// section 4's fields. It fails only when the message would exceed
+// MaxMessageSize.
+func appendGenerate(dst []byte, version uint16, t MsgType, r *GenerateRequest, extra ...uint32) ([]byte, error) {
 	promptLen := uint64(len(r.ClipL)) + uint64(len(r.ClipG)) + uint64(len(r.T5))
-	size := HeaderSize + GenerateRequestFixedSize + promptLen
-	if size > MaxMessageSize {
-		return dst, tooLarge(r.RequestID, TypeGenerateRequest, size)
+	payload := uint64(GenerateRequestFixedSize+4*len(extra)) + promptLen
+	if size := HeaderSize + payload; size > MaxMessageSize {
+		return dst, tooLarge(r.RequestID, t, size)
 	}
-	dst = appendMsgHeader(dst, r.Version, TypeGenerateRequest, GenerateRequestFixedSize+int(promptLen))
+	dst = appendMsgHeader(dst, version, t, int(payload))
 	dst = appendU64(dst, r.RequestID)
+	for _, v := range extra {
+		dst = appendU32(dst, v)
+	}
 	return appendGenerateFields(dst, r), nil
 }
 
@@ -288,12 +299,7 @@ func AppendGenerateResponse(dst []byte, r *GenerateResponse) ([]byte, error) {
 		return dst, tooLarge(r.RequestID, TypeGenerateResponse, HeaderSize+payload)
 	}
 	dst = appendMsgHeader(dst, r.Version, TypeGenerateResponse, int(payload))
-	dst = appendU64(dst, r.RequestID)
-	dst = appendU32(dst, r.Status)
-	dst = appendU32(dst, r.GenerationTimeMS)
-	dst = appendU32(dst, r.Width)
-	dst = appendU32(dst, r.Height)
-	dst = appendU32(dst, r.Channels)
+	dst = appendImageFields(dst, r.RequestID, r.Status, r.GenerationTimeMS, r.Width, r.Height, r.Channels)
 	dst = appendU32(dst, uint32(len(r.Pixels)))
 	dst = append(dst, r.Pixels...)
 	if r.HasSeed {
@@ -339,10 +345,8 @@ func AppendStatusResponse(dst []byte, r *StatusResponse) ([]byte, error) {
 	dst = appendU32(dst, r.ConnectionsOpen)
 	dst = appendU32(dst, r.MaxConnections)
 	dst = appendU32(dst, r.QueueDepth)
-	dst = appendU16(dst, uint16(len(r.Backend)))
-	dst = append(dst, r.Backend...)
-	dst = appendU16(dst, uint16(len(r.DaemonVersion)))
-	dst = append(dst, r.DaemonVersion...)
+	dst = appendStr16(dst, r.Backend)
+	dst = appendStr16(dst, r.DaemonVersion)
 	if v2 {
 		dst = appendStatusV2(dst, r.V2)
 	}
@@ -365,8 +369,7 @@ func AppendError(dst []byte, r *ErrorResponse) ([]byte, error) {
 	dst = appendU64(dst, r.RequestID)
 	dst = appendU32(dst, r.Status)
 	dst = appendU32(dst, uint32(r.Code))
-	dst = appendU16(dst, uint16(len(r.Message)))
-	return append(dst, r.Message...), nil
+	return appendStr16(dst, r.Message), nil
 }
 
 // EncodeError returns the encoding of the error reply r (see AppendError).

@@ -130,29 +130,14 @@ func (r *GenerateOptionsRequest) Validate() error {
 // does not call Validate; it fails only when the message would exceed
 // MaxMessageSize.
 func AppendGenerateOptions(dst []byte, r *GenerateOptionsRequest) ([]byte, error) {
-	g := &r.GenerateRequest
-	promptLen := uint64(len(g.ClipL)) + uint64(len(g.ClipG)) + uint64(len(g.T5))
-	size := HeaderSize + GenerateOptionsFixedSize + promptLen
-	if size > MaxMessageSize {
-		return dst, tooLarge(g.RequestID, TypeGenerateOptions, size)
-	}
-	dst = appendMsgHeader(dst, Version2, TypeGenerateOptions, GenerateOptionsFixedSize+int(promptLen))
-	dst = appendU64(dst, g.RequestID)
-	dst = appendU32(dst, r.Flags)
-	dst = appendU32(dst, 0)
-	return appendGenerateFields(dst, g), nil
+	return appendGenerate(dst, Version2, TypeGenerateOptions, &r.GenerateRequest, r.Flags, 0)
 }
 
 // AppendSHMResponse appends the encoding of r (version 2) to dst. Fields
 // are written as they are; it never fails.
 func AppendSHMResponse(dst []byte, r *SHMGenerateResponse) ([]byte, error) {
 	dst = appendMsgHeader(dst, Version2, TypeSHMResponse, SHMResponseSize)
-	dst = appendU64(dst, r.RequestID)
-	dst = appendU32(dst, r.Status)
-	dst = appendU32(dst, r.GenerationTimeMS)
-	dst = appendU32(dst, r.Width)
-	dst = appendU32(dst, r.Height)
-	dst = appendU32(dst, r.Channels)
+	dst = appendImageFields(dst, r.RequestID, r.Status, r.GenerationTimeMS, r.Width, r.Height, r.Channels)
 	dst = appendU64(dst, r.ImageSize)
 	return appendU64(dst, r.Seed), nil
 }
@@ -191,8 +176,7 @@ func appendStatusV2(dst []byte, s *StatusV2) []byte {
 	dst = appendU32(dst, s.WorkerPID)
 	dst = appendU32(dst, s.WorkerRestarts)
 	dst = appendU32(dst, s.JobsRunning)
-	dst = appendU16(dst, uint16(len(s.LastCrash)))
-	return append(dst, s.LastCrash...)
+	return appendStr16(dst, s.LastCrash)
 }
 
 // appendV2Message is AppendMessage for the version-2 types; ok is false for
@@ -242,74 +226,71 @@ func decodeGenerateOptions(p []byte) (*GenerateOptionsRequest, error) {
 	return &GenerateOptionsRequest{GenerateRequest: *g, Flags: flags}, nil
 }
 
+// v2ResponseSize is the least payload of a version-2 response type, 0 for
+// any other type.
+func v2ResponseSize(t MsgType) int {
+	switch t {
+	case TypeSHMResponse:
+		return SHMResponseSize
+	case TypeQueued:
+		return QueuedSize
+	case TypeProgress:
+		return ProgressSize
+	case TypeHeartbeat:
+		return HeartbeatSize
+	}
+	return 0
+}
+
 // decodeV2Response decodes the payload of a 0x0006, 0x0010, 0x0011 or
 // 0x0012 message (the caller has checked the type against the version).
 func decodeV2Response(t MsgType, p []byte) (Message, error) {
 	id := echoID(p)
-	be := binary.BigEndian
-	short := func(want int) error {
-		return newError(CodeMalformed, id, "%s payload is %d bytes, want at least %d", t, len(p), want)
+	want := v2ResponseSize(t)
+	if want == 0 {
+		return nil, newError(CodeUnknownType, id, "%s is not a response", t)
 	}
+	if len(p) < want {
+		return nil, newError(CodeMalformed, id, "%s payload is %d bytes, want at least %d", t, len(p), want)
+	}
+	f := fieldReader(p[8:])
 	switch t {
 	case TypeSHMResponse:
-		if len(p) < SHMResponseSize {
-			return nil, short(SHMResponseSize)
-		}
-		r := &SHMGenerateResponse{
-			RequestID:        id,
-			Status:           be.Uint32(p[8:]),
-			GenerationTimeMS: be.Uint32(p[12:]),
-			Width:            be.Uint32(p[16:]),
-			Height:           be.Uint32(p[20:]),
-			Channels:         be.Uint32(p[24:]),
-			ImageSize:        be.Uint64(p[28:]),
-			Seed:             be.Uint64(p[36:]),
-		}
+		r := &SHMGenerateResponse{RequestID: id}
+		f.readImageFields(&r.Status, &r.GenerationTimeMS, &r.Width, &r.Height, &r.Channels)
+		r.ImageSize = f.u64()
+		r.Seed = f.u64()
 		if err := checkSHMResponse(r); err != nil {
 			return nil, err
 		}
 		return r, nil
 	case TypeQueued:
-		if len(p) < QueuedSize {
-			return nil, short(QueuedSize)
-		}
-		r := &Queued{RequestID: id, Position: be.Uint32(p[8:]), QueueDepth: be.Uint32(p[12:])}
+		r := &Queued{RequestID: id, Position: f.u32(), QueueDepth: f.u32()}
 		if r.Position == 0 || r.Position > r.QueueDepth {
 			return nil, newError(CodeMalformed, id, "queued position %d of queue_depth %d (want 1..queue_depth)", r.Position, r.QueueDepth)
 		}
 		return r, nil
 	case TypeProgress:
-		if len(p) < ProgressSize {
-			return nil, short(ProgressSize)
-		}
-		r := &Progress{RequestID: id, Step: be.Uint32(p[8:]), Steps: be.Uint32(p[12:]), ElapsedMS: be.Uint32(p[16:])}
+		r := &Progress{RequestID: id, Step: f.u32(), Steps: f.u32(), ElapsedMS: f.u32()}
 		if r.Steps == 0 || r.Step == 0 || r.Step > r.Steps {
 			return nil, newError(CodeMalformed, id, "progress step %d of %d (want steps >= 1, step 1..steps)", r.Step, r.Steps)
 		}
 		return r, nil
-	case TypeHeartbeat:
-		if len(p) < HeartbeatSize {
-			return nil, short(HeartbeatSize)
-		}
-		r := &Heartbeat{RequestID: id, Phase: be.Uint32(p[8:]), ElapsedMS: be.Uint32(p[12:])}
-		if r.Phase != PhaseQueued && r.Phase != PhaseRunning {
-			return nil, newError(CodeMalformed, id, "heartbeat phase %d (want %d queued or %d running)", r.Phase, PhaseQueued, PhaseRunning)
-		}
-		return r, nil
 	}
-	return nil, newError(CodeUnknownType, id, "%s is not a response", t)
+	r := &Heartbeat{RequestID: id, Phase: f.u32(), ElapsedMS: f.u32()}
+	if r.Phase != PhaseQueued && r.Phase != PhaseRunning {
+		return nil, newError(CodeMalformed, id, "heartbeat phase %d (want %d queued or %d running)", r.Phase, PhaseQueued, PhaseRunning)
+	}
+	return r, nil
 }
 
-// checkSHMResponse applies SPEC 11.4's rules: status 200, sides >= 1, 3 or
-// 4 channels, image_size exactly width*height*channels (the product
-// computed without overflow) and at most MaxSHMImageSize.
+// checkSHMResponse applies SPEC 11.4's rules: section 5's status, sides
+// and channels (checkImage), image_size exactly width*height*channels (the
+// product computed without overflow) and at most MaxSHMImageSize.
 func checkSHMResponse(r *SHMGenerateResponse) error {
 	id := r.RequestID
-	if r.Status != StatusOK {
-		return newError(CodeMalformed, id, "shared-memory response status is %d, want %d", r.Status, StatusOK)
-	}
-	if r.Width < 1 || r.Height < 1 || (r.Channels != 3 && r.Channels != 4) {
-		return newError(CodeMalformed, id, "shared-memory image %dx%d with %d channels (want sides >= 1, 3 or 4 channels)", r.Width, r.Height, r.Channels)
+	if err := checkImage(id, "shared-memory response", r.Status, r.Width, r.Height, r.Channels); err != nil {
+		return err
 	}
 	hi, lo := bits.Mul64(uint64(r.Width)*uint64(r.Height), uint64(r.Channels))
 	if hi != 0 || lo != r.ImageSize {
@@ -323,22 +304,21 @@ func checkSHMResponse(r *SHMGenerateResponse) error {
 
 // decodeStatusV2 reads SPEC 11.6's fields from x, the payload after
 // daemon_version.
-func decodeStatusV2(id uint64, x []byte) (*StatusV2, error) {
+func decodeStatusV2(id uint64, x fieldReader) (*StatusV2, error) {
 	if len(x) < StatusV2FixedSize {
 		return nil, newError(CodeMalformed, id, "version-2 status response has %d bytes after daemon_version, want at least %d", len(x), StatusV2FixedSize)
 	}
-	be := binary.BigEndian
-	n := int(be.Uint16(x[22:]))
-	if n > len(x)-StatusV2FixedSize {
-		return nil, newError(CodeMalformed, id, "last_crash length %d runs past the payload (%d bytes left)", n, len(x)-StatusV2FixedSize)
+	s := &StatusV2{
+		DaemonPID:      x.u32(),
+		Features:       x.u32(),
+		BackendState:   x.u16(),
+		WorkerPID:      x.u32(),
+		WorkerRestarts: x.u32(),
+		JobsRunning:    x.u32(),
 	}
-	return &StatusV2{
-		DaemonPID:      be.Uint32(x[0:]),
-		Features:       be.Uint32(x[4:]),
-		BackendState:   be.Uint16(x[8:]),
-		WorkerPID:      be.Uint32(x[10:]),
-		WorkerRestarts: be.Uint32(x[14:]),
-		JobsRunning:    be.Uint32(x[18:]),
-		LastCrash:      string(x[StatusV2FixedSize : StatusV2FixedSize+n]),
-	}, nil
+	var err *Error
+	if s.LastCrash, err = x.str16(id, "last_crash length"); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -76,10 +76,9 @@ func (v *vector) expected() (Message, uint16, error) {
 	if fv == Version {
 		fv = 0
 	}
-	var m Message
-	switch v.Type {
-	case "generate_request":
-		m = &GenerateRequest{
+	// genReq is section 4's fields, which 0x0005 carries too.
+	genReq := func() GenerateRequest {
+		return GenerateRequest{
 			Version:   fv,
 			RequestID: u("request_id", 64),
 			ModelID:   uint32(u("model_id", 32)),
@@ -92,6 +91,12 @@ func (v *vector) expected() (Message, uint16, error) {
 			ClipG:     string(b("clip_g_hex")),
 			T5:        string(b("t5_hex")),
 		}
+	}
+	var m Message
+	switch v.Type {
+	case "generate_request":
+		r := genReq()
+		m = &r
 	case "status_request":
 		m = &StatusRequest{Version: fv, RequestID: u("request_id", 64)}
 	case "generate_response":
@@ -137,22 +142,7 @@ func (v *vector) expected() (Message, uint16, error) {
 		}
 		m = r
 	case "generate_request_options":
-		m = &GenerateOptionsRequest{
-			GenerateRequest: GenerateRequest{
-				Version:   fv,
-				RequestID: u("request_id", 64),
-				ModelID:   uint32(u("model_id", 32)),
-				Width:     uint32(u("width", 32)),
-				Height:    uint32(u("height", 32)),
-				Steps:     uint32(u("steps", 32)),
-				CFGScale:  math.Float32frombits(uint32(u("cfg_bits", 32))),
-				Seed:      u("seed", 64),
-				ClipL:     string(b("clip_l_hex")),
-				ClipG:     string(b("clip_g_hex")),
-				T5:        string(b("t5_hex")),
-			},
-			Flags: uint32(u("flags", 32)),
-		}
+		m = &GenerateOptionsRequest{GenerateRequest: genReq(), Flags: uint32(u("flags", 32))}
 	case "shm_generate_response":
 		m = &SHMGenerateResponse{
 			RequestID:        u("request_id", 64),

@@ -1,9 +1,10 @@
-// Package wire is the byte layout of protocol v1 (proto_spec/SPEC.md)
+// Package wire is the byte layout of the protocol (proto_spec/SPEC.md)
 // written once, independently of go/protocol and of the C codec: the magic,
 // the header, the message types, status and error codes, and the offset of
-// every fixed field. It builds messages field by field (Msg, Frame and the
-// message structs), including malformed ones, and reads raw replies by
-// offset.
+// every fixed field, for version 1 (this file and messages.go) and version
+// 2 (SPEC section 11, v2.go). It builds messages field by field (Msg, Frame
+// and the message structs), including malformed ones, and reads raw
+// replies by offset.
 //
 // It is the raw-bytes view used by the vector generator (tools/vecgen),
 // the benchmark (tools/bench), the integration-test helpers

@@ -3,32 +3,38 @@ package main
 // Vectors for protocol version 2 (SPEC section 11). Every vector here runs a
 // decoder that serves versions 1..2 (`versions: 1..2`), except the few that
 // show what a version-1-only decoder (no `versions` key) makes of the new
-// types. The messages are laid out with msg.go's helpers, field by field.
+// types. The layouts come from internal/wire (v2.go), as msg.go's do.
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/weave-app/weave/internal/wire"
 )
 
-// Version-2 wire constants, restated from SPEC section 11.
+// Version-2 wire constants (internal/wire), under the names the vector
+// tables use.
 const (
-	typeGenerateOptions = 0x0005
-	typeSHMResponse     = 0x0006
-	typeQueued          = 0x0010
-	typeProgress        = 0x0011
-	typeHeartbeat       = 0x0012
+	typeGenerateOptions = wire.TypeGenerateOptions
+	typeSHMResponse     = wire.TypeSHMResponse
+	typeQueued          = wire.TypeQueued
+	typeProgress        = wire.TypeProgress
+	typeHeartbeat       = wire.TypeHeartbeat
 
-	flagProgress = 1 << 0
-	flagSHM      = 1 << 1
+	flagProgress = wire.FlagProgress
+	flagSHM      = wire.FlagSHM
 
 	served12 = "1..2"
 )
 
-func v2Hdr(msgType uint16) hdr {
-	h := defHdr(msgType)
-	h.Version = 2
-	return h
-}
+// The version-2 layout types.
+type (
+	optReq   = wire.GenerateOptionsRequest // 0x0005
+	shmResp  = wire.SHMGenerateResponse    // 0x0006
+	statusV2 = wire.StatusResponseV2       // 0x0004 in a version-2 header
+)
+
+func v2Hdr(msgType uint16) hdr { return wire.NewHeaderV2(msgType) }
 
 // in12 marks v as run by a decoder serving versions 1..2.
 func in12(v vector) vector {
@@ -36,18 +42,10 @@ func in12(v vector) vector {
 	return v
 }
 
-// optReq is a generate request with options (0x0005, SPEC 11.2): section
-// 4's request with flags and reserved after request_id.
-type optReq struct {
-	genReq
-	flags    uint32
-	reserved uint32
-}
-
 func newOptReq(flags uint32) optReq {
 	r := exampleReq()
 	r.Header = v2Hdr(typeGenerateOptions)
-	return optReq{genReq: r, flags: flags}
+	return optReq{GenerateRequest: r, Flags: flags}
 }
 
 // badOptReq is newOptReq with the distinctive errID.
@@ -57,62 +55,19 @@ func badOptReq(flags uint32) optReq {
 	return r
 }
 
-func (r optReq) payload() *msg {
-	inner := r.genReq.Payload()
-	p := &msg{}
-	p.Add(inner.Fields[0].Name, inner.Fields[0].Data) // request_id
-	p.U32(fmt.Sprintf("flags (0x%08X)", r.flags), r.flags)
-	p.U32("reserved", r.reserved)
-	for _, f := range inner.Fields[1:] {
-		p.Add(f.Name, f.Data)
-	}
-	return p
-}
-
-func (r optReq) msg() *msg { return frame(r.Header, r.payload()) }
-
-func (r optReq) fields() []kv {
-	fs := genReqFields(r.genReq)
-	out := []kv{fs[0], fs[1], {"flags", num(uint64(r.flags))}}
+// optReqFields is the decoded form: section 4's with flags after request_id.
+func optReqFields(r optReq) []kv {
+	fs := genReqFields(r.GenerateRequest)
+	out := []kv{fs[0], fs[1], {"flags", num(uint64(r.Flags))}}
 	return append(out, fs[2:]...)
-}
-
-// shmResp is a shared-memory generate response (0x0006, SPEC 11.4).
-type shmResp struct {
-	Header    hdr
-	RequestID uint64
-	Status    uint32
-	GenTimeMS uint32
-	Width     uint32
-	Height    uint32
-	Channels  uint32
-	imageSize uint64
-	Seed      uint64
-	Trailing  []byte
 }
 
 func newSHMResp(w, h, c uint32) shmResp {
 	return shmResp{Header: v2Hdr(typeSHMResponse), RequestID: 1, Status: statusOK, GenTimeMS: 1234,
-		Width: w, Height: h, Channels: c, imageSize: uint64(w) * uint64(h) * uint64(c), Seed: 0x0123456789ABCDEF}
+		Width: w, Height: h, Channels: c, ImageSize: uint64(w) * uint64(h) * uint64(c), Seed: 0x0123456789ABCDEF}
 }
 
-func (r shmResp) msg() *msg {
-	p := &msg{}
-	p.U64("request_id", r.RequestID)
-	p.U32("status", r.Status)
-	p.U32("generation_time_ms", r.GenTimeMS)
-	p.U32("image_width", r.Width)
-	p.U32("image_height", r.Height)
-	p.U32("channels", r.Channels)
-	p.U64("image_size", r.imageSize)
-	p.U64("seed", r.Seed)
-	if len(r.Trailing) > 0 {
-		p.Add("bytes after the known fields (ignored)", r.Trailing)
-	}
-	return frame(r.Header, p)
-}
-
-func (r shmResp) fields() []kv {
+func shmRespFields(r shmResp) []kv {
 	return []kv{
 		{"version", dec(uint64(r.Header.Version))},
 		{"request_id", num(r.RequestID)},
@@ -121,115 +76,70 @@ func (r shmResp) fields() []kv {
 		{"width", dec(uint64(r.Width))},
 		{"height", dec(uint64(r.Height))},
 		{"channels", dec(uint64(r.Channels))},
-		{"image_size", num(r.imageSize)},
+		{"image_size", num(r.ImageSize)},
 		{"seed", num(r.Seed)},
 	}
 }
 
-// event is one of the three progress messages (SPEC 11.3): request_id and
-// two or three u32 fields.
+func queued(position, depth uint32) wire.Queued {
+	return wire.Queued{Header: v2Hdr(typeQueued), RequestID: 1, Position: position, QueueDepth: depth}
+}
+
+func progress(step, steps, elapsed uint32) wire.Progress {
+	return wire.Progress{Header: v2Hdr(typeProgress), RequestID: 1, Step: step, Steps: steps, ElapsedMS: elapsed}
+}
+
+func heartbeat(phase, elapsed uint32) wire.Heartbeat {
+	return wire.Heartbeat{Header: v2Hdr(typeHeartbeat), RequestID: 1, Phase: phase, ElapsedMS: elapsed}
+}
+
+// event is one of the three progress messages (SPEC 11.3) laid out, with
+// its vector type and decoded form.
 type event struct {
-	Header    hdr
-	typ       string // vector type: queued, progress, heartbeat
-	RequestID uint64
-	names     []string
-	values    []uint32
-	Trailing  []byte
+	msgType uint16
+	typ     string // vector type: queued, progress, heartbeat
+	m       *msg
+	fields  []kv
 }
 
-func queued(position, depth uint32) event {
-	return event{Header: v2Hdr(typeQueued), typ: "queued", RequestID: 1,
-		names: []string{"position", "queue_depth"}, values: []uint32{position, depth}}
-}
-
-func progress(step, steps, elapsed uint32) event {
-	return event{Header: v2Hdr(typeProgress), typ: "progress", RequestID: 1,
-		names: []string{"step", "steps", "elapsed_ms"}, values: []uint32{step, steps, elapsed}}
-}
-
-func heartbeat(phase, elapsed uint32) event {
-	return event{Header: v2Hdr(typeHeartbeat), typ: "heartbeat", RequestID: 1,
-		names: []string{"phase", "elapsed_ms"}, values: []uint32{phase, elapsed}}
-}
-
-func (e event) payload() *msg {
-	p := &msg{}
-	p.U64("request_id", e.RequestID)
-	for i, n := range e.names {
-		p.U32(n, e.values[i])
+// newEvent: request_id, then the u32 fields called names.
+func newEvent(h hdr, typ string, m *msg, id uint64, names []string, values ...uint32) event {
+	fs := []kv{{"version", dec(uint64(h.Version))}, {"request_id", num(id)}}
+	for i, n := range names {
+		fs = append(fs, kv{n, dec(uint64(values[i]))})
 	}
-	if len(e.Trailing) > 0 {
-		p.Add("bytes after the known fields (ignored)", e.Trailing)
-	}
-	return p
+	return event{msgType: h.Type, typ: typ, m: m, fields: fs}
 }
 
-func (e event) msg() *msg { return frame(e.Header, e.payload()) }
-
-func (e event) fields() []kv {
-	out := []kv{{"version", dec(uint64(e.Header.Version))}, {"request_id", num(e.RequestID)}}
-	for i, n := range e.names {
-		out = append(out, kv{n, dec(uint64(e.values[i]))})
-	}
-	return out
+func queuedEvent(q wire.Queued) event {
+	return newEvent(q.Header, "queued", q.Msg(), q.RequestID, []string{"position", "queue_depth"}, q.Position, q.QueueDepth)
 }
 
-// statusV2 is a version-2 status response (SPEC 11.6): section 7's fields
-// and the appended ones.
-type statusV2 struct {
-	statusResp
-	daemonPID      uint32
-	features       uint32
-	backendState   uint16
-	workerPID      uint32
-	workerRestarts uint32
-	jobsRunning    uint32
-	crashLen       int64 // < 0: len(lastCrash)
-	lastCrash      string
-	v2Trailing     []byte
+func progressEvent(p wire.Progress) event {
+	return newEvent(p.Header, "progress", p.Msg(), p.RequestID, []string{"step", "steps", "elapsed_ms"}, p.Step, p.Steps, p.ElapsedMS)
+}
+
+func heartbeatEvent(h wire.Heartbeat) event {
+	return newEvent(h.Header, "heartbeat", h.Msg(), h.RequestID, []string{"phase", "elapsed_ms"}, h.Phase, h.ElapsedMS)
 }
 
 func newStatusV2() statusV2 {
 	s := newStatusResp()
 	s.Header = v2Hdr(typeStatusResponse)
 	s.VersionMax = 2
-	return statusV2{statusResp: s, daemonPID: 4321, features: flagProgress | flagSHM,
-		backendState: 2, workerPID: 4322, workerRestarts: 0, jobsRunning: 1, crashLen: -1}
+	return statusV2{StatusResponse: s, DaemonPID: 4321, Features: wire.FeatureProgress | wire.FeatureSHM,
+		BackendState: wire.BackendLoaded, WorkerPID: 4322, WorkerRestarts: 0, JobsRunning: 1, LastCrashLen: -1}
 }
 
-func (r statusV2) payload() *msg {
-	p := r.statusResp.Payload()
-	p.U32("daemon_pid", r.daemonPID)
-	p.U32("features", r.features)
-	p.U16("backend_state", r.backendState)
-	p.U32("worker_pid", r.workerPID)
-	p.U32("worker_restarts", r.workerRestarts)
-	p.U32("jobs_running", r.jobsRunning)
-	n := uint16(len(r.lastCrash))
-	if r.crashLen >= 0 {
-		n = uint16(r.crashLen)
-	}
-	p.U16("last_crash_len", n)
-	if len(r.lastCrash) > 0 {
-		p.Add(fmt.Sprintf("last_crash %q", r.lastCrash), []byte(r.lastCrash))
-	}
-	if len(r.v2Trailing) > 0 {
-		p.Add("bytes after the known fields (ignored)", r.v2Trailing)
-	}
-	return p
-}
-
-func (r statusV2) msg() *msg { return frame(r.Header, r.payload()) }
-
-func (r statusV2) fields() []kv {
-	return append(statusRespFields(r.statusResp),
-		kv{"daemon_pid", dec(uint64(r.daemonPID))},
-		kv{"features", num(uint64(r.features))},
-		kv{"backend_state", dec(uint64(r.backendState))},
-		kv{"worker_pid", dec(uint64(r.workerPID))},
-		kv{"worker_restarts", dec(uint64(r.workerRestarts))},
-		kv{"jobs_running", dec(uint64(r.jobsRunning))},
-		kv{"last_crash", r.lastCrash},
+func statusV2Fields(r statusV2) []kv {
+	return append(statusRespFields(r.StatusResponse),
+		kv{"daemon_pid", dec(uint64(r.DaemonPID))},
+		kv{"features", num(uint64(r.Features))},
+		kv{"backend_state", dec(uint64(r.BackendState))},
+		kv{"worker_pid", dec(uint64(r.WorkerPID))},
+		kv{"worker_restarts", dec(uint64(r.WorkerRestarts))},
+		kv{"jobs_running", dec(uint64(r.JobsRunning))},
+		kv{"last_crash", r.LastCrash},
 	)
 }
 
@@ -246,11 +156,11 @@ func v2RequestOKVectors() []vector {
 	var vs []vector
 	add := func(v vector) { vs = append(vs, in12(v)) }
 	opt := func(name, comment, desc string, r optReq, roundtrip bool) {
-		add(okReq(name, comment, desc, r.msg(), roundtrip, "generate_request_options", r.fields()))
+		add(okReq(name, comment, desc, r.Msg(), roundtrip, "generate_request_options", optReqFields(r)))
 	}
 
 	r := newOptReq(0)
-	if m := r.msg(); m.Size() != 126 {
+	if m := r.Msg(); m.Size() != 126 {
 		panic(fmt.Sprintf("0x0005 worked example is %d bytes, want 126", m.Size()))
 	}
 	opt("req_v2_ok_options_example",
@@ -283,13 +193,13 @@ func v2RequestOKVectors() []vector {
 		"0x0005 1856x1856 without SHM accepted", r, true)
 
 	r = newOptReq(flagProgress)
-	r.reserved = 0xDEADBEEF
+	r.Reserved = 0xDEADBEEF
 	opt("req_v2_ok_options_reserved_nonzero",
 		"0x0005 reserved = 0xDEADBEEF: receivers ignore it. Roundtrip no: encoders write 0.",
 		"0x0005 non-zero reserved ignored", r, false)
 
 	r = newOptReq(0)
-	r.genReq = newGenReq("a red fox", "a red fox in the snow", "a red fox in the snow, watercolour")
+	r.GenerateRequest = newGenReq("a red fox", "a red fox in the snow", "a red fox in the snow, watercolour")
 	r.Header = v2Hdr(typeGenerateOptions)
 	r.RequestID, r.Seed, r.Steps, r.CfgBits = 0x0102030405060708, 0x1112131415161718, 100, f32bits(20.0)
 	opt("req_v2_ok_options_distinct_prompts",
@@ -329,7 +239,7 @@ func v2RequestErrorVectors() []vector {
 	var vs []vector
 	add := func(v vector) { vs = append(vs, in12(v)) }
 	optErr := func(name, comment, desc string, r optReq, code uint32) {
-		add(errReq(name, comment, desc, r.msg(), code, errID))
+		add(errReq(name, comment, desc, r.Msg(), code, errID))
 	}
 
 	// Versions outside 1..2.
@@ -338,7 +248,7 @@ func v2RequestErrorVectors() []vector {
 		r.Header.Version = ver
 		add(errReq(fmt.Sprintf("req_v2_err_version_%d", ver),
 			fmt.Sprintf("0x0005 in a version-%d header, to a decoder serving 1..2: error 2, request_id 0.", ver),
-			fmt.Sprintf("version %d unsupported by a 1..2 decoder", ver), r.msg(), errUnsupportedVersion, 0))
+			fmt.Sprintf("version %d unsupported by a 1..2 decoder", ver), r.Msg(), errUnsupportedVersion, 0))
 	}
 	h := v2Hdr(typeGenerateOptions)
 	h.Version, h.PayloadLen = 3, 0xFFFFFFFF
@@ -358,22 +268,23 @@ func v2RequestErrorVectors() []vector {
 	v1opt.Header.Version = 1
 	add(errReq("req_v2_err_options_in_v1_header",
 		"0x0005 in a version-1 header: the new types are valid only in version 2: error 12,\nrequest_id echoed (8 payload bytes).",
-		"0x0005 in a version-1 header is unknown", v1opt.msg(), errUnknownType, errID))
+		"0x0005 in a version-1 header is unknown", v1opt.Msg(), errUnknownType, errID))
 	vs = append(vs, errReq("req_v2_err_options_in_v1_header_v1_decoder",
 		"The same 0x0005 in a version-1 header to a version-1-only decoder: error 12 too,\nrequest_id echoed.",
-		"0x0005 unknown to a version-1 decoder", v1opt.msg(), errUnknownType, errID))
+		"0x0005 unknown to a version-1 decoder", v1opt.Msg(), errUnknownType, errID))
 
 	// Daemon-sent types are not requests, in either version.
 	shm := newSHMResp(2, 2, 3)
 	shm.RequestID = errID
 	add(errReq("req_v2_err_type_0006", "A whole 0x0006 (shared-memory reply) sent to the daemon: error 12, request_id echoed.",
-		"0x0006 sent to the request decoder", shm.msg(), errUnknownType, errID))
-	for _, e := range []event{queued(1, 1), progress(1, 28, 10), heartbeat(2, 10)} {
-		e.RequestID = errID
-		t := e.Header.Type
+		"0x0006 sent to the request decoder", shm.Msg(), errUnknownType, errID))
+	q, pr, hb := queued(1, 1), progress(1, 28, 10), heartbeat(2, 10)
+	q.RequestID, pr.RequestID, hb.RequestID = errID, errID, errID
+	for _, e := range []event{queuedEvent(q), progressEvent(pr), heartbeatEvent(hb)} {
+		t := e.msgType
 		add(errReq(fmt.Sprintf("req_v2_err_type_%04x", t),
 			fmt.Sprintf("A whole 0x%04X (%s) sent to the daemon: error 12, request_id echoed.", t, e.typ),
-			fmt.Sprintf("0x%04X sent to the request decoder", t), e.msg(), errUnknownType, errID))
+			fmt.Sprintf("0x%04X sent to the request decoder", t), e.m, errUnknownType, errID))
 	}
 	p := &msg{}
 	p.U64("request_id", errID)
@@ -387,12 +298,12 @@ func v2RequestErrorVectors() []vector {
 		if n >= 8 {
 			id, echo = errID, "echoed"
 		}
-		m := frame(v2Hdr(typeGenerateOptions), badOptReq(0).payload().Cut(n))
+		m := frame(v2Hdr(typeGenerateOptions), badOptReq(0).Payload().Cut(n))
 		add(errReq(fmt.Sprintf("req_v2_err_options_payload_%d", n),
 			fmt.Sprintf("0x0005 whose payload_len is %d (< 68), all bytes present: error 11; request_id %s.", n, echo),
 			fmt.Sprintf("0x0005 payload of %d bytes is malformed", n), m, errMalformed, id))
 	}
-	full := badOptReq(0).msg()
+	full := badOptReq(0).Msg()
 	for _, n := range []int{20, 24, 40, 83, 125} {
 		id := uint64(0)
 		if n >= headerSize+8 {
@@ -456,7 +367,7 @@ func v2RequestErrorVectors() []vector {
 	r.ModelID = 1
 	add(errReq("req_v2_order_options_length_before_model",
 		"0x0005 payload_len 24 (complete) whose model_id is 1: length first: error 11, request_id echoed.",
-		"0x0005 length checked before model", frame(v2Hdr(typeGenerateOptions), r.payload().Cut(24)), errMalformed, errID))
+		"0x0005 length checked before model", frame(v2Hdr(typeGenerateOptions), r.Payload().Cut(24)), errMalformed, errID))
 	r = badOptReq(0)
 	r.ModelID, r.Width = 1, 63
 	optErr("req_v2_order_options_model_before_dims", "0x0005 model_id 1 and width 63: model first: error 3.",
@@ -491,7 +402,7 @@ func withPromptOpt(i int, p string) optReq {
 	r := badOptReq(0)
 	g := withPrompt(i, p)
 	g.Header = r.Header
-	r.genReq = g
+	r.GenerateRequest = g
 	return r
 }
 
@@ -499,17 +410,17 @@ func v2ResponseOKVectors() []vector {
 	var vs []vector
 	add := func(v vector) { vs = append(vs, in12(v)) }
 	shmOK := func(name, comment, desc string, r shmResp, roundtrip bool) {
-		add(okResp(name, comment, desc, r.msg(), roundtrip, "shm_generate_response", r.fields()))
+		add(okResp(name, comment, desc, r.Msg(), roundtrip, "shm_generate_response", shmRespFields(r)))
 	}
 	evOK := func(name, comment, desc string, e event, roundtrip bool) {
-		add(okResp(name, comment, desc, e.msg(), roundtrip, e.typ, e.fields()))
+		add(okResp(name, comment, desc, e.m, roundtrip, e.typ, e.fields))
 	}
 	stOK := func(name, comment, desc string, s statusV2, roundtrip bool) {
-		add(okResp(name, comment, desc, s.msg(), roundtrip, "status_response_v2", s.fields()))
+		add(okResp(name, comment, desc, s.Msg(), roundtrip, "status_response_v2", statusV2Fields(s)))
 	}
 
 	r := newSHMResp(2, 2, 3)
-	if r.msg().Size() != 60 {
+	if r.Msg().Size() != 60 {
 		panic("0x0006 is not 60 bytes")
 	}
 	shmOK("resp_v2_ok_shm_2x2_rgb",
@@ -528,59 +439,62 @@ func v2ResponseOKVectors() []vector {
 		"0x0006 trailing bytes ignored", r, false)
 
 	evOK("resp_v2_ok_queued_1_of_1", "SPEC 11.3: queued, position 1 (next to run) of queue_depth 1.",
-		"queued position 1 of 1", queued(1, 1), true)
-	e := queued(3, 5)
-	e.RequestID = 0x0102030405060708
+		"queued position 1 of 1", queuedEvent(queued(1, 1)), true)
+	q := queued(3, 5)
+	q.RequestID = 0x0102030405060708
 	evOK("resp_v2_ok_queued_3_of_5", "queued, position 3 of queue_depth 5, request_id with distinct bytes.",
-		"queued position 3 of 5", e, true)
-	e = queued(0xFFFFFFFF, 0xFFFFFFFF)
+		"queued position 3 of 5", queuedEvent(q), true)
+	q = queued(0xFFFFFFFF, 0xFFFFFFFF)
 	evOK("resp_v2_ok_queued_max", "queued with position = queue_depth = 0xFFFFFFFF (position <= queue_depth holds).",
-		"queued at the maximum", e, true)
-	e = queued(2, 2)
-	e.Trailing = []byte{9, 9, 9, 9}
+		"queued at the maximum", queuedEvent(q), true)
+	q = queued(2, 2)
+	q.Trailing = []byte{9, 9, 9, 9}
 	evOK("resp_v2_ok_queued_trailing", "queued with 4 bytes after queue_depth: ignored. Roundtrip no.",
-		"queued trailing bytes ignored", e, false)
+		"queued trailing bytes ignored", queuedEvent(q), false)
 
-	evOK("resp_v2_ok_progress_first", "progress: step 1 of 28, elapsed_ms 350.", "progress step 1 of 28", progress(1, 28, 350), true)
-	evOK("resp_v2_ok_progress_last", "progress: step 28 of 28 (step = steps is the last).", "progress step 28 of 28", progress(28, 28, 9800), true)
-	e = progress(0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
-	e.RequestID = 0xFFFFFFFFFFFFFFFF
+	evOK("resp_v2_ok_progress_first", "progress: step 1 of 28, elapsed_ms 350.", "progress step 1 of 28",
+		progressEvent(progress(1, 28, 350)), true)
+	evOK("resp_v2_ok_progress_last", "progress: step 28 of 28 (step = steps is the last).", "progress step 28 of 28",
+		progressEvent(progress(28, 28, 9800)), true)
+	pr := progress(0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+	pr.RequestID = 0xFFFFFFFFFFFFFFFF
 	evOK("resp_v2_ok_progress_max", "progress with every field at its maximum (the decoder checks only the rules).",
-		"progress at the maximum", e, true)
-	e = progress(1, 1, 0)
-	e.Trailing = []byte{1}
+		"progress at the maximum", progressEvent(pr), true)
+	pr = progress(1, 1, 0)
+	pr.Trailing = []byte{1}
 	evOK("resp_v2_ok_progress_trailing", "progress with 1 byte after elapsed_ms: ignored. Roundtrip no.",
-		"progress trailing byte ignored", e, false)
+		"progress trailing byte ignored", progressEvent(pr), false)
 
-	evOK("resp_v2_ok_heartbeat_queued", "heartbeat phase 1 (queued), elapsed_ms 500.", "heartbeat phase 1", heartbeat(1, 500), true)
+	evOK("resp_v2_ok_heartbeat_queued", "heartbeat phase 1 (queued), elapsed_ms 500.", "heartbeat phase 1",
+		heartbeatEvent(heartbeat(wire.PhaseQueued, 500)), true)
 	evOK("resp_v2_ok_heartbeat_running", "heartbeat phase 2 (running), elapsed_ms 0 (sent when the job starts).",
-		"heartbeat phase 2", heartbeat(2, 0), true)
-	e = heartbeat(2, 0x01020304)
-	e.Trailing = []byte{0, 0, 0, 0, 0, 0, 0, 0}
+		"heartbeat phase 2", heartbeatEvent(heartbeat(wire.PhaseRunning, 0)), true)
+	hb := heartbeat(wire.PhaseRunning, 0x01020304)
+	hb.Trailing = []byte{0, 0, 0, 0, 0, 0, 0, 0}
 	evOK("resp_v2_ok_heartbeat_trailing", "heartbeat with 8 bytes after elapsed_ms: ignored. Roundtrip no.",
-		"heartbeat trailing bytes ignored", e, false)
+		"heartbeat trailing bytes ignored", heartbeatEvent(hb), false)
 
 	stOK("resp_v2_ok_status",
 		"SPEC 11.6: the reply to a version-2 status request: section 7's fields in a version-2\nheader, then daemon_pid, features 3, backend_state 2 (loaded), worker, jobs, last_crash.",
 		"version-2 status response", newStatusV2(), true)
 	s := newStatusV2()
-	s.backendState, s.workerPID, s.workerRestarts, s.jobsRunning = 3, 0, 2, 0
-	s.lastCrash = "backend crashed (SIGSEGV)"
+	s.BackendState, s.WorkerPID, s.WorkerRestarts, s.JobsRunning = 3, 0, 2, 0
+	s.LastCrash = "backend crashed (SIGSEGV)"
 	stOK("resp_v2_ok_status_crashed",
 		"Version-2 status while restarting after a crash: backend_state 3, worker_pid 0,\nworker_restarts 2, last_crash \"backend crashed (SIGSEGV)\".",
 		"version-2 status response after a crash", s, true)
 	s = newStatusV2()
-	s.daemonPID, s.features, s.backendState, s.workerPID = 0x21222324, 0x31323334, 0x4142, 0x51525354
-	s.workerRestarts, s.jobsRunning = 0x61626364, 0x71727374
+	s.DaemonPID, s.Features, s.BackendState, s.WorkerPID = 0x21222324, 0x31323334, 0x4142, 0x51525354
+	s.WorkerRestarts, s.JobsRunning = 0x61626364, 0x71727374
 	stOK("resp_v2_ok_status_distinct_bytes",
 		"Distinct bytes in every version-2 field (backend_state 0x4142 is not a known state;\nthe decoder reports it as is).",
 		"version-2 status fields in order", s, true)
 	s = newStatusV2()
-	s.Backend, s.DaemonVersion, s.lastCrash = "", "", strings.Repeat("c", 255)
+	s.Backend, s.DaemonVersion, s.LastCrash = "", "", strings.Repeat("c", 255)
 	stOK("resp_v2_ok_status_crash_255", "Empty backend and daemon_version, last_crash at the 255-byte limit.",
 		"version-2 status with 255-byte last_crash", s, true)
 	s = newStatusV2()
-	s.v2Trailing = []byte{0xFE, 0xED}
+	s.Trailing = []byte{0xFE, 0xED}
 	stOK("resp_v2_ok_status_trailing", "2 bytes after last_crash: ignored. Roundtrip no.",
 		"version-2 status trailing bytes ignored", s, false)
 
@@ -609,7 +523,7 @@ func v2ResponseErrorVectors() []vector {
 	r := newSHMResp(2, 2, 3)
 	r.Header.Version = 3
 	add(errRespVec("resp_v2_err_version_3", "0x0006 in a version-3 header to a 1..2 decoder: error 2.",
-		"response version 3 unsupported", r.msg(), errUnsupportedVersion))
+		"response version 3 unsupported", r.Msg(), errUnsupportedVersion))
 	h := v2Hdr(typeSHMResponse)
 	h.PayloadLen = maxPayloadLen + 1
 	add(errRespVec("resp_v2_err_shm_too_large", "0x0006 header claiming payload_len 10485745: error 13.",
@@ -618,10 +532,10 @@ func v2ResponseErrorVectors() []vector {
 		t uint16
 		m *msg
 	}{
-		{typeSHMResponse, newSHMResp(2, 2, 3).msg()},
-		{typeQueued, queued(1, 1).msg()},
-		{typeProgress, progress(1, 28, 10).msg()},
-		{typeHeartbeat, heartbeat(1, 10).msg()},
+		{typeSHMResponse, newSHMResp(2, 2, 3).Msg()},
+		{typeQueued, queued(1, 1).Msg()},
+		{typeProgress, progress(1, 28, 10).Msg()},
+		{typeHeartbeat, heartbeat(1, 10).Msg()},
 	} {
 		b := m.m.Bytes()
 		v1 := &msg{}
@@ -639,7 +553,7 @@ func v2ResponseErrorVectors() []vector {
 	}
 	opt := newOptReq(0)
 	add(errRespVec("resp_v2_err_type_0005", "A 0x0005 request sent to the client: not a response: error 12.",
-		"0x0005 sent to the response decoder", opt.msg(), errUnknownType))
+		"0x0005 sent to the response decoder", opt.Msg(), errUnknownType))
 	p := &msg{}
 	p.U64("request_id", 5)
 	add(errRespVec("resp_v2_err_type_0013", "msg_type 0x0013 (not defined) in a version-2 header: error 12.",
@@ -649,9 +563,9 @@ func v2ResponseErrorVectors() []vector {
 	for _, n := range []int{43, 36, 8, 0} {
 		bad(fmt.Sprintf("resp_v2_err_shm_payload_%d", n),
 			fmt.Sprintf("0x0006 whose payload_len is %d (< 44), all bytes present: error 11.", n),
-			fmt.Sprintf("0x0006 payload of %d bytes", n), frame(v2Hdr(typeSHMResponse), cutPayload(newSHMResp(2, 2, 3).msg(), n)))
+			fmt.Sprintf("0x0006 payload of %d bytes", n), frame(v2Hdr(typeSHMResponse), cutPayload(newSHMResp(2, 2, 3).Msg(), n)))
 	}
-	full := newSHMResp(2, 2, 3).msg()
+	full := newSHMResp(2, 2, 3).Msg()
 	for _, n := range []int{20, 44, 59} {
 		bad(fmt.Sprintf("resp_v2_trunc_shm_at_%03d", n),
 			fmt.Sprintf("The 60-byte 0x0006 cut to %d bytes; the header still claims 44: error 11.", n),
@@ -661,7 +575,7 @@ func v2ResponseErrorVectors() []vector {
 		r = newSHMResp(2, 2, 3)
 		r.Status = st
 		bad(fmt.Sprintf("resp_v2_err_shm_status_%d", st), fmt.Sprintf("0x0006 with status %d (must be 200): error 11.", st),
-			fmt.Sprintf("0x0006 status %d", st), r.msg())
+			fmt.Sprintf("0x0006 status %d", st), r.Msg())
 	}
 	for _, c := range []struct {
 		name    string
@@ -669,15 +583,15 @@ func v2ResponseErrorVectors() []vector {
 	}{{"width_0", 0, 2, 3}, {"height_0", 2, 0, 3}, {"channels_2", 2, 2, 2}, {"channels_5", 2, 2, 5}} {
 		r = newSHMResp(c.w, c.h, c.c)
 		bad("resp_v2_err_shm_"+c.name,
-			fmt.Sprintf("0x0006 %dx%d with %d channels, image_size consistent (%d): error 11.", c.w, c.h, c.c, r.imageSize),
-			"0x0006 "+strings.Replace(c.name, "_", " ", 1), r.msg())
+			fmt.Sprintf("0x0006 %dx%d with %d channels, image_size consistent (%d): error 11.", c.w, c.h, c.c, r.ImageSize),
+			"0x0006 "+strings.Replace(c.name, "_", " ", 1), r.Msg())
 	}
 	for _, n := range []uint64{11, 13, 0, 12 + 1<<32} {
 		r = newSHMResp(2, 2, 3)
-		r.imageSize = n
+		r.ImageSize = n
 		bad(fmt.Sprintf("resp_v2_err_shm_image_size_%d", n),
 			fmt.Sprintf("0x0006 2x2 RGB with image_size %d instead of 12: error 11.", n),
-			fmt.Sprintf("0x0006 image_size %d != 12", n), r.msg())
+			fmt.Sprintf("0x0006 image_size %d != 12", n), r.Msg())
 	}
 	big := []struct {
 		name    string
@@ -692,43 +606,43 @@ func v2ResponseErrorVectors() []vector {
 	for _, b := range big {
 		r = newSHMResp(b.w, b.h, b.c) // imageSize: the product wrapped to 64 bits
 		bad("resp_v2_err_shm_size_"+b.name,
-			fmt.Sprintf("0x0006 %dx%dx%d, image_size 0x%X: the product is %s:\nerror 11.", b.w, b.h, b.c, r.imageSize, b.why),
-			"0x0006 image size over 2^30: "+b.name, r.msg())
+			fmt.Sprintf("0x0006 %dx%dx%d, image_size 0x%X: the product is %s:\nerror 11.", b.w, b.h, b.c, r.ImageSize, b.why),
+			"0x0006 image size over 2^30: "+b.name, r.Msg())
 	}
 
 	// 0x0010 queued.
 	for _, n := range []int{15, 12, 8, 0} {
 		bad(fmt.Sprintf("resp_v2_err_queued_payload_%d", n), fmt.Sprintf("queued whose payload_len is %d (< 16): error 11.", n),
-			fmt.Sprintf("queued payload of %d bytes", n), frame(v2Hdr(typeQueued), queued(1, 1).payload().Cut(n)))
+			fmt.Sprintf("queued payload of %d bytes", n), frame(v2Hdr(typeQueued), queued(1, 1).Payload().Cut(n)))
 	}
 	for _, q := range [][2]uint32{{0, 1}, {0, 0}, {2, 1}, {1, 0}} {
 		bad(fmt.Sprintf("resp_v2_err_queued_%d_of_%d", q[0], q[1]),
 			fmt.Sprintf("queued position %d, queue_depth %d: position must be 1..queue_depth: error 11.", q[0], q[1]),
-			fmt.Sprintf("queued position %d of %d", q[0], q[1]), queued(q[0], q[1]).msg())
+			fmt.Sprintf("queued position %d of %d", q[0], q[1]), queued(q[0], q[1]).Msg())
 	}
 	bad("resp_v2_trunc_queued_at_031", "queued (32 bytes) cut to 31; the header still claims 16: error 11.",
-		"queued truncated", queued(1, 1).msg().Cut(31))
+		"queued truncated", queued(1, 1).Msg().Cut(31))
 
 	// 0x0011 progress.
 	for _, n := range []int{19, 16, 8, 0} {
 		bad(fmt.Sprintf("resp_v2_err_progress_payload_%d", n), fmt.Sprintf("progress whose payload_len is %d (< 20): error 11.", n),
-			fmt.Sprintf("progress payload of %d bytes", n), frame(v2Hdr(typeProgress), progress(1, 28, 10).payload().Cut(n)))
+			fmt.Sprintf("progress payload of %d bytes", n), frame(v2Hdr(typeProgress), progress(1, 28, 10).Payload().Cut(n)))
 	}
 	for _, s := range [][2]uint32{{0, 28}, {29, 28}, {0, 0}, {1, 0}, {0xFFFFFFFF, 1}} {
 		bad(fmt.Sprintf("resp_v2_err_progress_step_%d_of_%d", s[0], s[1]),
 			fmt.Sprintf("progress step %d of steps %d: steps must be >= 1 and step 1..steps: error 11.", s[0], s[1]),
-			fmt.Sprintf("progress step %d of %d", s[0], s[1]), progress(s[0], s[1], 10).msg())
+			fmt.Sprintf("progress step %d of %d", s[0], s[1]), progress(s[0], s[1], 10).Msg())
 	}
 
 	// 0x0012 heartbeat.
 	for _, n := range []int{15, 12, 8, 0} {
 		bad(fmt.Sprintf("resp_v2_err_heartbeat_payload_%d", n), fmt.Sprintf("heartbeat whose payload_len is %d (< 16): error 11.", n),
-			fmt.Sprintf("heartbeat payload of %d bytes", n), frame(v2Hdr(typeHeartbeat), heartbeat(1, 10).payload().Cut(n)))
+			fmt.Sprintf("heartbeat payload of %d bytes", n), frame(v2Hdr(typeHeartbeat), heartbeat(1, 10).Payload().Cut(n)))
 	}
 	for _, ph := range []uint32{0, 3, 0xFFFFFFFF} {
 		bad(fmt.Sprintf("resp_v2_err_heartbeat_phase_%d", ph),
 			fmt.Sprintf("heartbeat phase %d (only 1 queued and 2 running exist): error 11.", ph),
-			fmt.Sprintf("heartbeat phase %d", ph), heartbeat(ph, 10).msg())
+			fmt.Sprintf("heartbeat phase %d", ph), heartbeat(ph, 10).Msg())
 	}
 
 	// Version-2 status response.
@@ -738,31 +652,31 @@ func v2ResponseErrorVectors() []vector {
 		"A status response in a version-2 header that ends after daemon_version (a version-1\npayload): it ends before last_crash does: error 11.",
 		"version-2 status without its version-2 fields", v1.Msg())
 	s := newStatusV2()
-	base := s.statusResp.Payload().Size()
+	base := s.StatusResponse.Payload().Size()
 	for _, extra := range []int{4, 8, 10, 14, 18, 22, 23} {
 		n := base + extra
 		bad(fmt.Sprintf("resp_v2_err_status_payload_ends_at_x_plus_%d", extra),
 			fmt.Sprintf("Version-2 status whose payload_len is %d: it ends X+%d bytes after daemon_version,\nbefore last_crash_len does: error 11.", n, extra),
-			fmt.Sprintf("version-2 status cut at X+%d", extra), frame(v2Hdr(typeStatusResponse), s.payload().Cut(n)))
+			fmt.Sprintf("version-2 status cut at X+%d", extra), frame(v2Hdr(typeStatusResponse), s.Payload().Cut(n)))
 	}
 	s = newStatusV2()
-	s.lastCrash = "boom"
-	s.crashLen = 5
+	s.LastCrash = "boom"
+	s.LastCrashLen = 5
 	bad("resp_v2_err_status_last_crash_len_past_end", "last_crash_len 5 with 4 bytes left: runs one byte past the payload: error 11.",
-		"version-2 status last_crash past the payload", s.msg())
+		"version-2 status last_crash past the payload", s.Msg())
 	s = newStatusV2()
-	s.crashLen = 0xFFFF
+	s.LastCrashLen = 0xFFFF
 	bad("resp_v2_err_status_last_crash_len_ffff", "last_crash_len 65535 with no bytes after it: error 11.",
-		"version-2 status last_crash_len 65535", s.msg())
+		"version-2 status last_crash_len 65535", s.Msg())
 	s = newStatusV2()
 	s.Status = 500
 	bad("resp_v2_err_status_500", "Version-2 status response with status 500 (must be 200): error 11.",
-		"version-2 status 500", s.msg())
+		"version-2 status 500", s.Msg())
 	s = newStatusV2()
 	s.BackendLen = 200
 	bad("resp_v2_err_status_backend_len_past_end", "Version-2 status with backend_len 200, past the payload: error 11.",
-		"version-2 status backend_len past the payload", s.msg())
-	full = newStatusV2().msg()
+		"version-2 status backend_len past the payload", s.Msg())
+	full = newStatusV2().Msg()
 	bad("resp_v2_trunc_status_at_end_minus_1",
 		fmt.Sprintf("The %d-byte version-2 status cut one byte short; the header still claims %d: error 11.", full.Size(), full.Size()-headerSize),
 		"version-2 status truncated by one byte", full.Cut(full.Size()-1))
