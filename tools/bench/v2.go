@@ -4,67 +4,54 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/weave-app/weave/internal/wire"
 )
 
 // Protocol version 2 (proto_spec/SPEC.md section 11), as raw bytes: the
-// bench's v2 requests and what it reads of the daemon's v2 replies. The
-// layouts are the SPEC's; the v1 parts come from internal/wire.
+// bench's v2 requests and what it reads of the daemon's v2 replies, laid
+// out and read with internal/wire's version-2 layouts.
 
 const (
-	version2 uint16 = 2
+	version2 = wire.Version2
 
-	typeGenOptions uint16 = 0x0005 // generate request with options (11.2)
-	typeSHMResp    uint16 = 0x0006 // generate response, pixels in a memfd (11.4)
-	typeQueued     uint16 = 0x0010 // 11.3
-	typeProgress   uint16 = 0x0011
-	typeHeartbeat  uint16 = 0x0012
+	typeGenOptions = wire.TypeGenerateOptions // generate request with options (11.2)
+	typeSHMResp    = wire.TypeSHMResponse     // generate response, pixels in a memfd (11.4)
+	typeQueued     = wire.TypeQueued          // 11.3
+	typeProgress   = wire.TypeProgress
+	typeHeartbeat  = wire.TypeHeartbeat
 
-	flagProgress uint32 = 1 << 0
-	flagSHM      uint32 = 1 << 1
-
-	// 0x0005: request_id, then flags and reserved, then section 4's
-	// fields from model_id on.
-	optFlagsOffset = 8
-	optInserted    = 8 // flags + reserved
-
-	shmRespSize     = 44 // 0x0006 payload
-	shmRespGenTime  = 12 // u32
-	shmRespWidth    = 16
-	shmRespHeight   = 20
-	shmRespChannels = 24
-	shmRespSize64   = 28 // u64 image_size
-	maxSHMImageSize = 1 << 30
-
-	heartbeatPhaseRunning = 2
+	flagProgress = wire.FlagProgress
+	flagSHM      = wire.FlagSHM
 )
 
 // optionsRequest is a 0x0005 request (version-2 header) for a side x side
-// image with the bench's prompt and seed: section 4's request with flags
-// and reserved inserted after request_id.
+// image with the bench's prompt, cfg and seed, the prompt written three
+// times back to back as in generateRequest.
 func optionsRequest(id uint64, side, steps uint32, flags uint32) []byte {
-	v1 := generateRequest(id, side, steps, benchSeed, benchPrompt)
-	p := v1[headerSize:]
-	out := make([]byte, 0, len(v1)+optInserted)
-	out = append(out, v1[:headerSize]...)
-	out = append(out, p[:optFlagsOffset]...)
-	var fr [optInserted]byte
-	be.PutUint32(fr[0:], flags)
-	out = append(out, fr[:]...)
-	out = append(out, p[optFlagsOffset:]...)
-	be.PutUint16(out[wire.OffVersion:], version2)
-	be.PutUint16(out[wire.OffType:], typeGenOptions)
-	be.PutUint32(out[wire.OffPayloadLen:], uint32(len(out)-headerSize))
-	return out
+	r := wire.GenerateOptionsRequest{
+		GenerateRequest: wire.GenerateRequest{
+			Header:    wire.NewHeaderV2(typeGenOptions),
+			RequestID: id,
+			Width:     side,
+			Height:    side,
+			Steps:     steps,
+			CfgBits:   math.Float32bits(benchCFG),
+			Seed:      benchSeed,
+		},
+		Flags: flags,
+	}
+	r.SetPrompts(benchPrompt, benchPrompt, benchPrompt)
+	return r.Msg().Bytes()
 }
 
 // statusRequestV2 is the 24-byte status request in a version-2 header.
 func statusRequestV2(id uint64) []byte {
-	b := statusRequest(id)
-	be.PutUint16(b[wire.OffVersion:], version2)
-	return b
+	r := wire.NewStatusRequest(id)
+	r.Header = wire.NewHeaderV2(wire.TypeStatusRequest)
+	return r.Msg().Bytes()
 }
 
 // statusV2 is what the bench reads of a version-2 status reply (11.6).
@@ -125,16 +112,17 @@ func parseStatusV2(msg []byte) (*statusV2, error) {
 	if st.DaemonVersion, err = str(); err != nil {
 		return nil, err
 	}
-	if off+24 > len(p) {
+	if off+wire.StatusV2FixedSize > len(p) {
 		return nil, errors.New("status reply has no version-2 fields")
 	}
-	st.DaemonPID = be.Uint32(p[off:])
-	st.Features = be.Uint32(p[off+4:])
-	st.BackendState = be.Uint16(p[off+8:])
-	st.WorkerPID = be.Uint32(p[off+10:])
-	st.WorkerRestarts = be.Uint32(p[off+14:])
-	st.JobsRunning = be.Uint32(p[off+18:])
-	off += 22
+	x := p[off:]
+	st.DaemonPID = be.Uint32(x[wire.StatusV2DaemonPID:])
+	st.Features = be.Uint32(x[wire.StatusV2Features:])
+	st.BackendState = be.Uint16(x[wire.StatusV2BackendState:])
+	st.WorkerPID = be.Uint32(x[wire.StatusV2WorkerPID:])
+	st.WorkerRestarts = be.Uint32(x[wire.StatusV2WorkerRestarts:])
+	st.JobsRunning = be.Uint32(x[wire.StatusV2JobsRunning:])
+	off += wire.StatusV2LastCrashLen
 	if st.LastCrash, err = str(); err != nil {
 		return nil, err
 	}

@@ -138,7 +138,7 @@ func (c *v2Client) request(req []byte, wantType uint16, wantImage int) (v2Outcom
 			continue
 		case typeHeartbeat:
 			o.heartbeats++
-			if len(p) >= 12 && u32(p, 8) == heartbeatPhaseRunning && o.started == 0 {
+			if len(p) >= wire.HeartbeatSize && u32(p, wire.HeartbeatPhase) == wire.PhaseRunning && o.started == 0 {
 				o.started = lastAt
 			}
 			continue
@@ -178,15 +178,15 @@ func (c *v2Client) request(req []byte, wantType uint16, wantImage int) (v2Outcom
 			o.genMS = u32(p, wire.GenRespGenTimeMS)
 			o.ready, o.touched, o.imageSize = lastAt, lastAt, wantImage
 		case typeSHMResp:
-			if len(p) < shmRespSize || u32(p, wire.GenRespStatus) != wire.StatusOK {
+			if len(p) < wire.SHMRespSize || u32(p, wire.SHMRespStatus) != wire.StatusOK {
 				return o, errors.New("bad shared-memory reply")
 			}
-			size := be.Uint64(p[shmRespSize64:])
-			if size != uint64(wantImage) || size > maxSHMImageSize ||
-				uint64(u32(p, shmRespWidth))*uint64(u32(p, shmRespHeight))*uint64(u32(p, shmRespChannels)) != size {
+			size := be.Uint64(p[wire.SHMRespImageSize:])
+			if size != uint64(wantImage) || size > wire.MaxSHMImageSize ||
+				uint64(u32(p, wire.SHMRespWidth))*uint64(u32(p, wire.SHMRespHeight))*uint64(u32(p, wire.SHMRespChannels)) != size {
 				return o, fmt.Errorf("shared-memory reply announces %d bytes, want %d", size, wantImage)
 			}
-			o.genMS, o.shm, o.imageSize = u32(p, shmRespGenTime), true, int(size)
+			o.genMS, o.shm, o.imageSize = u32(p, wire.SHMRespGenTimeMS), true, int(size)
 			if len(fds) != 1 {
 				return o, fmt.Errorf("shared-memory reply with %d descriptors", len(fds))
 			}
