@@ -35,15 +35,26 @@ enum {
     GEN_PROMPT_PAIR = 8,
 };
 
+/* The image fields after request_id that the generate response (section 5)
+ * and the shared-memory response (11.4) share, at the same offsets. */
+enum {
+    IMG_STATUS = 8,
+    IMG_GENERATION_MS = 12,
+    IMG_WIDTH = 16,
+    IMG_HEIGHT = 20,
+    IMG_CHANNELS = 24,
+    IMG_END = 28, /* where the two payloads part */
+};
+
 /* Generate response payload (SPEC section 5). */
 enum {
     GRESP_REQUEST_ID = PAY_REQUEST_ID,
-    GRESP_STATUS = 8,
-    GRESP_GENERATION_MS = 12,
-    GRESP_WIDTH = 16,
-    GRESP_HEIGHT = 20,
-    GRESP_CHANNELS = 24,
-    GRESP_IMAGE_LEN = 28,
+    GRESP_STATUS = IMG_STATUS,
+    GRESP_GENERATION_MS = IMG_GENERATION_MS,
+    GRESP_WIDTH = IMG_WIDTH,
+    GRESP_HEIGHT = IMG_HEIGHT,
+    GRESP_CHANNELS = IMG_CHANNELS,
+    GRESP_IMAGE_LEN = IMG_END,
     GRESP_IMAGE = 32, /* then image_len pixel bytes, then the seed (u64) */
 };
 
@@ -83,12 +94,12 @@ enum {
 /* Shared-memory generate response payload (SPEC 11.4). */
 enum {
     SHM_REQUEST_ID = PAY_REQUEST_ID,
-    SHM_STATUS = 8,
-    SHM_GENERATION_MS = 12,
-    SHM_WIDTH = 16,
-    SHM_HEIGHT = 20,
-    SHM_CHANNELS = 24,
-    SHM_IMAGE_SIZE = 28, /* u64 */
+    SHM_STATUS = IMG_STATUS,
+    SHM_GENERATION_MS = IMG_GENERATION_MS,
+    SHM_WIDTH = IMG_WIDTH,
+    SHM_HEIGHT = IMG_HEIGHT,
+    SHM_CHANNELS = IMG_CHANNELS,
+    SHM_IMAGE_SIZE = IMG_END, /* u64 */
     SHM_SEED = 36,       /* u64 */
 };
 

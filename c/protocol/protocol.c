@@ -216,3 +216,17 @@ size_t weave_message_size(uint64_t payload_len, size_t cap)
         return 0;
     return (size_t)total;
 }
+
+uint8_t *weave_put_start(uint8_t *buf, size_t cap, uint16_t version,
+                         uint16_t msg_type, uint64_t payload_len,
+                         uint64_t request_id, size_t *total)
+{
+    *total = weave_message_size(payload_len, cap);
+    if (*total == 0)
+        return NULL;
+    /* payload_len <= 10 MiB here: it fits the u32 field. */
+    weave_put_header(buf, version, msg_type, (uint32_t)payload_len);
+    uint8_t *p = buf + WEAVE_HEADER_SIZE;
+    weave_put_u64(p + PAY_REQUEST_ID, request_id);
+    return p;
+}

@@ -27,21 +27,22 @@ static void put_bytes(uint8_t *dst, const struct weave_bytes *b)
         memcpy(dst, b->data, b->len);
 }
 
-size_t weave_encode_generate_request(uint8_t *buf, size_t cap, uint16_t version,
-                                     const struct weave_generate_request *req)
+uint8_t *weave_put_generate(uint8_t *buf, size_t cap, uint16_t version,
+                            uint16_t msg_type, uint32_t shift,
+                            const struct weave_generate_request *req,
+                            size_t *total)
 {
     if (!bytes_ok(&req->clip_l) || !bytes_ok(&req->clip_g) || !bytes_ok(&req->t5))
-        return 0;
+        return NULL;
     uint64_t l1 = req->clip_l.len, l2 = req->clip_g.len, l3 = req->t5.len;
-    uint64_t plen = WEAVE_GENERATE_FIXED_SIZE + l1 + l2 + l3;
-    size_t total = weave_message_size(plen, cap);
-    if (total == 0)
-        return 0;
+    uint64_t plen = WEAVE_GENERATE_FIXED_SIZE + shift + l1 + l2 + l3;
+    uint8_t *start = weave_put_start(buf, cap, version, msg_type, plen,
+                                     req->request_id, total);
+    if (start == NULL)
+        return NULL;
 
     /* plen <= 10 MiB, so every offset below fits in 32 bits. */
-    uint8_t *p = buf + WEAVE_HEADER_SIZE;
-    weave_put_header(buf, version, WEAVE_MSG_GENERATE_REQUEST, (uint32_t)plen);
-    weave_put_u64(p + GEN_REQUEST_ID, req->request_id);
+    uint8_t *p = start + shift;
     weave_put_u32(p + GEN_MODEL_ID, req->model_id);
     weave_put_u32(p + GEN_WIDTH, req->width);
     weave_put_u32(p + GEN_HEIGHT, req->height);
@@ -63,18 +64,37 @@ size_t weave_encode_generate_request(uint8_t *buf, size_t cap, uint16_t version,
     put_bytes(data, &req->clip_l);
     put_bytes(data + l1, &req->clip_g);
     put_bytes(data + l1 + l2, &req->t5);
+    return start;
+}
+
+size_t weave_encode_generate_request(uint8_t *buf, size_t cap, uint16_t version,
+                                     const struct weave_generate_request *req)
+{
+    size_t total;
+    if (weave_put_generate(buf, cap, version, WEAVE_MSG_GENERATE_REQUEST, 0,
+                           req, &total) == NULL)
+        return 0;
     return total;
 }
 
 size_t weave_encode_status_request(uint8_t *buf, size_t cap, uint16_t version,
                                    const struct weave_status_request *req)
 {
-    size_t total = weave_message_size(WEAVE_STATUS_REQ_SIZE, cap);
-    if (total == 0)
+    size_t total;
+    if (weave_put_start(buf, cap, version, WEAVE_MSG_STATUS_REQUEST,
+                        WEAVE_STATUS_REQ_SIZE, req->request_id, &total) == NULL)
         return 0;
-    weave_put_header(buf, version, WEAVE_MSG_STATUS_REQUEST, WEAVE_STATUS_REQ_SIZE);
-    weave_put_u64(buf + WEAVE_HEADER_SIZE + PAY_REQUEST_ID, req->request_id);
     return total;
+}
+
+void weave_put_image_fields(uint8_t *p, uint32_t status, uint32_t generation_ms,
+                            uint32_t width, uint32_t height, uint32_t channels)
+{
+    weave_put_u32(p + IMG_STATUS, status);
+    weave_put_u32(p + IMG_GENERATION_MS, generation_ms);
+    weave_put_u32(p + IMG_WIDTH, width);
+    weave_put_u32(p + IMG_HEIGHT, height);
+    weave_put_u32(p + IMG_CHANNELS, channels);
 }
 
 size_t weave_encode_generate_response(uint8_t *buf, size_t cap,
@@ -88,18 +108,13 @@ size_t weave_encode_generate_response(uint8_t *buf, size_t cap,
         return 0;
     uint64_t plen = (uint64_t)WEAVE_RESPONSE_FIXED_SIZE + resp->image.len +
                     (resp->has_seed ? WEAVE_SEED_EXT_SIZE : 0);
-    size_t total = weave_message_size(plen, cap);
-    if (total == 0)
+    size_t total;
+    uint8_t *p = weave_put_start(buf, cap, version, WEAVE_MSG_GENERATE_RESPONSE,
+                                 plen, resp->request_id, &total);
+    if (p == NULL)
         return 0;
-
-    uint8_t *p = buf + WEAVE_HEADER_SIZE;
-    weave_put_header(buf, version, WEAVE_MSG_GENERATE_RESPONSE, (uint32_t)plen);
-    weave_put_u64(p + GRESP_REQUEST_ID, resp->request_id);
-    weave_put_u32(p + GRESP_STATUS, resp->status);
-    weave_put_u32(p + GRESP_GENERATION_MS, resp->generation_time_ms);
-    weave_put_u32(p + GRESP_WIDTH, resp->width);
-    weave_put_u32(p + GRESP_HEIGHT, resp->height);
-    weave_put_u32(p + GRESP_CHANNELS, resp->channels);
+    weave_put_image_fields(p, resp->status, resp->generation_time_ms,
+                           resp->width, resp->height, resp->channels);
     weave_put_u32(p + GRESP_IMAGE_LEN, resp->image.len);
     /* NULL data: the caller renders straight into buf + 48 afterwards. */
     if (resp->image.data != NULL)
@@ -129,13 +144,11 @@ size_t weave_encode_status_response(uint8_t *buf, size_t cap, uint16_t version,
     uint64_t v2 = 0; /* SPEC 11.6: the fields a version-2 reply appends */
     if (version >= WEAVE_VERSION_2 && (v2 = weave_status_v2_size(resp)) == 0)
         return 0;
-    size_t total = weave_message_size(plen + v2, cap);
-    if (total == 0)
+    size_t total;
+    uint8_t *p = weave_put_start(buf, cap, version, WEAVE_MSG_STATUS_RESPONSE,
+                                 plen + v2, resp->request_id, &total);
+    if (p == NULL)
         return 0;
-
-    uint8_t *p = buf + WEAVE_HEADER_SIZE;
-    weave_put_header(buf, version, WEAVE_MSG_STATUS_RESPONSE, (uint32_t)(plen + v2));
-    weave_put_u64(p + SRESP_REQUEST_ID, resp->request_id);
     weave_put_u32(p + SRESP_STATUS, resp->status);
     weave_put_u16(p + SRESP_VERSION_MIN, resp->version_min);
     weave_put_u16(p + SRESP_VERSION_MAX, resp->version_max);
@@ -158,13 +171,11 @@ size_t weave_encode_error_response(uint8_t *buf, size_t cap, uint16_t version,
     if (resp->message.len > UINT16_MAX || !bytes_ok(&resp->message))
         return 0;
     uint64_t plen = (uint64_t)WEAVE_ERROR_FIXED_SIZE + resp->message.len;
-    size_t total = weave_message_size(plen, cap);
-    if (total == 0)
+    size_t total;
+    uint8_t *p = weave_put_start(buf, cap, version, WEAVE_MSG_ERROR, plen,
+                                 resp->request_id, &total);
+    if (p == NULL)
         return 0;
-
-    uint8_t *p = buf + WEAVE_HEADER_SIZE;
-    weave_put_header(buf, version, WEAVE_MSG_ERROR, (uint32_t)plen);
-    weave_put_u64(p + ERR_REQUEST_ID, resp->request_id);
     weave_put_u32(p + ERR_STATUS, resp->status);
     weave_put_u32(p + ERR_CODE, resp->code);
     put_string(p + ERR_MESSAGE, &resp->message);

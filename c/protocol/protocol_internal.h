@@ -50,6 +50,51 @@ int weave_decode_status_v2(const uint8_t *p, uint32_t plen, uint32_t at,
 uint64_t weave_status_v2_size(const struct weave_status_response *resp);
 void weave_put_status_v2(uint8_t *p, const struct weave_status_response *resp);
 
+/*
+ * The start every encoder shares: checks that a payload of payload_len
+ * bytes fits (weave_message_size), then writes the header and the payload's
+ * request_id. Returns the payload, with *total the whole message length,
+ * or NULL with buf untouched when it does not fit.
+ */
+uint8_t *weave_put_start(uint8_t *buf, size_t cap, uint16_t version,
+                         uint16_t msg_type, uint64_t payload_len,
+                         uint64_t request_id, size_t *total);
+
+/*
+ * A generate request of msg_type with its prompts back to back: the start
+ * (weave_put_start), then section 4's fields `shift` bytes after their GEN_*
+ * offsets (0 for 0x0001; OPT_SHIFT for 0x0005, whose flags and reserved the
+ * caller writes). Returns the payload or NULL, as weave_put_start.
+ */
+uint8_t *weave_put_generate(uint8_t *buf, size_t cap, uint16_t version,
+                            uint16_t msg_type, uint32_t shift,
+                            const struct weave_generate_request *req,
+                            size_t *total);
+
+/* The image fields of a generate or shared-memory response (IMG_* of
+ * layout.h), into the payload p. */
+void weave_put_image_fields(uint8_t *p, uint32_t status, uint32_t generation_ms,
+                            uint32_t width, uint32_t height, uint32_t channels);
+
+/*
+ * The start every response decoder shares: *id is the request_id when 8
+ * payload bytes are there (else 0); returns 0, or -1 (error 11 naming
+ * `what`) when plen is under the payload's fixed size `want`.
+ */
+int weave_response_start(const uint8_t *p, uint32_t plen, uint32_t want,
+                         const char *what, uint64_t *id,
+                         struct weave_error *err);
+
+/*
+ * Reads the image fields (IMG_* of layout.h) of a generate or shared-memory
+ * response and applies the rules the two share: status 200, both sides at
+ * least 1, 3 or 4 channels. Returns 0, or -1 (error 11 naming `what`).
+ */
+int weave_get_image_fields(const uint8_t *p, uint64_t id, const char *what,
+                           uint32_t *status, uint32_t *generation_ms,
+                           uint32_t *width, uint32_t *height,
+                           uint32_t *channels, struct weave_error *err);
+
 /* Writes a 16-byte header with reserved = 0. */
 void weave_put_header(uint8_t *buf, uint16_t version, uint16_t msg_type,
                       uint32_t payload_len);

@@ -28,6 +28,50 @@ static int is_response_type(uint16_t version, uint16_t msg_type)
     }
 }
 
+int weave_response_start(const uint8_t *p, uint32_t plen, uint32_t want,
+                         const char *what, uint64_t *id,
+                         struct weave_error *err)
+{
+    *id = weave_payload_request_id(p, plen, plen);
+    if (plen < want) {
+        weave_error_set(err, *id, WEAVE_ERR_MALFORMED,
+                        "%s payload is %u bytes, shorter than its %u-byte fixed part",
+                        what, (unsigned)plen, (unsigned)want);
+        return -1;
+    }
+    return 0;
+}
+
+int weave_get_image_fields(const uint8_t *p, uint64_t id, const char *what,
+                           uint32_t *status, uint32_t *generation_ms,
+                           uint32_t *width, uint32_t *height,
+                           uint32_t *channels, struct weave_error *err)
+{
+    *status = weave_get_u32(p + IMG_STATUS);
+    *generation_ms = weave_get_u32(p + IMG_GENERATION_MS);
+    *width = weave_get_u32(p + IMG_WIDTH);
+    *height = weave_get_u32(p + IMG_HEIGHT);
+    *channels = weave_get_u32(p + IMG_CHANNELS);
+    if (*status != WEAVE_STATUS_OK) {
+        weave_error_set(err, id, WEAVE_ERR_MALFORMED, "%s status is %u, not 200",
+                        what, (unsigned)*status);
+        return -1;
+    }
+    if (*width == 0 || *height == 0) {
+        weave_error_set(err, id, WEAVE_ERR_MALFORMED,
+                        "%s image is %ux%u; both sides must be at least 1",
+                        what, (unsigned)*width, (unsigned)*height);
+        return -1;
+    }
+    if (*channels != 3 && *channels != 4) {
+        weave_error_set(err, id, WEAVE_ERR_MALFORMED,
+                        "%s channels is %u; only 3 (RGB) and 4 (RGBA) exist",
+                        what, (unsigned)*channels);
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * width*height*channels as the 32-bit image_data_len must carry it.
  * Returns 0 and sets *out, or -1 when the product does not fit in 32 bits.
@@ -48,39 +92,16 @@ static int decode_generate(const uint8_t *p, uint32_t plen,
                            struct weave_generate_response *out,
                            struct weave_error *err)
 {
-    uint64_t id = plen >= 8 ? weave_get_u64(p) : 0;
-    if (plen < WEAVE_RESPONSE_FIXED_SIZE) {
-        weave_error_set(err, id, WEAVE_ERR_MALFORMED,
-                        "generate response payload is %u bytes, shorter than its %u-byte fixed part",
-                        (unsigned)plen, WEAVE_RESPONSE_FIXED_SIZE);
+    uint64_t id;
+    if (weave_response_start(p, plen, WEAVE_RESPONSE_FIXED_SIZE,
+                             "generate response", &id, err) != 0)
         return -1;
-    }
     out->request_id = id;
-    out->status = weave_get_u32(p + GRESP_STATUS);
-    out->generation_time_ms = weave_get_u32(p + GRESP_GENERATION_MS);
-    out->width = weave_get_u32(p + GRESP_WIDTH);
-    out->height = weave_get_u32(p + GRESP_HEIGHT);
-    out->channels = weave_get_u32(p + GRESP_CHANNELS);
     uint32_t n = weave_get_u32(p + GRESP_IMAGE_LEN);
-
-    if (out->status != WEAVE_STATUS_OK) {
-        weave_error_set(err, id, WEAVE_ERR_MALFORMED,
-                        "generate response status is %u, not 200",
-                        (unsigned)out->status);
+    if (weave_get_image_fields(p, id, "generate response", &out->status,
+                               &out->generation_time_ms, &out->width,
+                               &out->height, &out->channels, err) != 0)
         return -1;
-    }
-    if (out->width == 0 || out->height == 0) {
-        weave_error_set(err, id, WEAVE_ERR_MALFORMED,
-                        "generate response image is %ux%u; both sides must be at least 1",
-                        (unsigned)out->width, (unsigned)out->height);
-        return -1;
-    }
-    if (out->channels != 3 && out->channels != 4) {
-        weave_error_set(err, id, WEAVE_ERR_MALFORMED,
-                        "generate response channels is %u; only 3 (RGB) and 4 (RGBA) exist",
-                        (unsigned)out->channels);
-        return -1;
-    }
     uint32_t expect;
     if (image_len(out->width, out->height, out->channels, &expect) != 0) {
         weave_error_set(err, id, WEAVE_ERR_MALFORMED,
@@ -133,13 +154,10 @@ static int decode_status(const uint8_t *p, uint32_t plen, uint16_t version,
                          struct weave_status_response *out,
                          struct weave_error *err)
 {
-    uint64_t id = plen >= 8 ? weave_get_u64(p) : 0;
-    if (plen < WEAVE_STATUS_RESP_FIXED_SIZE) {
-        weave_error_set(err, id, WEAVE_ERR_MALFORMED,
-                        "status response payload is %u bytes, shorter than its %u-byte minimum",
-                        (unsigned)plen, WEAVE_STATUS_RESP_FIXED_SIZE);
+    uint64_t id;
+    if (weave_response_start(p, plen, WEAVE_STATUS_RESP_FIXED_SIZE,
+                             "status response", &id, err) != 0)
         return -1;
-    }
     out->request_id = id;
     out->status = weave_get_u32(p + SRESP_STATUS);
     out->version_min = weave_get_u16(p + SRESP_VERSION_MIN);
@@ -181,13 +199,10 @@ static int decode_error(const uint8_t *p, uint32_t plen,
                         struct weave_error_response *out,
                         struct weave_error *err)
 {
-    uint64_t id = plen >= 8 ? weave_get_u64(p) : 0;
-    if (plen < WEAVE_ERROR_FIXED_SIZE) {
-        weave_error_set(err, id, WEAVE_ERR_MALFORMED,
-                        "error payload is %u bytes, shorter than its %u-byte fixed part",
-                        (unsigned)plen, WEAVE_ERROR_FIXED_SIZE);
+    uint64_t id;
+    if (weave_response_start(p, plen, WEAVE_ERROR_FIXED_SIZE, "error", &id,
+                             err) != 0)
         return -1;
-    }
     out->request_id = id;
     out->status = weave_get_u32(p + ERR_STATUS); /* any status and code are accepted */
     out->code = weave_get_u32(p + ERR_CODE);

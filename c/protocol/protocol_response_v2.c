@@ -9,15 +9,6 @@
 #include "weave/protocol.h"
 #include "protocol/wire.h"
 
-static int too_short(const char *what, uint32_t plen, uint32_t want,
-                     uint64_t id, struct weave_error *err)
-{
-    weave_error_set(err, id, WEAVE_ERR_MALFORMED,
-                    "%s payload is %u bytes, shorter than its %u bytes",
-                    what, (unsigned)plen, (unsigned)want);
-    return -1;
-}
-
 /*
  * width*height*channels without overflow: width*height < 2^64 always; the
  * product with channels (<= 4 here) is checked against the bound first.
@@ -34,32 +25,17 @@ static int shm_size_ok(uint32_t w, uint32_t h, uint32_t c, uint64_t size)
 static int decode_shm(const uint8_t *p, uint32_t plen,
                       struct weave_shm_response *out, struct weave_error *err)
 {
-    uint64_t id = weave_payload_request_id(p, plen, plen);
-    if (plen < WEAVE_SHM_RESPONSE_SIZE)
-        return too_short("shared-memory response", plen, WEAVE_SHM_RESPONSE_SIZE, id, err);
+    uint64_t id;
+    if (weave_response_start(p, plen, WEAVE_SHM_RESPONSE_SIZE,
+                             "shared-memory response", &id, err) != 0)
+        return -1;
     out->request_id = id;
-    out->status = weave_get_u32(p + SHM_STATUS);
-    out->generation_time_ms = weave_get_u32(p + SHM_GENERATION_MS);
-    out->width = weave_get_u32(p + SHM_WIDTH);
-    out->height = weave_get_u32(p + SHM_HEIGHT);
-    out->channels = weave_get_u32(p + SHM_CHANNELS);
     out->image_size = weave_get_u64(p + SHM_IMAGE_SIZE);
     out->seed = weave_get_u64(p + SHM_SEED);
-
-    if (out->status != WEAVE_STATUS_OK) {
-        weave_error_set(err, id, WEAVE_ERR_MALFORMED,
-                        "shared-memory response status is %u, not 200",
-                        (unsigned)out->status);
+    if (weave_get_image_fields(p, id, "shared-memory response", &out->status,
+                               &out->generation_time_ms, &out->width,
+                               &out->height, &out->channels, err) != 0)
         return -1;
-    }
-    if (out->width == 0 || out->height == 0 ||
-        (out->channels != 3 && out->channels != 4)) {
-        weave_error_set(err, id, WEAVE_ERR_MALFORMED,
-                        "shared-memory image %ux%u with %u channels (sides >= 1, 3 or 4 channels)",
-                        (unsigned)out->width, (unsigned)out->height,
-                        (unsigned)out->channels);
-        return -1;
-    }
     if (!shm_size_ok(out->width, out->height, out->channels, out->image_size)) {
         weave_error_set(err, id, WEAVE_ERR_MALFORMED,
                         "image_size %llu is not %ux%ux%u, or over the %llu-byte limit",
@@ -74,9 +50,9 @@ static int decode_shm(const uint8_t *p, uint32_t plen,
 static int decode_queued(const uint8_t *p, uint32_t plen,
                          struct weave_queued *out, struct weave_error *err)
 {
-    uint64_t id = weave_payload_request_id(p, plen, plen);
-    if (plen < WEAVE_QUEUED_SIZE)
-        return too_short("queued", plen, WEAVE_QUEUED_SIZE, id, err);
+    uint64_t id;
+    if (weave_response_start(p, plen, WEAVE_QUEUED_SIZE, "queued", &id, err) != 0)
+        return -1;
     out->request_id = id;
     out->position = weave_get_u32(p + QUEUED_POSITION);
     out->queue_depth = weave_get_u32(p + QUEUED_DEPTH);
@@ -92,9 +68,9 @@ static int decode_queued(const uint8_t *p, uint32_t plen,
 static int decode_progress(const uint8_t *p, uint32_t plen,
                            struct weave_progress *out, struct weave_error *err)
 {
-    uint64_t id = weave_payload_request_id(p, plen, plen);
-    if (plen < WEAVE_PROGRESS_SIZE)
-        return too_short("progress", plen, WEAVE_PROGRESS_SIZE, id, err);
+    uint64_t id;
+    if (weave_response_start(p, plen, WEAVE_PROGRESS_SIZE, "progress", &id, err) != 0)
+        return -1;
     out->request_id = id;
     out->step = weave_get_u32(p + PROGRESS_STEP);
     out->steps = weave_get_u32(p + PROGRESS_STEPS);
@@ -111,9 +87,9 @@ static int decode_progress(const uint8_t *p, uint32_t plen,
 static int decode_heartbeat(const uint8_t *p, uint32_t plen,
                             struct weave_heartbeat *out, struct weave_error *err)
 {
-    uint64_t id = weave_payload_request_id(p, plen, plen);
-    if (plen < WEAVE_HEARTBEAT_SIZE)
-        return too_short("heartbeat", plen, WEAVE_HEARTBEAT_SIZE, id, err);
+    uint64_t id;
+    if (weave_response_start(p, plen, WEAVE_HEARTBEAT_SIZE, "heartbeat", &id, err) != 0)
+        return -1;
     out->request_id = id;
     out->phase = weave_get_u32(p + HEARTBEAT_PHASE);
     out->elapsed_ms = weave_get_u32(p + HEARTBEAT_ELAPSED_MS);

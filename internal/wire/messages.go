@@ -121,10 +121,7 @@ func NewStatusRequest(requestID uint64) StatusRequest {
 func (r StatusRequest) Msg() *Msg {
 	p := &Msg{}
 	p.U64("request_id", r.RequestID)
-	if len(r.Trailing) > 0 {
-		p.Add("bytes after the known fields (ignored)", r.Trailing)
-	}
-	return Frame(r.Header, p)
+	return Frame(r.Header, trailing(p, r.Trailing))
 }
 
 // GenerateResponse is a generate response (SPEC section 5).
@@ -145,13 +142,7 @@ type GenerateResponse struct {
 
 // Payload lays out the payload fields.
 func (r GenerateResponse) Payload() *Msg {
-	p := &Msg{}
-	p.U64("request_id", r.RequestID)
-	p.U32("status", r.Status)
-	p.U32("generation_time_ms", r.GenTimeMS)
-	p.U32("image_width", r.Width)
-	p.U32("image_height", r.Height)
-	p.U32("channels", r.Channels)
+	p := imageFields(r.RequestID, r.Status, r.GenTimeMS, r.Width, r.Height, r.Channels)
 	n := uint32(len(r.Image))
 	if r.ImageDataLen >= 0 {
 		n = uint32(r.ImageDataLen)
@@ -163,10 +154,7 @@ func (r GenerateResponse) Payload() *Msg {
 	if r.HasSeed {
 		p.U64("seed (extension)", r.Seed)
 	}
-	if len(r.Trailing) > 0 {
-		p.Add("bytes after the known fields (ignored)", r.Trailing)
-	}
-	return p
+	return trailing(p, r.Trailing)
 }
 
 // Msg is the whole message.
@@ -189,18 +177,8 @@ func (r ErrorReply) Payload() *Msg {
 	p.U64("request_id", r.RequestID)
 	p.U32("status", r.Status)
 	p.U32("error_code", r.Code)
-	n := uint16(len(r.Message))
-	if r.MsgLen >= 0 {
-		n = uint16(r.MsgLen)
-	}
-	p.U16("msg_len", n)
-	if len(r.Message) > 0 {
-		p.Add(fmt.Sprintf("message %q", r.Message), []byte(r.Message))
-	}
-	if len(r.Trailing) > 0 {
-		p.Add("bytes after the known fields (ignored)", r.Trailing)
-	}
-	return p
+	str16(p, "msg_len", "message", r.MsgLen, r.Message)
+	return trailing(p, r.Trailing)
 }
 
 // Msg is the whole message.
@@ -237,27 +215,47 @@ func (r StatusResponse) Payload() *Msg {
 	p.U32("connections_open", r.ConnsOpen)
 	p.U32("max_connections", r.MaxConns)
 	p.U32("queue_depth", r.QueueDepth)
-	bl := uint16(len(r.Backend))
-	if r.BackendLen >= 0 {
-		bl = uint16(r.BackendLen)
-	}
-	p.U16("backend_len", bl)
-	if len(r.Backend) > 0 {
-		p.Add(fmt.Sprintf("backend %q", r.Backend), []byte(r.Backend))
-	}
-	dl := uint16(len(r.DaemonVersion))
-	if r.DaemonVersionLen >= 0 {
-		dl = uint16(r.DaemonVersionLen)
-	}
-	p.U16("daemon_version_len", dl)
-	if len(r.DaemonVersion) > 0 {
-		p.Add(fmt.Sprintf("daemon_version %q", r.DaemonVersion), []byte(r.DaemonVersion))
-	}
-	if len(r.Trailing) > 0 {
-		p.Add("bytes after the known fields (ignored)", r.Trailing)
-	}
-	return p
+	str16(p, "backend_len", "backend", r.BackendLen, r.Backend)
+	str16(p, "daemon_version_len", "daemon_version", r.DaemonVersionLen, r.DaemonVersion)
+	return trailing(p, r.Trailing)
 }
 
 // Msg is the whole message.
 func (r StatusResponse) Msg() *Msg { return Frame(r.Header, r.Payload()) }
+
+// The field runs that several messages share.
+
+// trailing appends the bytes after the known fields, if any.
+func trailing(p *Msg, b []byte) *Msg {
+	if len(b) > 0 {
+		p.Add("bytes after the known fields (ignored)", b)
+	}
+	return p
+}
+
+// str16 appends a string with its u16 length field lenName: n when n >= 0,
+// else len(s) (so a test can make them disagree), then s, if not empty, as
+// the field `name "s"`.
+func str16(p *Msg, lenName, name string, n int64, s string) {
+	l := uint16(len(s))
+	if n >= 0 {
+		l = uint16(n)
+	}
+	p.U16(lenName, l)
+	if len(s) > 0 {
+		p.Add(fmt.Sprintf("%s %q", name, s), []byte(s))
+	}
+}
+
+// imageFields is request_id and the image fields that the generate
+// response (section 5) and the shared-memory response (11.4) share.
+func imageFields(id uint64, status, genTimeMS, width, height, channels uint32) *Msg {
+	p := &Msg{}
+	p.U64("request_id", id)
+	p.U32("status", status)
+	p.U32("generation_time_ms", genTimeMS)
+	p.U32("image_width", width)
+	p.U32("image_height", height)
+	p.U32("channels", channels)
+	return p
+}

@@ -144,14 +144,6 @@ func NewHeaderV2(msgType uint16) Header {
 	return h
 }
 
-// trailing appends the bytes after the known fields, if any.
-func trailing(p *Msg, b []byte) *Msg {
-	if len(b) > 0 {
-		p.Add("bytes after the known fields (ignored)", b)
-	}
-	return p
-}
-
 // GenerateOptionsRequest is a generate request with options (0x0005, SPEC
 // 11.2): section 4's request with flags and reserved after request_id. The
 // embedded request's Header is the message's.
@@ -194,13 +186,7 @@ type SHMGenerateResponse struct {
 
 // Payload lays out the payload fields.
 func (r SHMGenerateResponse) Payload() *Msg {
-	p := &Msg{}
-	p.U64("request_id", r.RequestID)
-	p.U32("status", r.Status)
-	p.U32("generation_time_ms", r.GenTimeMS)
-	p.U32("image_width", r.Width)
-	p.U32("image_height", r.Height)
-	p.U32("channels", r.Channels)
+	p := imageFields(r.RequestID, r.Status, r.GenTimeMS, r.Width, r.Height, r.Channels)
 	p.U64("image_size", r.ImageSize)
 	p.U64("seed", r.Seed)
 	return trailing(p, r.Trailing)
@@ -208,6 +194,23 @@ func (r SHMGenerateResponse) Payload() *Msg {
 
 // Msg is the whole message.
 func (r SHMGenerateResponse) Msg() *Msg { return Frame(r.Header, r.Payload()) }
+
+// u32Field is one named u32 of a progress message.
+type u32Field struct {
+	name string
+	v    uint32
+}
+
+// eventPayload is the payload of the three progress messages (SPEC 11.3):
+// request_id, the u32 fields, then the trailing bytes.
+func eventPayload(id uint64, tail []byte, fields ...u32Field) *Msg {
+	p := &Msg{}
+	p.U64("request_id", id)
+	for _, f := range fields {
+		p.U32(f.name, f.v)
+	}
+	return trailing(p, tail)
+}
 
 // Queued is a queued message (0x0010, SPEC 11.3).
 type Queued struct {
@@ -220,11 +223,7 @@ type Queued struct {
 
 // Payload lays out the payload fields.
 func (q Queued) Payload() *Msg {
-	p := &Msg{}
-	p.U64("request_id", q.RequestID)
-	p.U32("position", q.Position)
-	p.U32("queue_depth", q.QueueDepth)
-	return trailing(p, q.Trailing)
+	return eventPayload(q.RequestID, q.Trailing, u32Field{"position", q.Position}, u32Field{"queue_depth", q.QueueDepth})
 }
 
 // Msg is the whole message.
@@ -242,12 +241,8 @@ type Progress struct {
 
 // Payload lays out the payload fields.
 func (g Progress) Payload() *Msg {
-	p := &Msg{}
-	p.U64("request_id", g.RequestID)
-	p.U32("step", g.Step)
-	p.U32("steps", g.Steps)
-	p.U32("elapsed_ms", g.ElapsedMS)
-	return trailing(p, g.Trailing)
+	return eventPayload(g.RequestID, g.Trailing, u32Field{"step", g.Step}, u32Field{"steps", g.Steps},
+		u32Field{"elapsed_ms", g.ElapsedMS})
 }
 
 // Msg is the whole message.
@@ -264,11 +259,7 @@ type Heartbeat struct {
 
 // Payload lays out the payload fields.
 func (h Heartbeat) Payload() *Msg {
-	p := &Msg{}
-	p.U64("request_id", h.RequestID)
-	p.U32("phase", h.Phase)
-	p.U32("elapsed_ms", h.ElapsedMS)
-	return trailing(p, h.Trailing)
+	return eventPayload(h.RequestID, h.Trailing, u32Field{"phase", h.Phase}, u32Field{"elapsed_ms", h.ElapsedMS})
 }
 
 // Msg is the whole message.
@@ -300,14 +291,7 @@ func (r StatusResponseV2) Payload() *Msg {
 	p.U32("worker_pid", r.WorkerPID)
 	p.U32("worker_restarts", r.WorkerRestarts)
 	p.U32("jobs_running", r.JobsRunning)
-	n := uint16(len(r.LastCrash))
-	if r.LastCrashLen >= 0 {
-		n = uint16(r.LastCrashLen)
-	}
-	p.U16("last_crash_len", n)
-	if len(r.LastCrash) > 0 {
-		p.Add(fmt.Sprintf("last_crash %q", r.LastCrash), []byte(r.LastCrash))
-	}
+	str16(p, "last_crash_len", "last_crash", r.LastCrashLen, r.LastCrash)
 	return trailing(p, r.Trailing)
 }
 

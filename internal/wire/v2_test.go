@@ -95,14 +95,7 @@ func TestEncodeKnownV2Messages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.vec, func(t *testing.T) {
-			want := unhex(t, tt.want)
-			got := tt.m.Bytes()
-			if !bytes.Equal(got, want) {
-				t.Fatalf("got  %x\nwant %x", got, want)
-			}
-			if tt.m.Size() != len(want) {
-				t.Fatalf("Size() %d, want %d", tt.m.Size(), len(want))
-			}
+			want := checkKnown(t, tt.m, tt.want)
 			if file := vecBytes(t, tt.vec); !bytes.Equal(file, want) {
 				t.Fatalf("%s holds %x\nthe SPEC says  %x", tt.vec, file, want)
 			}
@@ -121,11 +114,7 @@ func TestV2Offsets(t *testing.T) {
 	st := exampleStatusV2()
 	x := StatusV2X(len(st.Backend), len(st.DaemonVersion))
 	stp := st.Payload()
-	tests := []struct {
-		msg   *Msg
-		field string
-		off   int
-	}{
+	tests := []offsetCase{
 		{opt, "request_id", OptReqRequestID},
 		{opt, "flags (0x00000002)", OptReqFlags},
 		{opt, "reserved", OptReqReserved},
@@ -169,21 +158,9 @@ func TestV2Offsets(t *testing.T) {
 		{stp, "last_crash_len", x + StatusV2LastCrashLen},
 		{stp, `last_crash "backend crashed (SIGSEGV)"`, x + StatusV2FixedSize},
 	}
-	for _, tt := range tests {
-		got, ok := tt.msg.Offset(tt.field)
-		if !ok {
-			t.Errorf("no field %q", tt.field)
-			continue
-		}
-		if got != tt.off {
-			t.Errorf("%s at %d, the constant says %d", tt.field, got, tt.off)
-		}
-	}
+	checkOffsets(t, tests)
 	emptyStatus := StatusResponseV2{StatusResponse: StatusResponse{BackendLen: -1, DaemonVersionLen: -1}, LastCrashLen: -1}
-	sizes := []struct {
-		name      string
-		got, want int
-	}{
+	sizes := []sizeCase{
 		{"0x0005 fixed part", GenerateOptionsRequest{}.Payload().Size(), OptReqFixedSize},
 		{"0x0005 fixed part is section 4's plus the shift", OptReqFixedSize - GenReqFixedSize, OptReqShift},
 		{"0x0006", shm.Size(), SHMRespSize},
@@ -195,11 +172,7 @@ func TestV2Offsets(t *testing.T) {
 		{"whole version-2 status payload", stp.Size(), x + StatusV2FixedSize + len(st.LastCrash)},
 		{"0x0005 prompt slot stride", OptReqClipGOff - OptReqClipLOff, OptReqSlotStride},
 	}
-	for _, s := range sizes {
-		if s.got != s.want {
-			t.Errorf("%s: %d bytes, constant %d", s.name, s.got, s.want)
-		}
-	}
+	checkSizes(t, sizes)
 }
 
 // TestV2HeaderAndTrailing: NewHeaderV2 is NewHeader with version 2, and

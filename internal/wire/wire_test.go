@@ -69,18 +69,60 @@ func TestEncodeKnownMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := unhex(t, tt.want)
-			got := tt.m.Bytes()
-			if !bytes.Equal(got, want) {
-				t.Fatalf("got  %x\nwant %x", got, want)
-			}
-			if tt.m.Size() != len(want) {
-				t.Fatalf("Size() %d, want %d", tt.m.Size(), len(want))
-			}
+			checkKnown(t, tt.m, tt.want)
 		})
 	}
 	if n := exampleRequest().Msg().Size(); n != 118 {
 		t.Fatalf("the worked example is %d bytes, want 118", n)
+	}
+}
+
+// checkKnown: m is, byte for byte, the hex want (spaces for readability).
+func checkKnown(t *testing.T, m *Msg, want string) []byte {
+	t.Helper()
+	w := unhex(t, want)
+	if got := m.Bytes(); !bytes.Equal(got, w) {
+		t.Fatalf("got  %x\nwant %x", got, w)
+	}
+	if m.Size() != len(w) {
+		t.Fatalf("Size() %d, want %d", m.Size(), len(w))
+	}
+	return w
+}
+
+// offsetCase: the field of msg starts at off.
+type offsetCase struct {
+	msg   *Msg
+	field string
+	off   int
+}
+
+func checkOffsets(t *testing.T, tests []offsetCase) {
+	t.Helper()
+	for _, tt := range tests {
+		got, ok := tt.msg.Offset(tt.field)
+		if !ok {
+			t.Errorf("no field %q", tt.field)
+			continue
+		}
+		if got != tt.off {
+			t.Errorf("%s at %d, the constant says %d", tt.field, got, tt.off)
+		}
+	}
+}
+
+// sizeCase: a size the builders make (got) against its constant.
+type sizeCase struct {
+	name      string
+	got, want int
+}
+
+func checkSizes(t *testing.T, sizes []sizeCase) {
+	t.Helper()
+	for _, s := range sizes {
+		if s.got != s.want {
+			t.Errorf("%s: %d bytes, constant %d", s.name, s.got, s.want)
+		}
 	}
 }
 
@@ -91,11 +133,7 @@ func TestOffsets(t *testing.T) {
 	gen := GenerateResponse{Header: NewHeader(TypeGenerateResponse), ImageDataLen: -1, Image: []byte{1}, HasSeed: true}
 	er := ErrorReply{Header: NewHeader(TypeError), MsgLen: -1, Message: "m"}
 	st := StatusResponse{Header: NewHeader(TypeStatusResponse), BackendLen: -1, DaemonVersionLen: -1}
-	tests := []struct {
-		msg   *Msg
-		field string
-		off   int
-	}{
+	tests := []offsetCase{
 		{req.Msg(), "header magic", OffMagic},
 		{req.Msg(), "header version", OffVersion},
 		{req.Msg(), "header msg_type", OffType},
@@ -141,20 +179,8 @@ func TestOffsets(t *testing.T) {
 		{st.Payload(), "queue_depth", StatusRespQueueDepth},
 		{st.Payload(), "backend_len", StatusRespBackendLen},
 	}
-	for _, tt := range tests {
-		got, ok := tt.msg.Offset(tt.field)
-		if !ok {
-			t.Errorf("no field %q", tt.field)
-			continue
-		}
-		if got != tt.off {
-			t.Errorf("%s at %d, the constant says %d", tt.field, got, tt.off)
-		}
-	}
-	sizes := []struct {
-		name      string
-		got, want int
-	}{
+	checkOffsets(t, tests)
+	sizes := []sizeCase{
 		{"generate request fixed part", GenerateRequest{}.Payload().Size(), GenReqFixedSize},
 		{"generate response fixed part", GenerateResponse{ImageDataLen: -1}.Payload().Size(), GenRespFixedSize},
 		{"error reply fixed part", ErrorReply{MsgLen: -1}.Payload().Size(), ErrRespFixedSize},
@@ -163,11 +189,7 @@ func TestOffsets(t *testing.T) {
 		{"header", Frame(NewHeader(0), &Msg{}).Size(), HeaderSize},
 		{"prompt slot stride", GenReqClipGOff - GenReqClipLOff, GenReqSlotStride},
 	}
-	for _, s := range sizes {
-		if s.got != s.want {
-			t.Errorf("%s: %d bytes, constant %d", s.name, s.got, s.want)
-		}
-	}
+	checkSizes(t, sizes)
 }
 
 func TestParseHeader(t *testing.T) {

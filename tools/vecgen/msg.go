@@ -131,16 +131,21 @@ func genRespFields(r genResp) []kv {
 	if r.HasSeed {
 		seed = num(r.Seed)
 	}
+	return append(imageFields(r.Header, r.RequestID, r.Status, r.GenTimeMS, r.Width, r.Height, r.Channels),
+		kv{"image_hex", hexOf(r.Image)}, kv{"seed", seed})
+}
+
+// imageFields is the decoded form of the fields up to channels that the
+// generate response and the shared-memory response (0x0006) share.
+func imageFields(h hdr, id uint64, status, genTimeMS, width, height, channels uint32) []kv {
 	return []kv{
-		{"version", dec(uint64(r.Header.Version))},
-		{"request_id", num(r.RequestID)},
-		{"status", dec(uint64(r.Status))},
-		{"generation_time_ms", dec(uint64(r.GenTimeMS))},
-		{"width", dec(uint64(r.Width))},
-		{"height", dec(uint64(r.Height))},
-		{"channels", dec(uint64(r.Channels))},
-		{"image_hex", hexOf(r.Image)},
-		{"seed", seed},
+		{"version", dec(uint64(h.Version))},
+		{"request_id", num(id)},
+		{"status", dec(uint64(status))},
+		{"generation_time_ms", dec(uint64(genTimeMS))},
+		{"width", dec(uint64(width))},
+		{"height", dec(uint64(height))},
+		{"channels", dec(uint64(channels))},
 	}
 }
 

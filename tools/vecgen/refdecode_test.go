@@ -248,12 +248,25 @@ func refEncode(v *vecfile.Vector) ([]byte, error) {
 		}
 		return s
 	}
-	var p []byte
+	t, p, ok := refPayload(v.Type, num, hx, str)
+	if !ok {
+		return nil, fmt.Errorf("no encoder for %q", v.Type)
+	}
+	out := be.AppendUint32(nil, 0x57455645)
+	out = be.AppendUint16(out, uint16(num("version")))
+	out = be.AppendUint16(out, t)
+	out = be.AppendUint32(out, uint32(len(p)))
+	out = be.AppendUint32(out, 0)
+	return append(out, p...), nil
+}
+
+// refPayload is the canonical payload of a vector type and its msg_type;
+// ok is false for a type it does not know.
+func refPayload(typ string, num func(string) uint64, hx func(string) []byte, str func(string) string) (t uint16, p []byte, ok bool) {
 	p64 := func(x uint64) { p = be.AppendUint64(p, x) }
 	p32 := func(x uint64) { p = be.AppendUint32(p, uint32(x)) }
 	p16 := func(x uint64) { p = be.AppendUint16(p, uint16(x)) }
-	var t uint16
-	switch v.Type {
+	switch typ {
 	case "generate_request":
 		t = 1
 		l, g, t5 := hx("clip_l_hex"), hx("clip_g_hex"), hx("t5_hex")
@@ -299,29 +312,18 @@ func refEncode(v *vecfile.Vector) ([]byte, error) {
 		p32(num("connections_open"))
 		p32(num("max_connections"))
 		p32(num("queue_depth"))
-		p16(uint64(len(str("backend"))))
-		p = append(p, str("backend")...)
-		p16(uint64(len(str("daemon_version"))))
-		p = append(p, str("daemon_version")...)
+		p = refStr16(p, str("backend"))
+		p = refStr16(p, str("daemon_version"))
 	case "error":
 		t = 0xFF
 		p64(num("request_id"))
 		p32(num("status"))
 		p32(num("code"))
-		p16(uint64(len(str("message"))))
-		p = append(p, str("message")...)
+		p = refStr16(p, str("message"))
 	default:
-		var ok bool
-		if t, p, ok = refEncodeV2(v.Type, num, hx, str); !ok {
-			return nil, fmt.Errorf("no encoder for %q", v.Type)
-		}
+		return refEncodeV2(typ, num, hx, str)
 	}
-	out := be.AppendUint32(nil, 0x57455645)
-	out = be.AppendUint16(out, uint16(num("version")))
-	out = be.AppendUint16(out, t)
-	out = be.AppendUint32(out, uint32(len(p)))
-	out = be.AppendUint32(out, 0)
-	return append(out, p...), nil
+	return t, p, true
 }
 
 func TestVectorsAgreeWithReferenceDecoder(t *testing.T) {
@@ -376,4 +378,9 @@ func TestVectorsAgreeWithReferenceDecoder(t *testing.T) {
 			t.Errorf("%s: canonical re-encoding equal=%v, but roundtrip=%v", v.Name, same, v.Roundtrip)
 		}
 	}
+}
+
+// refStr16 appends s with its u16 length.
+func refStr16(p []byte, s string) []byte {
+	return append(be.AppendUint16(p, uint16(len(s))), s...)
 }

@@ -105,7 +105,9 @@ func refStatusV2(x []byte, out refOut) refOut {
 	return out
 }
 
-// refEncodeV2 is refEncode for the version-2 types: the type and payload.
+// refEncodeV2 is refPayload for the version-2 types; 0x0005 and the
+// version-2 status response are built on the version-1 payloads they
+// extend.
 func refEncodeV2(typ string, num func(string) uint64, hx func(string) []byte, str func(string) string) (uint16, []byte, bool) {
 	var p []byte
 	p64 := func(x uint64) { p = be.AppendUint64(p, x) }
@@ -113,22 +115,12 @@ func refEncodeV2(typ string, num func(string) uint64, hx func(string) []byte, st
 	p16 := func(x uint64) { p = be.AppendUint16(p, uint16(x)) }
 	switch typ {
 	case "generate_request_options":
-		l, g, t5 := hx("clip_l_hex"), hx("clip_g_hex"), hx("t5_hex")
-		p64(num("request_id"))
+		// Section 4's payload with flags and reserved after request_id.
+		_, g, _ := refPayload("generate_request", num, hx, str)
+		p = append(p, g[:8]...)
 		p32(num("flags"))
 		p32(0)
-		for _, k := range []string{"model_id", "width", "height", "steps", "cfg_bits"} {
-			p32(num(k))
-		}
-		p64(num("seed"))
-		p32(0)
-		p32(uint64(len(l)))
-		p32(uint64(len(l)))
-		p32(uint64(len(g)))
-		p32(uint64(len(l) + len(g)))
-		p32(uint64(len(t5)))
-		p = append(append(append(p, l...), g...), t5...)
-		return 5, p, true
+		return 5, append(p, g[8:]...), true
 	case "shm_generate_response":
 		p64(num("request_id"))
 		for _, k := range []string{"status", "generation_time_ms", "width", "height", "channels"} {
@@ -154,28 +146,15 @@ func refEncodeV2(typ string, num func(string) uint64, hx func(string) []byte, st
 		p32(num("elapsed_ms"))
 		return 0x12, p, true
 	case "status_response_v2":
-		p64(num("request_id"))
-		p32(num("status"))
-		p16(num("version_min"))
-		p16(num("version_max"))
-		p64(num("uptime_ms"))
-		p64(num("requests_served"))
-		p32(num("connections_open"))
-		p32(num("max_connections"))
-		p32(num("queue_depth"))
-		for _, k := range []string{"backend", "daemon_version"} {
-			p16(uint64(len(str(k))))
-			p = append(p, str(k)...)
-		}
+		// Section 7's payload, then 11.6's fields.
+		_, p, _ = refPayload("status_response", num, hx, str)
 		p32(num("daemon_pid"))
 		p32(num("features"))
 		p16(num("backend_state"))
 		p32(num("worker_pid"))
 		p32(num("worker_restarts"))
 		p32(num("jobs_running"))
-		p16(uint64(len(str("last_crash"))))
-		p = append(p, str("last_crash")...)
-		return 4, p, true
+		return 4, refStr16(p, str("last_crash")), true
 	}
 	return 0, nil, false
 }

@@ -68,17 +68,8 @@ func newSHMResp(w, h, c uint32) shmResp {
 }
 
 func shmRespFields(r shmResp) []kv {
-	return []kv{
-		{"version", dec(uint64(r.Header.Version))},
-		{"request_id", num(r.RequestID)},
-		{"status", dec(uint64(r.Status))},
-		{"generation_time_ms", dec(uint64(r.GenTimeMS))},
-		{"width", dec(uint64(r.Width))},
-		{"height", dec(uint64(r.Height))},
-		{"channels", dec(uint64(r.Channels))},
-		{"image_size", num(r.ImageSize)},
-		{"seed", num(r.Seed)},
-	}
+	return append(imageFields(r.Header, r.RequestID, r.Status, r.GenTimeMS, r.Width, r.Height, r.Channels),
+		kv{"image_size", num(r.ImageSize)}, kv{"seed", num(r.Seed)})
 }
 
 func queued(position, depth uint32) wire.Queued {
@@ -610,11 +601,17 @@ func v2ResponseErrorVectors() []vector {
 			"0x0006 image size over 2^30: "+b.name, r.Msg())
 	}
 
-	// 0x0010 queued.
-	for _, n := range []int{15, 12, 8, 0} {
-		bad(fmt.Sprintf("resp_v2_err_queued_payload_%d", n), fmt.Sprintf("queued whose payload_len is %d (< 16): error 11.", n),
-			fmt.Sprintf("queued payload of %d bytes", n), frame(v2Hdr(typeQueued), queued(1, 1).Payload().Cut(n)))
+	// shortEvent: the progress message typ (payload p, size bytes) whose
+	// payload_len is each of cuts.
+	shortEvent := func(typ string, h hdr, p *msg, size int, cuts ...int) {
+		for _, n := range cuts {
+			bad(fmt.Sprintf("resp_v2_err_%s_payload_%d", typ, n), fmt.Sprintf("%s whose payload_len is %d (< %d): error 11.", typ, n, size),
+				fmt.Sprintf("%s payload of %d bytes", typ, n), frame(h, p.Cut(n)))
+		}
 	}
+
+	// 0x0010 queued.
+	shortEvent("queued", v2Hdr(typeQueued), queued(1, 1).Payload(), wire.QueuedSize, 15, 12, 8, 0)
 	for _, q := range [][2]uint32{{0, 1}, {0, 0}, {2, 1}, {1, 0}} {
 		bad(fmt.Sprintf("resp_v2_err_queued_%d_of_%d", q[0], q[1]),
 			fmt.Sprintf("queued position %d, queue_depth %d: position must be 1..queue_depth: error 11.", q[0], q[1]),
@@ -624,10 +621,7 @@ func v2ResponseErrorVectors() []vector {
 		"queued truncated", queued(1, 1).Msg().Cut(31))
 
 	// 0x0011 progress.
-	for _, n := range []int{19, 16, 8, 0} {
-		bad(fmt.Sprintf("resp_v2_err_progress_payload_%d", n), fmt.Sprintf("progress whose payload_len is %d (< 20): error 11.", n),
-			fmt.Sprintf("progress payload of %d bytes", n), frame(v2Hdr(typeProgress), progress(1, 28, 10).Payload().Cut(n)))
-	}
+	shortEvent("progress", v2Hdr(typeProgress), progress(1, 28, 10).Payload(), wire.ProgressSize, 19, 16, 8, 0)
 	for _, s := range [][2]uint32{{0, 28}, {29, 28}, {0, 0}, {1, 0}, {0xFFFFFFFF, 1}} {
 		bad(fmt.Sprintf("resp_v2_err_progress_step_%d_of_%d", s[0], s[1]),
 			fmt.Sprintf("progress step %d of steps %d: steps must be >= 1 and step 1..steps: error 11.", s[0], s[1]),
@@ -635,10 +629,7 @@ func v2ResponseErrorVectors() []vector {
 	}
 
 	// 0x0012 heartbeat.
-	for _, n := range []int{15, 12, 8, 0} {
-		bad(fmt.Sprintf("resp_v2_err_heartbeat_payload_%d", n), fmt.Sprintf("heartbeat whose payload_len is %d (< 16): error 11.", n),
-			fmt.Sprintf("heartbeat payload of %d bytes", n), frame(v2Hdr(typeHeartbeat), heartbeat(1, 10).Payload().Cut(n)))
-	}
+	shortEvent("heartbeat", v2Hdr(typeHeartbeat), heartbeat(1, 10).Payload(), wire.HeartbeatSize, 15, 12, 8, 0)
 	for _, ph := range []uint32{0, 3, 0xFFFFFFFF} {
 		bad(fmt.Sprintf("resp_v2_err_heartbeat_phase_%d", ph),
 			fmt.Sprintf("heartbeat phase %d (only 1 queued and 2 running exist): error 11.", ph),

@@ -14,21 +14,8 @@
 #include "weave/protocol.h"
 #include "protocol/utf8.h"
 #include "protocol/wire.h"
+#include "unit.h"
 
-/* ---- a very small test harness ----------------------------------------- */
-
-static int case_failures; /* failures in the current case */
-
-static void check_at(int ok, const char *file, int line, const char *expr)
-{
-    if (ok)
-        return;
-    if (case_failures++ == 0)
-        printf("\n");
-    printf("    %s:%d: check failed: %s\n", file, line, expr);
-}
-
-#define CHECK(cond) check_at((cond) ? 1 : 0, __FILE__, __LINE__, #cond)
 
 /* The worked example of SPEC section 4: 118 bytes, "a cat in space". */
 static const uint8_t EXAMPLE[118] = {
@@ -761,10 +748,6 @@ static void test_status_and_error_responses(void)
 
 /* ---- driver ----------------------------------------------------------------- */
 
-struct test_case {
-    const char *name;
-    void (*fn)(void);
-};
 
 /* The request-header rules a daemon applies while a request arrives. */
 static void test_request_header_rules(void)
@@ -810,7 +793,7 @@ static void test_request_header_rules(void)
     CHECK(weave_request_echo_id(&h, id, 8) == 0);
 }
 
-static const struct test_case CASES[] = {
+static const struct unit_case CASES[] = {
     {"error_code_tables", test_error_code_tables},
     {"request_header_rules", test_request_header_rules},
     {"error_set", test_error_set},
@@ -831,19 +814,5 @@ static const struct test_case CASES[] = {
 
 int main(void)
 {
-    int passed = 0, failed = 0;
-    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
-        case_failures = 0;
-        printf("%s ...", CASES[i].name);
-        CASES[i].fn();
-        if (case_failures == 0) {
-            printf(" PASS\n");
-            passed++;
-        } else {
-            printf("  FAIL %s (%d checks)\n", CASES[i].name, case_failures);
-            failed++;
-        }
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return unit_run(CASES, sizeof CASES / sizeof CASES[0]);
 }

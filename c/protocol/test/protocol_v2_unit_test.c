@@ -11,19 +11,8 @@
 
 #include "weave/protocol.h"
 #include "protocol/wire.h"
+#include "unit.h"
 
-static int case_failures;
-
-static void check_at(int ok, const char *file, int line, const char *expr)
-{
-    if (ok)
-        return;
-    if (case_failures++ == 0)
-        printf("\n");
-    printf("    %s:%d: check failed: %s\n", file, line, expr);
-}
-
-#define CHECK(cond) check_at((cond) ? 1 : 0, __FILE__, __LINE__, #cond)
 
 #define BYTES(s) ((struct weave_bytes){(const uint8_t *)(s), (uint32_t)strlen(s)})
 
@@ -233,10 +222,7 @@ static void test_encode_dispatch(void)
     CHECK(weave_encode_response(buf, sizeof buf, &rs) == WEAVE_HEADER_SIZE + WEAVE_HEARTBEAT_SIZE);
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} CASES[] = {
+static const struct unit_case CASES[] = {
     {"served_versions_stay_1", test_served_versions_stay_1},
     {"options_roundtrip_and_layout", test_options_roundtrip_and_layout},
     {"events_roundtrip", test_events_roundtrip},
@@ -247,19 +233,5 @@ static const struct {
 
 int main(void)
 {
-    int passed = 0, failed = 0;
-    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
-        case_failures = 0;
-        printf("%s ...", CASES[i].name);
-        CASES[i].fn();
-        if (case_failures == 0) {
-            printf(" PASS\n");
-            passed++;
-        } else {
-            printf("  FAIL %s (%d checks)\n", CASES[i].name, case_failures);
-            failed++;
-        }
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return unit_run(CASES, sizeof CASES / sizeof CASES[0]);
 }

@@ -182,16 +182,23 @@ static void check_seed(struct check *c, int has_seed, uint64_t seed)
         expect_u64(c, "seed", seed);
 }
 
+/* The fields the generate and shared-memory responses share (the type
+ * first). */
+#define EXPECT_IMAGE_FIELDS(c, type, r)                                \
+    do {                                                               \
+        expect_type((c), (type));                                      \
+        expect_u64((c), "request_id", (r)->request_id);                \
+        expect_u64((c), "status", (r)->status);                        \
+        expect_u64((c), "generation_time_ms", (r)->generation_time_ms); \
+        expect_u64((c), "width", (r)->width);                          \
+        expect_u64((c), "height", (r)->height);                        \
+        expect_u64((c), "channels", (r)->channels);                    \
+    } while (0)
+
 static void check_generate_response(struct check *c,
                                     const struct weave_generate_response *g)
 {
-    expect_type(c, "generate_response");
-    expect_u64(c, "request_id", g->request_id);
-    expect_u64(c, "status", g->status);
-    expect_u64(c, "generation_time_ms", g->generation_time_ms);
-    expect_u64(c, "width", g->width);
-    expect_u64(c, "height", g->height);
-    expect_u64(c, "channels", g->channels);
+    EXPECT_IMAGE_FIELDS(c, "generate_response", g);
     expect_hex(c, "image_hex", &g->image);
     check_seed(c, g->has_seed, g->seed);
 }
@@ -224,13 +231,7 @@ static void check_status_response(struct check *c, uint16_t version,
 
 static void check_shm_response(struct check *c, const struct weave_shm_response *s)
 {
-    expect_type(c, "shm_generate_response");
-    expect_u64(c, "request_id", s->request_id);
-    expect_u64(c, "status", s->status);
-    expect_u64(c, "generation_time_ms", s->generation_time_ms);
-    expect_u64(c, "width", s->width);
-    expect_u64(c, "height", s->height);
-    expect_u64(c, "channels", s->channels);
+    EXPECT_IMAGE_FIELDS(c, "shm_generate_response", s);
     expect_u64(c, "image_size", s->image_size);
     expect_u64(c, "seed", s->seed);
 }
