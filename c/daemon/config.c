@@ -17,6 +17,9 @@ void weave_config_defaults(struct weave_config *cfg)
     cfg->write_timeout_ms = WEAVE_DEFAULT_WRITE_TIMEOUT_MS;
     cfg->max_connections = WEAVE_DEFAULT_MAX_CONNECTIONS;
     cfg->shutdown_timeout_ms = WEAVE_DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    cfg->generation_timeout_ms = WEAVE_DEFAULT_GENERATION_TIMEOUT_MS_CFG;
+    cfg->keep_alive_ms = WEAVE_DEFAULT_KEEP_ALIVE_MS_CFG;
+    cfg->step_delay_ms = 0;
 }
 
 /* Strict decimal: digits only (no sign, space or suffix), within [lo, hi]. */
@@ -52,6 +55,10 @@ static const struct num_flag num_flags[] = {
      offsetof(struct weave_config, max_connections)},
     {"--shutdown-timeout-ms", 0, WEAVE_MAX_TIMEOUT_MS,
      offsetof(struct weave_config, shutdown_timeout_ms)},
+    {"--generation-timeout-ms", 0, WEAVE_MAX_TIMEOUT_MS,
+     offsetof(struct weave_config, generation_timeout_ms)},
+    {"--step-delay-ms", 0, WEAVE_MAX_STEP_DELAY_MS,
+     offsetof(struct weave_config, step_delay_ms)},
 };
 
 /*
@@ -103,6 +110,21 @@ static int parse_one(struct weave_config *cfg, int *i, int argc,
                               "invalid --log-level '%s' (want debug, info, warn or error)",
                               value);
         *level_from_flag = 1;
+        return 0;
+    }
+    r = flag_value(arg, "--keep-alive-ms", i, argc, argv, &value);
+    if (r < 0)
+        return weave_errf(err, errlen, -1, "option --keep-alive-ms needs a value");
+    if (r > 0) {
+        uint32_t v;
+        if (value != NULL && strcmp(value, "-1") == 0)
+            cfg->keep_alive_ms = -1;
+        else if (parse_u32(value, 0, WEAVE_MAX_TIMEOUT_MS, &v) == 0)
+            cfg->keep_alive_ms = v;
+        else
+            return weave_errf(err, errlen, -1, "invalid --keep-alive-ms '%s' (want "
+                              "-1 or an integer 0..%u)", value,
+                              (unsigned)WEAVE_MAX_TIMEOUT_MS);
         return 0;
     }
     for (size_t k = 0; k < sizeof num_flags / sizeof num_flags[0]; k++) {
@@ -169,6 +191,16 @@ void weave_config_usage(FILE *out)
 "                            'server busy' (default %u, max %u)\n"
 "  --shutdown-timeout-ms=N   after SIGTERM/SIGINT, time left for the job in\n"
 "                            progress and its reply (default %u)\n"
+"  --generation-timeout-ms=N watchdog: a job running longer is answered\n"
+"                            500/10 and its worker process killed and\n"
+"                            replaced (default %u, 0 = off)\n"
+"  --keep-alive-ms=N         the worker process (and the backend's memory)\n"
+"                            goes away after N ms without a job; the next\n"
+"                            job starts it again (default %d; 0 = after\n"
+"                            every job, -1 = never)\n"
+"  --step-delay-ms=N         testing aid: every generation step takes N ms\n"
+"                            more, so a job can be watched, cancelled or\n"
+"                            timed out (default 0, max %u)\n"
 "  -h, --help                show this help and exit\n"
 "  --version                 show the version and exit\n"
 "\n"
@@ -181,6 +213,10 @@ void weave_config_usage(FILE *out)
 "  LISTEN_PID, LISTEN_FDS\n"
 "                    systemd socket activation: with LISTEN_FDS=1 the\n"
 "                    daemon serves the listening socket on fd 3\n"
+"\n"
+"The backend runs in a separate worker process, started on the first job:\n"
+"if it crashes, that job gets 500/9 'backend crashed (SIGNAL)', queued\n"
+"jobs run on a fresh worker, and the daemon keeps serving.\n"
 "\n"
 "Only connections from processes of the daemon's own user are served;\n"
 "others are closed without a reply (logged at debug level). Logs go to\n"
@@ -196,5 +232,7 @@ void weave_config_usage(FILE *out)
             (unsigned)WEAVE_DEFAULT_WRITE_TIMEOUT_MS,
             (unsigned)WEAVE_DEFAULT_MAX_CONNECTIONS,
             (unsigned)WEAVE_MAX_CONNECTIONS_LIMIT,
-            (unsigned)WEAVE_DEFAULT_SHUTDOWN_TIMEOUT_MS);
+            (unsigned)WEAVE_DEFAULT_SHUTDOWN_TIMEOUT_MS,
+            (unsigned)WEAVE_DEFAULT_GENERATION_TIMEOUT_MS_CFG,
+            (int)WEAVE_DEFAULT_KEEP_ALIVE_MS_CFG, (unsigned)WEAVE_MAX_STEP_DELAY_MS);
 }

@@ -3,7 +3,8 @@
  *
  *   weave-compute [--log-level=debug|info|warn|error] [--read-timeout-ms=N]
  *                 [--write-timeout-ms=N] [--max-connections=N]
- *                 [--shutdown-timeout-ms=N] [--help] [--version]
+ *                 [--shutdown-timeout-ms=N] [--generation-timeout-ms=N]
+ *                 [--keep-alive-ms=N] [--step-delay-ms=N] [--help] [--version]
  *
  * Parsing is a pure function of argv and the WEAVE_LOG_LEVEL value, so the
  * tests need neither a process nor setenv().
@@ -24,6 +25,9 @@
 #define WEAVE_DEFAULT_WRITE_TIMEOUT_MS 5000u
 #define WEAVE_DEFAULT_MAX_CONNECTIONS 64u
 #define WEAVE_DEFAULT_SHUTDOWN_TIMEOUT_MS 2000u
+#define WEAVE_DEFAULT_GENERATION_TIMEOUT_MS_CFG 600000u /* 10 minutes */
+#define WEAVE_DEFAULT_KEEP_ALIVE_MS_CFG 300000          /* 5 minutes */
+#define WEAVE_MAX_STEP_DELAY_MS 60000u
 
 /* Bounds for the numeric flags (inclusive). */
 #define WEAVE_MAX_TIMEOUT_MS 86400000u  /* one day */
@@ -42,6 +46,10 @@ struct weave_config {
     uint32_t write_timeout_ms;    /* whole response, from when it is ready */
     uint32_t max_connections;     /* open client connections */
     uint32_t shutdown_timeout_ms; /* in-flight work after SIGTERM/SIGINT */
+    uint32_t generation_timeout_ms; /* watchdog per job; 0 = off */
+    int64_t keep_alive_ms;        /* idle worker exits after; 0 = after each
+                                     job, -1 = never */
+    uint32_t step_delay_ms;       /* testing aid: every step takes this long */
 };
 
 void weave_config_defaults(struct weave_config *cfg);

@@ -24,6 +24,7 @@
 #include "daemon/rundir.h"
 #include "daemon/server.h"
 #include "daemon/socket.h"
+#include "daemon/worker.h"
 
 #define ERRLEN 512
 
@@ -155,32 +156,26 @@ static int serve(const struct weave_config *cfg, const struct weave_log *log,
                  const struct weave_backend *backend, struct weave_listener *l,
                  const char *name)
 {
-    void *state = NULL;
-    char err[ERRLEN];
 
     weave_info(log, "weave-compute %s (protocol %u), pid %ld, uid %lu",
                WEAVE_DAEMON_VERSION, (unsigned)WEAVE_VERSION_MAX, (long)getpid(),
                (unsigned long)geteuid());
-    if (backend->init(&state, err, sizeof err) != 0) {
-        weave_error(log, "backend %s: %s", backend->name, err);
-        return WEAVE_EXIT_RUNTIME;
-    }
     weave_info(log, "backend: %s", backend->description);
+    /* The backend is initialised in the worker process, on the first job. */
+    weave_debug(log, "backend %s runs in a worker process, started on the "
+                "first job", backend->name);
     check_fd_limit(cfg, log);
 
     struct weave_server_params params = {
         .cfg = cfg,
         .log = log,
         .backend = backend,
-        .backend_state = state,
+        .backend_state = NULL,
         .listener = l,
         .listen_name = name,
     };
     int busy = 0;
-    int rc = weave_server_run(&params, &busy);
-    if (!busy)
-        backend->shutdown(state); /* never under a running generate() */
-    return rc;
+    return weave_server_run(&params, &busy);
 }
 
 int weave_daemon_main(int argc, char *argv[],
@@ -189,6 +184,9 @@ int weave_daemon_main(int argc, char *argv[],
     struct weave_config cfg;
     char err[ERRLEN];
 
+    /* The worker process: this binary again, with a hidden argv. */
+    if (weave_worker_child_requested(argc, argv))
+        return weave_worker_child_main(argc, argv, backend);
     if (weave_config_parse(&cfg, argc, argv, getenv("WEAVE_LOG_LEVEL"), err,
                            sizeof err) != 0) {
         fprintf(stderr, "weave-compute: %s\n\n", err);

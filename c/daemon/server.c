@@ -5,9 +5,9 @@
  * the connection table and deadline lists in conn_table.c. Calls run one
  * way: server.c -> server_accept.c -> server_conn.c -> conn_table.c.
  *
- * Everything here runs on one thread. The only other thread is the worker
- * (worker.h), which never touches connections: it gets a job and hands
- * back a finished reply through its eventfd.
+ * Everything here runs on one thread. Generation happens in the worker
+ * process (worker.h), which never touches connections: the loop polls
+ * its one descriptor and gets finished jobs back through its done event.
  */
 #define _GNU_SOURCE
 #include "daemon/server.h"
@@ -160,13 +160,24 @@ static int setup(struct server *s, const struct weave_server_params *p)
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
     char err[256];
-    if (weave_worker_start(&s->worker, p->backend, p->backend_state, p->log,
+    struct weave_worker_config wcfg = {
+        .step_delay_ms = p->cfg->step_delay_ms,
+        .generation_timeout_ms = p->cfg->generation_timeout_ms,
+        .keep_alive_ms = p->cfg->keep_alive_ms,
+        .cancel_grace_ms = WEAVE_DEFAULT_CANCEL_GRACE_MS,
+        .log_level = p->log->level,
+    };
+    struct weave_worker_events events = {
+        .ctx = s,
+        .done = server_job_done,
+    };
+    if (weave_worker_start(&s->worker, &wcfg, p->backend, p->log, &events,
                            err, sizeof err) != 0) {
         weave_error(s->log, "%s", err);
         return -1;
     }
     if (server_epoll_set(s, EPOLL_CTL_ADD, s->sigfd, EPOLLIN, TAG_SIGNAL) != 0 ||
-        server_epoll_set(s, EPOLL_CTL_ADD, weave_worker_event_fd(s->worker), EPOLLIN,
+        server_epoll_set(s, EPOLL_CTL_ADD, weave_worker_fd(s->worker), EPOLLIN,
                   TAG_WORKER) != 0 ||
         server_epoll_set(s, EPOLL_CTL_ADD, s->listener->fd, EPOLLIN, TAG_LISTENER) != 0) {
         weave_error(s->log, "epoll_ctl: %s", strerror(errno));
@@ -176,7 +187,8 @@ static int setup(struct server *s, const struct weave_server_params *p)
     return 0;
 }
 
-/* Returns 1 when the worker had to be abandoned mid-generation. */
+/* Returns 1 when the worker could not be reaped (never, in practice: the
+ * worker process is killed at the deadline). */
 static int teardown(struct server *s)
 {
     int abandoned = 0;
@@ -194,9 +206,10 @@ static int teardown(struct server *s)
         uint64_t left = s->stop_deadline_ms > now ? s->stop_deadline_ms - now : 0;
         /* A small grace even at the deadline: the job is usually done. */
         if (weave_worker_stop(s->worker, (uint32_t)left + 50u) != 0) {
-            weave_warn(s->log, "generation still running at exit; abandoning it");
+            weave_warn(s->log, "worker process still running at exit");
             abandoned = 1;
         }
+        s->worker = NULL;
     }
     weave_conn_table_free(&s->conns);
     if (s->reserve_fd >= 0)
@@ -218,7 +231,7 @@ static void dispatch(struct server *s, const struct epoll_event *ev)
         signal_ready(s);
         return;
     case TAG_WORKER:
-        server_jobs_done(s);
+        weave_worker_dispatch(s->worker);
         return;
     default: {
         /* NULL when an earlier event of this batch closed it. */

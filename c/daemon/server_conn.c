@@ -4,6 +4,7 @@
  * worker, and writing replies. State diagram: conn.h.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,54 +232,72 @@ void server_conn_event(struct server *s, struct weave_conn *c,
 
 void server_close_conn(struct server *s, struct weave_conn *c)
 {
-    /* A job still queued is taken back; one already running finishes and
-     * is freed when it comes back and finds no connection. */
-    if (c->job != NULL && weave_worker_cancel(s->worker, c->job))
-        weave_job_free(c->job);
+    struct weave_job *reply_job = NULL;
+
+    /* A job still queued is taken back; one running is asked to stop and
+     * is freed when it comes back and finds no connection. While WRITING
+     * the job is the loop's: its reply mapping is what c->out points to. */
+    if (c->job != NULL) {
+        if (c->state == WEAVE_CONN_WRITING)
+            reply_job = c->job;
+        else if (weave_worker_cancel(s->worker, c->job))
+            weave_job_free(c->job);
+    }
     c->job = NULL;
     weave_deadline_clear(c);
     weave_conn_release(c); /* close() also removes it from epoll */
     weave_conn_table_remove(&s->conns, c->tag);
+    weave_job_free(reply_job);
     free(c);
 }
 
-void server_jobs_done(struct server *s)
+/* Sends the job's reply straight from the worker's shared memory (no copy
+ * of the pixels): c->out points into the job's mapping, so the job stays
+ * with the connection until it is closed. */
+static void reply_mapped(struct weave_conn *c, struct weave_job *job)
 {
-    struct weave_job *job = weave_worker_take_done(s->worker);
+    /* WORKING: no reply was set yet, so there is no buffer to free. */
+    assert(!c->out_on_heap);
+    c->out = job->reply;
+    c->out_len = job->reply_len;
+    c->out_sent = 0;
+    c->out_on_heap = 0;
+    c->job = job;
+}
 
-    while (job != NULL) {
-        struct weave_job *next = job->next;
-        struct weave_conn *c = weave_conn_table_find(&s->conns, job->conn_tag);
-        if (c == NULL || c->state != WEAVE_CONN_WORKING || c->job != job) {
-            weave_job_free(job); /* the client is gone */
-            job = next;
-            continue;
-        }
-        c->job = NULL;
-        if (job->reply != NULL) {
-            /* DEBUG: a busy daemon must not write a line per request at
-             * the default level (INFO is for events worth reading). */
-            weave_debug(s->log,
-                        "generated request_id=%llu %ux%u steps=%u seed=%llu in %u ms",
-                        (unsigned long long)job->req.request_id,
-                        (unsigned)job->req.width, (unsigned)job->req.height,
-                        (unsigned)job->req.steps, (unsigned long long)job->seed,
-                        (unsigned)job->generation_ms);
-            weave_conn_reply_heap(c, job->reply, job->reply_len);
-            job->reply = NULL;
-            weave_job_free(job);
-            start_writing(s, c);
-        } else {
-            weave_error(s->log, "request_id=%llu failed: %u/%u %s: %s",
-                        (unsigned long long)job->req.request_id,
-                        (unsigned)job->err.status, (unsigned)job->err.code,
-                        weave_error_code_name(job->err.code), job->err.message);
-            struct weave_error err = job->err;
-            weave_job_free(job);
-            reply_error(s, c, &err);
-        }
-        job = next;
+void server_job_done(void *ctx, struct weave_job *job)
+{
+    struct server *s = ctx;
+    struct weave_conn *c = weave_conn_table_find(&s->conns, job->conn_tag);
+
+    if (c == NULL || c->state != WEAVE_CONN_WORKING || c->job != job) {
+        weave_job_free(job); /* the client is gone */
+        return;
     }
+    c->job = NULL;
+    if (!job->failed && job->reply != NULL) {
+        /* DEBUG: a busy daemon must not write a line per request at
+         * the default level (INFO is for events worth reading). */
+        weave_debug(s->log,
+                    "generated request_id=%llu %ux%u steps=%u seed=%llu in %u ms",
+                    (unsigned long long)job->req.request_id,
+                    (unsigned)job->req.width, (unsigned)job->req.height,
+                    (unsigned)job->req.steps, (unsigned long long)job->seed,
+                    (unsigned)job->generation_ms);
+        reply_mapped(c, job);
+        start_writing(s, c);
+        return;
+    }
+    if (!job->failed) /* SHM results: the connection side sends those */
+        weave_error_set(&job->err, job->req.request_id, WEAVE_ERR_INTERNAL,
+                        "no inline reply for this job");
+    weave_error(s->log, "request_id=%llu failed: %u/%u %s: %s",
+                (unsigned long long)job->req.request_id,
+                (unsigned)job->err.status, (unsigned)job->err.code,
+                weave_error_code_name(job->err.code), job->err.message);
+    struct weave_error err = job->err;
+    weave_job_free(job);
+    reply_error(s, c, &err);
 }
 
 void server_read_deadline(struct server *s, struct weave_conn *c)

@@ -83,8 +83,8 @@ void server_conn_start(struct server *s, struct weave_conn *c);
 void server_conn_event(struct server *s, struct weave_conn *c, uint32_t events);
 /* Closes and frees c; a job still queued for it is taken back. */
 void server_close_conn(struct server *s, struct weave_conn *c);
-/* Collects finished generate jobs and starts writing their replies. */
-void server_jobs_done(struct server *s);
+/* The worker's done event (ctx is the server): starts writing the reply. */
+void server_job_done(void *ctx, struct weave_job *job);
 /* The read deadline passed: best-effort 500/10 reply, then close. */
 void server_read_deadline(struct server *s, struct weave_conn *c);
 

@@ -45,7 +45,8 @@ if [ "$target" = conn ]; then
     daemon=(c/daemon/activation.c c/daemon/auth.c c/daemon/clock.c c/daemon/config.c
         c/daemon/conn.c c/daemon/conn_table.c c/daemon/errbuf.c c/daemon/log.c c/daemon/rundir.c
         c/daemon/server_accept.c c/daemon/server_conn.c c/daemon/socket.c
-        c/daemon/worker.c)
+        c/daemon/supervisor.c c/daemon/supervisor_jobs.c c/daemon/supervisor_proc.c
+        c/daemon/worker_proc.c c/daemon/worker_spawn.c c/daemon/worker_wire.c)
     echo "== building fuzz_conn with $($cc --version | head -n1)"
     "$cc" "${flags[@]}" -pthread -Ic -Ic/daemon -Ic/protocol/include -Ic/backends/include \
         c/daemon/fuzz/fuzz_conn.c "${daemon[@]}" "${codec[@]}" -o "$bin"

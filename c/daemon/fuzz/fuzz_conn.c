@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the daemon's connection state machine: conn.c and
  * the event loop's per-connection path (server_conn.c: reading, status
- * replies, generate jobs through the real worker thread, error replies,
+ * replies, generate jobs through the real worker process, error replies,
  * read deadlines, writing, closing), driven in-process over socketpairs.
  *
  * The input is a script of operations on up to two connections at once
@@ -107,6 +107,7 @@ static const struct weave_backend fz_backend = {
 static struct weave_config cfg;
 static struct weave_log logger;
 static struct weave_worker *worker;
+static struct server *current; /* the input being run: done events go there */
 static int epfd = -1;
 static uint32_t generation; /* tags never repeat across inputs */
 
@@ -120,6 +121,24 @@ struct client {
     int overflow;
 };
 
+/* This binary is also its own worker process (exec'd by the worker
+ * supervisor with a hidden argv): serve that before libFuzzer starts.
+ * glibc passes argc and argv to constructors. */
+__attribute__((constructor)) static void worker_mode(int argc, char **argv)
+{
+    if (argv != NULL && weave_worker_child_requested(argc, argv))
+        exit(weave_worker_child_main(argc, argv, &fz_backend));
+}
+
+static void on_done(void *ctx, struct weave_job *job)
+{
+    (void)ctx;
+    if (current != NULL)
+        server_job_done(current, job); /* frees jobs of closed connections */
+    else
+        weave_job_free(job);
+}
+
 static void setup_once(void)
 {
     weave_config_defaults(&cfg);
@@ -131,7 +150,14 @@ static void setup_once(void)
     epfd = epoll_create1(EPOLL_CLOEXEC);
     char err[256];
     REQUIRE(epfd >= 0);
-    REQUIRE(weave_worker_start(&worker, &fz_backend, NULL, &logger, err,
+    /* One worker for the whole run: never unloaded, no watchdog. */
+    struct weave_worker_config wcfg = {
+        .keep_alive_ms = -1,
+        .cancel_grace_ms = 2000,
+        .log_level = WEAVE_LOG_WARN,
+    };
+    struct weave_worker_events ev = {.done = on_done};
+    REQUIRE(weave_worker_start(&worker, &wcfg, &fz_backend, &logger, &ev, err,
                                sizeof err) == 0);
 }
 
@@ -154,7 +180,9 @@ static void check_conn(const struct server *s, const struct weave_conn *c)
         break;
     case WEAVE_CONN_WRITING:
         REQUIRE(c->dl_list == &s->conns.writing && c->out != NULL);
-        if (!c->out_on_heap)
+        if (c->job != NULL) /* a generated reply, sent from its mapping */
+            REQUIRE(c->out == c->job->reply && c->out_len == c->job->reply_len);
+        else if (!c->out_on_heap)
             REQUIRE(c->out_len <= sizeof c->small);
         break;
     default:
@@ -279,9 +307,10 @@ static int any_working(struct server *s)
 
 static void wait_worker(struct server *s, int timeout_ms)
 {
-    struct pollfd p = {.fd = weave_worker_event_fd(worker), .events = POLLIN};
+    (void)s;
+    struct pollfd p = {.fd = weave_worker_fd(worker), .events = POLLIN};
     if (poll(&p, 1, timeout_ms) > 0)
-        server_jobs_done(s);
+        weave_worker_dispatch(worker);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -301,6 +330,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.started_ms = weave_now_ms();
     REQUIRE(weave_conn_table_init(&s.conns, cfg.max_connections) == 0);
     s.conns.generation = generation;
+    current = &s;
 
     static uint8_t got[2][CLIENT_CAP];
     struct client cl[2];
@@ -397,7 +427,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             close(cl[k].fd);
     }
     REQUIRE(s.conns.nconns == 0);
-    server_jobs_done(&s); /* jobs of connections gone: freed */
+    weave_worker_dispatch(worker); /* jobs of connections gone: freed */
+    current = NULL; /* later events find no connection: freed */
     generation = s.conns.generation;
     weave_conn_table_free(&s.conns);
     return 0;

@@ -50,6 +50,29 @@ static void test_flags(void)
           c.action == WEAVE_ACTION_VERSION);
 }
 
+static void test_worker_flags(void)
+{
+    struct weave_config c;
+    CHECK(parse(&c, NULL, NULL, NULL, NULL) == 0);
+    CHECK(c.generation_timeout_ms == 600000 && c.keep_alive_ms == 300000 &&
+          c.step_delay_ms == 0);
+    CHECK(parse(&c, NULL, "--generation-timeout-ms=0", "--keep-alive-ms=-1",
+                "--step-delay-ms=25") == 0);
+    CHECK(c.generation_timeout_ms == 0 && c.keep_alive_ms == -1 &&
+          c.step_delay_ms == 25);
+    CHECK(parse(&c, NULL, "--keep-alive-ms", "0", NULL) == 0 && c.keep_alive_ms == 0);
+    CHECK(parse(&c, NULL, "--keep-alive-ms=86400000", NULL, NULL) == 0 &&
+          c.keep_alive_ms == 86400000);
+    const char *bad[] = {"--keep-alive-ms=-2", "--keep-alive-ms=", "--keep-alive-ms=1s",
+                         "--keep-alive-ms=86400001", "--step-delay-ms=60001",
+                         "--generation-timeout-ms=-1", "--step-delay-ms=x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(parse(&c, NULL, bad[i], NULL, NULL) == -1);
+        CHECK(strstr(err, "invalid --") != NULL);
+    }
+    CHECK(parse(&c, NULL, "--keep-alive-ms", NULL, NULL) == -1);
+}
+
 static void test_bad_values(void)
 {
     struct weave_config c;
@@ -128,6 +151,7 @@ int main(void)
 {
     tu_run("config: defaults", test_defaults);
     tu_run("config: flags", test_flags);
+    tu_run("config: worker flags", test_worker_flags);
     tu_run("config: invalid values are usage errors", test_bad_values);
     tu_run("config: unknown options", test_unknown);
     tu_run("config: WEAVE_LOG_LEVEL and precedence", test_env);

@@ -18,9 +18,34 @@
 #include <unistd.h>
 
 #include "backends/procedural/procedural.h"
+#include "backends/scripted/scripted.h"
 #include "daemon/daemon.h"
+#include "daemon/worker.h"
 
 static int passed, failed, case_failures;
+
+/*
+ * A daemon (or worker) started by a test spawns its worker process by
+ * exec'ing /proc/self/exe: this test binary. Serve as that worker before
+ * the test's main() runs, with the backend the test names through
+ * tu_worker_backend() (a weak symbol) if its name is the one the daemon
+ * asked for, else the scripted or the procedural one, by name.
+ * glibc passes argc and argv to constructors.
+ */
+__attribute__((constructor)) static void tu_worker_mode(int argc, char **argv)
+{
+    if (argv == NULL || !weave_worker_child_requested(argc, argv))
+        return;
+    /* The daemon names its backend; pick it among the ones we have. */
+    const char *want = weave_worker_child_backend(argc, argv);
+    const struct weave_backend *b = &weave_backend_procedural;
+    if (want != NULL && strcmp(want, weave_backend_scripted.name) == 0)
+        b = &weave_backend_scripted;
+    if (tu_worker_backend != NULL &&
+        (want == NULL || strcmp(want, tu_worker_backend()->name) == 0))
+        b = tu_worker_backend();
+    exit(weave_worker_child_main(argc, argv, b));
+}
 
 void tu_check(int ok, const char *file, int line, const char *expr)
 {

@@ -15,6 +15,13 @@
 #include "weave/backend.h"
 #include "weave/protocol.h"
 
+/* ---- worker mode -------------------------------------------------------- */
+
+struct weave_backend;
+/* Defined by a test that wants its own backend in the worker processes
+ * its daemons start (weak: the procedural backend otherwise). */
+const struct weave_backend *tu_worker_backend(void) __attribute__((weak));
+
 /* ---- harness ---------------------------------------------------------- */
 
 void tu_check(int ok, const char *file, int line, const char *expr);

@@ -541,6 +541,10 @@ static void test_deadlines_interleaved(void)
     const char *args[] = {"--read-timeout-ms=500", "--write-timeout-ms=100",
                           "--log-level=debug", NULL};
     CHECK(start(&d, args) == 0);
+    /* The worker process starts on the first job: start it now, so the
+     * timings below do not include its cold start (fork, exec). */
+    size_t wn = tu_example_request(msg, sizeof msg, 9, 64, 64, 1);
+    free(tu_roundtrip(d.sock, msg, wn, 10000, &got));
 
     uint64_t ta = tu_now_ms();
     int a = tu_connect(d.sock); /* silent: read deadline ta + 500 */

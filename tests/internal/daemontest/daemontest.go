@@ -478,13 +478,60 @@ func (d *Daemon) WaitReady(timeout time.Duration) error {
 	}
 }
 
-// FDCount returns the number of open file descriptors of the daemon.
+// FDCount returns the number of open file descriptors of the daemon, not
+// counting the two it holds for its worker process (isWorkerFD).
 func (d *Daemon) FDCount() (int, error) {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.Pid))
+	fdDir := fmt.Sprintf("/proc/%d/fd", d.Pid)
+	ents, err := os.ReadDir(fdDir)
 	if err != nil {
 		return -1, err
 	}
-	return len(ents), nil
+	seqpacket, err := seqpacketInodes()
+	if err != nil {
+		return -1, err
+	}
+	n := 0
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join(fdDir, e.Name()))
+		if err == nil && isWorkerFD(target, seqpacket) {
+			continue
+		}
+		n++
+	}
+	return n, nil
+}
+
+// isWorkerFD reports whether an fd link target is one of the two
+// descriptors the daemon holds for its worker process while one runs (the
+// SOCK_SEQPACKET socketpair end and the worker's pidfd). The worker starts
+// on the first job and may be replaced or unloaded, so these come and go
+// with it; they are not connections and not leaks.
+func isWorkerFD(target string, seqpacket map[string]bool) bool {
+	if target == "anon_inode:[pidfd]" {
+		return true
+	}
+	if strings.HasPrefix(target, "socket:[") {
+		return seqpacket[strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]")]
+	}
+	return false
+}
+
+// seqpacketInodes returns the inodes of the SOCK_SEQPACKET Unix sockets on
+// the system (/proc/net/unix, Type 0005).
+func seqpacketInodes() (map[string]bool, error) {
+	data, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		// Num RefCount Protocol Flags Type St Inode [Path]
+		f := strings.Fields(line)
+		if len(f) >= 7 && f[4] == "0005" {
+			out[f[6]] = true
+		}
+	}
+	return out, nil
 }
 
 // ConnFDs returns how many of the daemon's file descriptors are accepted

@@ -5,8 +5,10 @@
  * backend (c/daemon/main.c) and hands it to weave_daemon_main(); the
  * daemon's library depends on this header only, never on a backend.
  *
- * Threading: init() and shutdown() run on the main thread; generate() runs
- * on the single worker thread, one call at a time, never concurrently.
+ * Threading: all three run in the daemon's worker process (a child of the
+ * daemon, docs/BACKEND.md "Worker contract"): init() when a worker starts,
+ * shutdown() when it is unloaded, generate() one call at a time, never
+ * concurrently.
  * Specification of the shipped backends: docs/BACKEND.md.
  */
 #ifndef WEAVE_BACKEND_H
