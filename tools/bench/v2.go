@@ -140,27 +140,30 @@ type v2Support struct {
 	Why      string    `json:"why,omitempty"` // when !V2: what the daemon answered
 }
 
-// notSupported is the text of a row group the daemon cannot serve.
+// notSupported is the text of a row group the daemon cannot serve: what
+// (progress, shm, worker, cancel) needs, and which of it is missing.
 func (v *v2Support) notSupported(what string) string {
 	var miss []string
-	if !v.V2 {
+	needV2 := what != "worker"
+	if needV2 && !v.V2 {
 		miss = append(miss, "protocol version 2 ("+v.Why+")")
-	} else {
-		switch what {
-		case "progress":
+	}
+	switch what {
+	case "progress", "cancel":
+		if v.V2 && !v.Progress {
 			miss = append(miss, "PROGRESS bit in the features of its v2 status")
-		case "shm":
-			miss = append(miss, "SHM bit in the features of its v2 status")
-		case "worker":
-			miss = append(miss, "worker process (no --keep-alive-ms in its --help)")
-		case "cancel":
-			if !v.Progress {
-				miss = append(miss, "PROGRESS bit in the features of its v2 status")
-			}
-			if !v.Delay {
-				miss = append(miss, "--step-delay-ms in its --help")
-			}
 		}
+	case "shm":
+		if v.V2 && !v.SHM {
+			miss = append(miss, "SHM bit in the features of its v2 status")
+		}
+	case "worker":
+		if !v.Worker {
+			miss = append(miss, "worker process (no --keep-alive-ms in its --help)")
+		}
+	}
+	if what == "cancel" && !v.Delay {
+		miss = append(miss, "--step-delay-ms in its --help")
 	}
 	return "not supported by this daemon: no " + strings.Join(miss, ", no ")
 }

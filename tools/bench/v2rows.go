@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/weave-app/weave/internal/wire"
 )
 
 // The rows of protocol version 2 and the worker process (issues 12, 13,
@@ -306,7 +308,7 @@ func (s *session) measureCancel() error {
 // generate, alternating; and spawn of a fresh daemon to its first image.
 func (s *session) measureWorkerStart() error {
 	const wl = "worker start, 64x64 generate"
-	if !s.v2.V2 || !s.v2.Worker {
+	if !s.v2.Worker {
 		s.skip(wl, s.v2.notSupported("worker"))
 		return nil
 	}
@@ -329,7 +331,7 @@ func (s *session) measureWorkerStart() error {
 		var fails int
 		var firstErr string
 		for k := 0; k < s.o.coldReps; k++ {
-			if err := waitUnloaded(cold.sock, 5*time.Second); err != nil {
+			if err := waitUnloaded(cold.pid(), cold.sock, s.v2.V2, 5*time.Second); err != nil {
 				fails++
 				firstErr = err.Error()
 				continue
@@ -381,20 +383,39 @@ func (s *session) measureWorkerStart() error {
 	return nil
 }
 
-// waitUnloaded polls the version-2 status of sock until the backend is
-// unloaded (no worker).
-func waitUnloaded(sock string, timeout time.Duration) error {
+// daemonChildren lists the child processes of pid (every thread's), i.e.
+// the worker when there is one.
+func daemonChildren(pid int) []int {
+	tids, _ := listInts(fmt.Sprintf("/proc/%d/task", pid))
+	var out []int
+	for _, t := range tids {
+		out = append(out, childrenOf(pid, t)...)
+	}
+	return out
+}
+
+// waitUnloaded polls until the daemon pid has no worker: no child process
+// (and, from a version-2 daemon, a status that says backend_state 0).
+func waitUnloaded(pid int, sock string, v2 bool, timeout time.Duration) error {
 	t0 := time.Now()
 	for {
-		msg, err := rawExchange(sock, statusRequestV2(benchRequestID))
-		if err == nil {
-			st, perr := parseStatusV2(msg)
-			if perr == nil && st.BackendState == 0 && st.WorkerPID == 0 {
+		kids := daemonChildren(pid)
+		err := fmt.Errorf("child processes %v", kids)
+		if len(kids) == 0 {
+			if !v2 {
 				return nil
 			}
-			err = perr
-			if err == nil {
-				err = fmt.Errorf("backend_state %d, worker_pid %d", st.BackendState, st.WorkerPID)
+			msg, xerr := rawExchange(sock, statusRequestV2(benchRequestID))
+			if xerr == nil {
+				st, perr := parseStatusV2(msg)
+				if perr == nil && st.BackendState == wire.BackendUnloaded && st.WorkerPID == 0 {
+					return nil
+				}
+				if err = perr; err == nil {
+					err = fmt.Errorf("backend_state %d, worker_pid %d", st.BackendState, st.WorkerPID)
+				}
+			} else {
+				err = xerr
 			}
 		}
 		if time.Since(t0) > timeout {
@@ -435,16 +456,18 @@ func (l *leakResult) leaked() bool {
 	return false
 }
 
-func workerPID(sock string) int {
-	msg, err := rawExchange(sock, statusRequestV2(benchRequestID))
-	if err != nil {
-		return 0
+// workerPID is the daemon's worker: from its version-2 status, else its
+// only child process (0: none).
+func workerPID(daemonPID int, sock string) int {
+	if msg, err := rawExchange(sock, statusRequestV2(benchRequestID)); err == nil {
+		if st, err := parseStatusV2(msg); err == nil {
+			return int(st.WorkerPID)
+		}
 	}
-	st, err := parseStatusV2(msg)
-	if err != nil {
-		return 0
+	if kids := daemonChildren(daemonPID); len(kids) == 1 {
+		return kids[0]
 	}
-	return int(st.WorkerPID)
+	return 0
 }
 
 // measureLeaks runs n shared-memory 1856x1856 replies through the main
@@ -470,7 +493,7 @@ func (s *session) measureLeaks(n int) {
 	l := &leakResult{Replies: n, Side: side, DaemonPID: d.pid()}
 	count := func(k int) {
 		time.Sleep(200 * time.Millisecond)
-		pids := [3]int{d.pid(), workerPID(d.sock), selfPID}
+		pids := [3]int{d.pid(), workerPID(d.pid(), d.sock), selfPID}
 		if k == 0 {
 			l.WorkerPID = pids[1]
 		} else {
@@ -522,10 +545,10 @@ func boolInt(b bool) int {
 // daemon's (the daemon's VmRSS no longer includes the backend's).
 func (s *session) measureWorkerMemory() {
 	d := s.servers["weave"]
-	if d == nil || s.v2 == nil || !s.v2.V2 || !s.v2.Worker {
+	if d == nil || s.v2 == nil || !s.v2.Worker {
 		return
 	}
-	pid := workerPID(d.sock)
+	pid := workerPID(d.pid(), d.sock)
 	if pid <= 0 {
 		return
 	}
