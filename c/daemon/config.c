@@ -168,15 +168,15 @@ int weave_config_parse(struct weave_config *cfg, int argc, char *const argv[],
 
 void weave_config_version(FILE *out)
 {
-    fprintf(out, "weave-compute %s (protocol %u)\n", WEAVE_DAEMON_VERSION,
-            (unsigned)WEAVE_VERSION_MAX);
+    fprintf(out, "weave-compute %s (protocol %u..%u)\n", WEAVE_DAEMON_VERSION,
+            (unsigned)WEAVE_SERVED_VERSION_MIN, (unsigned)WEAVE_SERVED_VERSION_MAX);
 }
 
 void weave_config_usage(FILE *out)
 {
     fprintf(out,
 "Usage: weave-compute [OPTION]...\n"
-"Serve Weave image-generation requests (protocol v1) on a Unix socket.\n"
+"Serve Weave image-generation requests (protocol v1 and v2) on a Unix socket.\n"
 "\n"
 "Backend: procedural (deterministic test renderer, not a diffusion model).\n"
 "The same request (seed, size, steps, cfg, prompts) always gives the same\n"

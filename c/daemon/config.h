@@ -18,8 +18,16 @@
 
 #include "daemon/exitcodes.h"
 #include "daemon/log.h"
+#include "weave/protocol.h"
 
 #define WEAVE_DAEMON_VERSION "0.1.0"
+
+/* The protocol versions the daemon serves: 1, and 2 (SPEC section 11).
+ * The codec's WEAVE_VERSION_MIN..MAX stay the version-1 decoder's. */
+#define WEAVE_SERVED_VERSION_MIN 1
+#define WEAVE_SERVED_VERSION_MAX 2
+/* The 0x0005 flag bits honoured (the status reply's `features`). */
+#define WEAVE_SERVED_FLAGS (WEAVE_FLAG_PROGRESS | WEAVE_FLAG_SHM)
 
 #define WEAVE_DEFAULT_READ_TIMEOUT_MS 60000u
 #define WEAVE_DEFAULT_WRITE_TIMEOUT_MS 5000u

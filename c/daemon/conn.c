@@ -1,6 +1,8 @@
 /* Connection buffers and non-blocking I/O steps; see conn.h. */
 #define _GNU_SOURCE
 #include "daemon/conn.h"
+#include "daemon/config.h"
+#include "daemon/fdpass.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -21,8 +23,11 @@ _Static_assert(WEAVE_HEADER_SIZE + WEAVE_ERROR_FIXED_SIZE +
                        WEAVE_MAX_ERROR_MESSAGE <= WEAVE_CONN_SMALL_REPLY,
                "an error reply must fit in the small reply buffer");
 _Static_assert(WEAVE_HEADER_SIZE + WEAVE_STATUS_RESP_FIXED_SIZE +
-                       2 * WEAVE_MAX_STATUS_STRING <= WEAVE_CONN_SMALL_REPLY,
-               "a status reply must fit in the small reply buffer");
+                       2 * WEAVE_MAX_STATUS_STRING + WEAVE_STATUS_V2_FIXED_SIZE +
+                       WEAVE_MAX_STATUS_STRING <= WEAVE_CONN_SMALL_REPLY,
+               "a version-2 status reply must fit in the small reply buffer");
+_Static_assert(WEAVE_HEADER_SIZE + WEAVE_SHM_RESPONSE_SIZE <= WEAVE_CONN_SMALL_REPLY,
+               "a shared-memory reply must fit in the small reply buffer");
 
 void weave_conn_init(struct weave_conn *c, int fd, uint64_t tag,
                      const struct weave_peer *peer)
@@ -32,6 +37,7 @@ void weave_conn_init(struct weave_conn *c, int fd, uint64_t tag,
     c->tag = tag;
     c->peer = *peer;
     c->state = WEAVE_CONN_READ_HEADER;
+    c->out_fd = -1;
 }
 
 void weave_conn_release(struct weave_conn *c)
@@ -48,6 +54,11 @@ void weave_conn_release(struct weave_conn *c)
         free(c->out);
     c->out = NULL;
     c->out_on_heap = 0;
+    if (c->out_fd >= 0)
+        close(c->out_fd);
+    c->out_fd = -1;
+    free(c->notes);
+    c->notes = NULL;
 }
 
 size_t weave_conn_received(const struct weave_conn *c)
@@ -55,14 +66,11 @@ size_t weave_conn_received(const struct weave_conn *c)
     return c->state == WEAVE_CONN_READ_HEADER ? c->header_got : c->msg_got;
 }
 
-/* recv() that retries EINTR. */
-static ssize_t recv_some(int fd, void *buf, size_t len)
+/* recv() that retries EINTR and closes any descriptor the client sent
+ * (fdpass.h): a client never leaks one into the daemon. */
+static ssize_t recv_some(struct weave_conn *c, void *buf, size_t len)
 {
-    ssize_t n;
-    do {
-        n = recv(fd, buf, len, 0);
-    } while (n < 0 && errno == EINTR);
-    return n;
+    return weave_fd_recv(c->fd, buf, len, &c->fds_dropped);
 }
 
 static enum weave_io eof_midway(struct weave_conn *c, struct weave_error *err)
@@ -95,10 +103,11 @@ static enum weave_io eof_midway(struct weave_conn *c, struct weave_error *err)
 static enum weave_io start_payload(struct weave_conn *c, const uint8_t *extra,
                                    size_t extra_len, struct weave_error *err)
 {
-    if (weave_header_decode(c->header, &c->hdr, err) != 0)
+    if (weave_header_decode_versions(c->header, WEAVE_SERVED_VERSION_MIN,
+                                     WEAVE_SERVED_VERSION_MAX, &c->hdr, err) != 0)
         return WEAVE_IO_REPLY; /* reply now; no more of the payload is read */
     c->header_ok = 1;
-    if (!weave_request_type_served(c->hdr.msg_type)) {
+    if (!weave_request_type_served_in(c->hdr.version, c->hdr.msg_type)) {
         weave_request_type_error(&c->hdr, extra, extra_len, err);
         return WEAVE_IO_REPLY;
     }
@@ -156,7 +165,7 @@ static enum weave_io read_first(struct weave_conn *c, struct weave_error *err,
     size_t take;
 
     do {
-        n = recv_some(c->fd, buf, sizeof buf);
+        n = recv_some(c, buf, sizeof buf);
         if (n < 0)
             return (errno == EAGAIN || errno == EWOULDBLOCK) ? WEAVE_IO_AGAIN
                                                              : WEAVE_IO_CLOSE;
@@ -185,7 +194,7 @@ static enum weave_io read_payload(struct weave_conn *c, struct weave_error *err,
     size_t want = c->msg_cap - c->msg_got;
     if (want > *budget)
         want = *budget;
-    ssize_t n = recv_some(c->fd, c->msg + c->msg_got, want);
+    ssize_t n = recv_some(c, c->msg + c->msg_got, want);
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? WEAVE_IO_AGAIN
                                                          : WEAVE_IO_CLOSE;
@@ -216,22 +225,100 @@ enum weave_io weave_conn_read(struct weave_conn *c, struct weave_error *err)
     return WEAVE_IO_AGAIN;
 }
 
-enum weave_io weave_conn_write(struct weave_conn *c)
+/* One send of what is left of buf; the descriptor, if any, with it. */
+static enum weave_io send_part(struct weave_conn *c, const uint8_t *buf,
+                               size_t len, size_t *sent, int pass_fd)
 {
-    while (c->out_sent < c->out_len) {
-        /* MSG_NOSIGNAL: a client that went away is EPIPE, not SIGPIPE. */
-        ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
-                         MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return WEAVE_IO_AGAIN;
-            return WEAVE_IO_CLOSE;
+    ssize_t n = weave_fd_send(c->fd, buf, len, pass_fd);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? WEAVE_IO_AGAIN
+                                                         : WEAVE_IO_CLOSE;
+    *sent = (size_t)n;
+    return WEAVE_IO_DONE;
+}
+
+enum weave_io weave_conn_write_notes(struct weave_conn *c, int *progress)
+{
+    struct weave_conn_notes *q = c->notes;
+
+    while (q != NULL && q->off < q->len) {
+        size_t n = 0;
+        enum weave_io r = send_part(c, q->buf + q->off, q->len - q->off, &n, -1);
+        if (r != WEAVE_IO_DONE)
+            return r;
+        if (progress != NULL && n > 0)
+            *progress = 1;
+        q->off += n;
+        if (q->off == q->len) {
+            q->off = q->len = 0;
+            /* The one set aside goes next (it fits: the ring is empty). */
+            if (q->latest_len > 0) {
+                memcpy(q->buf, q->latest, q->latest_len);
+                q->len = q->latest_len;
+                q->latest_len = 0;
+            }
         }
-        c->out_sent += (size_t)n;
     }
     return WEAVE_IO_DONE;
+}
+
+enum weave_io weave_conn_write(struct weave_conn *c, int *progress)
+{
+    enum weave_io r = weave_conn_write_notes(c, progress);
+    if (r != WEAVE_IO_DONE)
+        return r;
+    while (c->out_sent < c->out_len) {
+        /* MSG_NOSIGNAL: a client that went away is EPIPE, not SIGPIPE. The
+         * descriptor rides on the reply's first byte, once. */
+        int pass = c->out_sent == 0 ? c->out_fd : -1;
+        size_t n = 0;
+        r = send_part(c, c->out + c->out_sent, c->out_len - c->out_sent, &n, pass);
+        if (r != WEAVE_IO_DONE)
+            return r;
+        if (progress != NULL && n > 0)
+            *progress = 1;
+        c->out_sent += n;
+    }
+    return WEAVE_IO_DONE;
+}
+
+int weave_conn_note(struct weave_conn *c, const uint8_t *msg, size_t len)
+{
+    if (len == 0 || len > WEAVE_CONN_NOTE_MAX)
+        return -1;
+    if (c->notes == NULL) {
+        c->notes = malloc(sizeof *c->notes);
+        if (c->notes == NULL)
+            return -1;
+        c->notes->off = c->notes->len = c->notes->latest_len = 0;
+        c->notes->coalesced = 0;
+    }
+    struct weave_conn_notes *q = c->notes;
+    if (q->latest_len == 0 && q->len + len > sizeof q->buf && q->off > 0) {
+        /* Make room: what was sent of the ring is dead space. */
+        memmove(q->buf, q->buf + q->off, q->len - q->off);
+        q->len -= q->off;
+        q->off = 0;
+    }
+    /* Once something is set aside, newer messages go there too, or the
+     * order would break. */
+    if (q->latest_len == 0 && q->len + len <= sizeof q->buf) {
+        memcpy(q->buf + q->len, msg, len);
+        q->len += len;
+        return 0;
+    }
+    if (q->latest_len > 0)
+        q->coalesced++;
+    memcpy(q->latest, msg, len);
+    q->latest_len = len;
+    return 1;
+}
+
+size_t weave_conn_notes_pending(const struct weave_conn *c)
+{
+    if (c->notes == NULL)
+        return 0;
+    return c->notes->len - c->notes->off + c->notes->latest_len;
 }
 
 static void set_out(struct weave_conn *c, uint8_t *buf, size_t len, int heap)
@@ -257,6 +344,14 @@ void weave_conn_reply_small(struct weave_conn *c, size_t len)
 {
     assert(len > 0 && len <= sizeof c->small);
     set_out(c, c->small, len, 0);
+}
+
+void weave_conn_reply_small_fd(struct weave_conn *c, size_t len, int fd)
+{
+    weave_conn_reply_small(c, len);
+    if (c->out_fd >= 0)
+        close(c->out_fd);
+    c->out_fd = fd;
 }
 
 void weave_conn_reply_heap(struct weave_conn *c, uint8_t *buf, size_t len)

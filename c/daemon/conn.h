@@ -33,8 +33,9 @@ enum weave_io {
     WEAVE_IO_CLOSE,  /* peer gone or socket error: close, no reply */
 };
 
-/* Error and status replies fit here; only images need the heap. */
-#define WEAVE_CONN_SMALL_REPLY 640
+/* Error, status and shared-memory replies fit here; only inline images
+ * need more. */
+#define WEAVE_CONN_SMALL_REPLY 1024
 
 /* Largest read per readiness event, so one fast sender cannot hog the loop. */
 #define WEAVE_CONN_READ_BUDGET (1u << 20)
@@ -50,6 +51,25 @@ enum weave_io {
 
 struct weave_job;
 struct weave_conn;
+
+/*
+ * Small messages sent before the reply (SPEC 11.3: queued, progress,
+ * heartbeat), in order, as the socket takes them. A fixed ring per
+ * connection, allocated with the first message: it never grows. When it is
+ * full, the newest message waits in `latest` instead, replacing any older
+ * one there (a client that reads slowly skips stale progress, and the loop
+ * never buffers more than this for it).
+ */
+#define WEAVE_CONN_NOTES_CAP 2048u
+#define WEAVE_CONN_NOTE_MAX 64u /* the largest message that may be queued */
+
+struct weave_conn_notes {
+    uint8_t buf[WEAVE_CONN_NOTES_CAP];
+    size_t off, len;          /* unsent bytes: buf[off .. len) */
+    uint8_t latest[WEAVE_CONN_NOTE_MAX];
+    size_t latest_len;        /* 0: nothing set aside */
+    uint32_t coalesced;       /* messages replaced while the ring was full */
+};
 
 /* A list of connections in deadline order; the event loop keeps two
  * (server.c explains why FIFOs are enough). */
@@ -74,7 +94,7 @@ struct weave_conn {
     uint8_t header[WEAVE_HEADER_SIZE];
     size_t header_got;
     struct weave_header hdr; /* valid once header_ok */
-    int header_ok;           /* the header passed weave_header_decode */
+    int header_ok;           /* the header passed its checks */
 
     uint8_t *msg;          /* header + payload; grows as bytes arrive */
     size_t msg_len;        /* 16 + payload_len */
@@ -85,10 +105,25 @@ struct weave_conn {
     size_t out_len;
     size_t out_sent;
     int out_on_heap;
+    int out_fd;            /* sent with the reply's first byte (SCM_RIGHTS),
+                              owned by c and closed on release; -1: none */
+    struct weave_conn_notes *notes; /* messages before the reply, or NULL */
+    unsigned fds_dropped;  /* descriptors the client sent (all closed) */
     uint8_t small[WEAVE_CONN_SMALL_REPLY];
 
     struct weave_job *job; /* while WORKING (owned by the worker) */
     uint64_t request_id;   /* for logs, once known */
+    uint32_t step, steps;  /* last step the worker reported; 0/0: none */
+    uint32_t flags;        /* WEAVE_FLAG_* of a 0x0005 request, else 0 */
+    uint64_t read_ms;      /* when the whole request had arrived */
+    int started;           /* the worker started on its job */
+    uint32_t position;     /* last queue position sent (0: none) */
+
+    /* Owned by the event loop: the heartbeat list (server.c), for WORKING
+     * connections that asked for progress, by when the next one is due. */
+    int hb_on;
+    uint64_t hb_due_ms;
+    struct weave_conn *hb_prev, *hb_next;
 };
 
 /* Sets up a connection in READ_HEADER for an accepted, non-blocking fd. */
@@ -113,8 +148,30 @@ size_t weave_conn_received(const struct weave_conn *c);
  */
 enum weave_io weave_conn_read(struct weave_conn *c, struct weave_error *err);
 
-/* Writes what the socket takes. DONE, AGAIN, or CLOSE (errno set). */
-enum weave_io weave_conn_write(struct weave_conn *c);
+/*
+ * Writes what the socket takes: the queued messages first, then the reply
+ * (with c->out_fd on its first byte). DONE, AGAIN, or CLOSE (errno set).
+ * *progress (may be NULL) is set when any byte went out.
+ */
+enum weave_io weave_conn_write(struct weave_conn *c, int *progress);
+
+/*
+ * Queues a message (len <= WEAVE_CONN_NOTE_MAX) to go before the reply.
+ * Returns 0 when it is in the ring, 1 when the ring was full and it waits
+ * as the newest (replacing an older one), -1 when it was dropped: too long,
+ * or no memory for the ring.
+ */
+int weave_conn_note(struct weave_conn *c, const uint8_t *msg, size_t len);
+
+/* Bytes of queued messages not sent yet (the one set aside included). */
+size_t weave_conn_notes_pending(const struct weave_conn *c);
+
+/* Writes queued messages only (not the reply): DONE when none is left. */
+enum weave_io weave_conn_write_notes(struct weave_conn *c, int *progress);
+
+/* Reply with len bytes already encoded into c->small, and the descriptor
+ * fd (owned by c from now on) on its first byte. */
+void weave_conn_reply_small_fd(struct weave_conn *c, size_t len, int fd);
 
 /* Reply with an error message (encoded into c->small). */
 void weave_conn_reply_error(struct weave_conn *c, const struct weave_error *err);

@@ -131,3 +131,51 @@ void weave_deadline_clear(struct weave_conn *c)
     list_unlink(c);
     c->deadline_ms = 0;
 }
+
+/*
+ * The heartbeat list: the same idea with the connection's hb_* links, so a
+ * connection can be on it and on a deadline list at once. Every due time
+ * is "now + the heartbeat interval", set whenever a message is queued for
+ * the connection, so appending keeps the list sorted: the loop's next
+ * heartbeat is the head, and no tick scans the slots.
+ */
+void weave_heartbeat_clear(struct weave_conn_table *t, struct weave_conn *c)
+{
+    struct weave_conn_list *l = &t->heartbeats;
+
+    if (!c->hb_on)
+        return;
+    if (c->hb_prev != NULL)
+        c->hb_prev->hb_next = c->hb_next;
+    else
+        l->head = c->hb_next;
+    if (c->hb_next != NULL)
+        c->hb_next->hb_prev = c->hb_prev;
+    else
+        l->tail = c->hb_prev;
+    c->hb_on = 0;
+    c->hb_prev = c->hb_next = NULL;
+}
+
+void weave_heartbeat_set(struct weave_conn_table *t, struct weave_conn *c,
+                         uint64_t due_ms)
+{
+    struct weave_conn_list *l = &t->heartbeats;
+
+    weave_heartbeat_clear(t, c);
+    c->hb_due_ms = due_ms;
+    struct weave_conn *after = l->tail;
+    while (after != NULL && after->hb_due_ms > due_ms)
+        after = after->hb_prev;
+    c->hb_on = 1;
+    c->hb_prev = after;
+    c->hb_next = after != NULL ? after->hb_next : l->head;
+    if (c->hb_next != NULL)
+        c->hb_next->hb_prev = c;
+    else
+        l->tail = c;
+    if (after != NULL)
+        after->hb_next = c;
+    else
+        l->head = c;
+}

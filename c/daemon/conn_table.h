@@ -18,7 +18,11 @@ struct weave_conn_table {
     uint32_t nconns;
     uint32_t generation;       /* of the last tag handed out, never 0 */
     struct weave_conn_list reading; /* READ_HEADER/PAYLOAD, by read deadline */
-    struct weave_conn_list writing; /* WRITING, by write deadline */
+    struct weave_conn_list writing; /* WRITING, or WORKING with messages the
+                                       client does not read: by write deadline */
+    /* WORKING connections that asked for progress, by when their next
+     * heartbeat is due (their own links: c->hb_*). */
+    struct weave_conn_list heartbeats;
 };
 
 /* An empty table of nslots (>= 1) slots. Returns 0, or -1 (out of memory;
@@ -50,5 +54,12 @@ void weave_deadline_set(struct weave_conn_list *list, struct weave_conn *c,
 
 /* Takes c off its deadline list: no deadline (WORKING, or closing). */
 void weave_deadline_clear(struct weave_conn *c);
+
+/* Puts c on t->heartbeats, due at due_ms (off its old place there). */
+void weave_heartbeat_set(struct weave_conn_table *t, struct weave_conn *c,
+                         uint64_t due_ms);
+
+/* Takes c off t->heartbeats (nothing if it is not on it). */
+void weave_heartbeat_clear(struct weave_conn_table *t, struct weave_conn *c);
 
 #endif /* WEAVE_CONN_TABLE_H */

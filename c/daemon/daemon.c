@@ -157,8 +157,9 @@ static int serve(const struct weave_config *cfg, const struct weave_log *log,
                  const char *name)
 {
 
-    weave_info(log, "weave-compute %s (protocol %u), pid %ld, uid %lu",
-               WEAVE_DAEMON_VERSION, (unsigned)WEAVE_VERSION_MAX, (long)getpid(),
+    weave_info(log, "weave-compute %s (protocol %u..%u), pid %ld, uid %lu",
+               WEAVE_DAEMON_VERSION, (unsigned)WEAVE_SERVED_VERSION_MIN,
+               (unsigned)WEAVE_SERVED_VERSION_MAX, (long)getpid(),
                (unsigned long)geteuid());
     weave_info(log, "backend: %s", backend->description);
     /* The backend is initialised in the worker process, on the first job. */

@@ -32,17 +32,16 @@ static void expire(struct server *s, uint64_t now)
 {
     struct weave_conn *c;
 
-    while ((c = s->conns.writing.head) != NULL && now >= c->deadline_ms) {
-        /* The client's problem, not ours: INFO, not ERROR. */
-        weave_info(s->log, "write deadline: pid=%ld took %zu of %zu bytes in "
-                   "%u ms; closing", (long)c->peer.pid, c->out_sent,
-                   c->out_len, (unsigned)s->cfg->write_timeout_ms);
-        server_close_conn(s, c);
-    }
+    while ((c = s->conns.writing.head) != NULL && now >= c->deadline_ms)
+        server_write_deadline(s, c);
     /* Each one leaves the reading list: replying moves it to the writing
      * list (with a deadline in the future) or closes it. */
     while ((c = s->conns.reading.head) != NULL && now >= c->deadline_ms)
         server_read_deadline(s, c);
+    /* Each one moves to the tail with a due time in the future, or is
+     * closed: the loop ends. */
+    while ((c = s->conns.heartbeats.head) != NULL && now >= c->hb_due_ms)
+        server_conn_heartbeat(s, c);
 }
 
 /* The earlier of two deadlines, 0 meaning none. */
@@ -62,6 +61,8 @@ static int next_timeout(const struct server *s, uint64_t now)
         next = s->conns.reading.head->deadline_ms;
     if (s->conns.writing.head != NULL)
         next = earlier(next, s->conns.writing.head->deadline_ms);
+    if (s->conns.heartbeats.head != NULL)
+        next = earlier(next, s->conns.heartbeats.head->hb_due_ms);
     next = earlier(next, s->accept_resume_ms);
     if (s->stopping)
         next = earlier(next, s->stop_deadline_ms);
@@ -169,7 +170,10 @@ static int setup(struct server *s, const struct weave_server_params *p)
     };
     struct weave_worker_events events = {
         .ctx = s,
+        .started = server_job_started,
+        .step = server_job_step,
         .done = server_job_done,
+        .queue_changed = server_queue_changed,
     };
     if (weave_worker_start(&s->worker, &wcfg, p->backend, p->log, &events,
                            err, sizeof err) != 0) {

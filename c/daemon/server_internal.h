@@ -25,6 +25,7 @@
 #define TAG_WORKER 3u
 
 #define ACCEPT_PAUSE_MS 100      /* listener rest after fd exhaustion */
+#define WEAVE_HEARTBEAT_MS 500   /* SPEC 11.3: silence before a heartbeat */
 #define WARN_INTERVAL_MS 10000   /* rate limit for repeated warnings */
 
 struct server {
@@ -87,5 +88,24 @@ void server_close_conn(struct server *s, struct weave_conn *c);
 void server_job_done(void *ctx, struct weave_job *job);
 /* The read deadline passed: best-effort 500/10 reply, then close. */
 void server_read_deadline(struct server *s, struct weave_conn *c);
+/* The write deadline passed (reply, or messages before it): close; a job
+ * still queued or running for it is cancelled. */
+void server_write_deadline(struct server *s, struct weave_conn *c);
+/*
+ * Queues a small message (SPEC 11.3) to go before c's reply, restarts c's
+ * heartbeat timer, and writes at once what the socket takes. Only for a
+ * WORKING connection (else nothing happens). Returns 0, or -1 when c has
+ * been closed (the client left): the caller must not touch c again.
+ */
+int server_conn_note(struct server *s, struct weave_conn *c,
+                     const uint8_t *msg, size_t len);
+/* c's heartbeat is due (it is the head of s->conns.heartbeats): sends one,
+ * which moves it to the tail, or closes c. */
+void server_conn_heartbeat(struct server *s, struct weave_conn *c);
+/* The worker's events (worker.h; ctx is the server). */
+void server_job_started(void *ctx, struct weave_job *job);
+void server_job_step(void *ctx, struct weave_job *job, uint32_t step,
+                     uint32_t steps, uint32_t elapsed_ms);
+void server_queue_changed(void *ctx);
 
 #endif /* WEAVE_SERVER_INTERNAL_H */

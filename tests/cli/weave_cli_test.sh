@@ -287,12 +287,12 @@ case_stop() {
     esac
     run_weave "$dir" status --json
     case "$OUT" in
-    '{"running":true,"pid":'"$DPID"',"socket":"'"$dir/weave/weave.sock"'","daemon_version":'*'"protocol":{"min":1,"max":1},"uptime_ms":'*'"queue_depth":0,"backend":"procedural"}') ;;
+    '{"running":true,"pid":'"$DPID"',"socket":"'"$dir/weave/weave.sock"'","daemon_version":'*'"protocol":{"min":1,"max":2},"uptime_ms":'*'"queue_depth":0,"backend":"procedural"}') ;;
     *) bad stop "status --json: $OUT"; return ;;
     esac
     run_weave "$dir" version
     case "$OUT" in
-    *"weave-compute "*"(protocol 1, pid $DPID)"*) ;;
+    *"weave-compute "*"(protocol 1..2, pid $DPID)"*) ;;
     *) bad stop "version does not show the daemon: $OUT"; return ;;
     esac
     run_weave "$dir" stop

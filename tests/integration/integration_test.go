@@ -23,7 +23,7 @@ func TestStatusRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 200, st.Status)
 	assert.EqualValues(t, 1, st.VersionMin)
-	assert.EqualValues(t, 1, st.VersionMax)
+	assert.EqualValues(t, 2, st.VersionMax) // versions 1 and 2 (SPEC section 11)
 	assert.EqualValues(t, 17, st.MaxConnections, "max_connections reflects --max-connections")
 	assert.GreaterOrEqual(t, st.ConnectionsOpen, uint32(1), "connections_open includes the one asking")
 	assert.Equal(t, "procedural", st.Backend)

@@ -43,7 +43,8 @@ flags=(-g -O1 -std=c11 -Wall -Wextra -Werror
 if [ "$target" = conn ]; then
     bin=$work/fuzz_conn
     daemon=(c/daemon/activation.c c/daemon/auth.c c/daemon/clock.c c/daemon/config.c
-        c/daemon/conn.c c/daemon/conn_table.c c/daemon/errbuf.c c/daemon/log.c c/daemon/rundir.c
+        c/daemon/conn.c c/daemon/conn_table.c c/daemon/errbuf.c c/daemon/fdpass.c c/daemon/log.c
+        c/daemon/rundir.c
         c/daemon/server_accept.c c/daemon/server_conn.c c/daemon/socket.c
         c/daemon/supervisor.c c/daemon/supervisor_jobs.c c/daemon/supervisor_proc.c
         c/daemon/worker_proc.c c/daemon/worker_spawn.c c/daemon/worker_wire.c)

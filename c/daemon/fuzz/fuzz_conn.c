@@ -226,7 +226,9 @@ static int client_read(struct client *cl)
     }
 }
 
-/* The daemon closed cl's connection: what arrived must be one response. */
+/* The daemon closed cl's connection: what arrived must be one response,
+ * after (version 2, SPEC 11.3) any number of queued, progress and
+ * heartbeat messages; each must decode, nothing may follow the reply. */
 static void client_finish(struct client *cl)
 {
     if (cl->fd >= 0) {
@@ -235,19 +237,27 @@ static void client_finish(struct client *cl)
         close(cl->fd);
     }
     REQUIRE(!cl->overflow);
-    if (cl->got_len > 0 && !cl->gone) {
+    size_t off = 0;
+    while (cl->got_len > 0 && !cl->gone && off < cl->got_len) {
         struct weave_response r;
         struct weave_error err;
-        int rc = weave_response_decode(cl->got, cl->got_len, &r, &err);
+        const uint8_t *m = cl->got + off;
+        size_t left = cl->got_len - off;
+        int rc = weave_response_decode_versions(m, left, 1, 2, &r, &err);
         if (rc != 0) {
-            fprintf(stderr, "fuzz_conn: bad reply (%zu bytes): %s\n",
-                    cl->got_len, err.message);
+            fprintf(stderr, "fuzz_conn: bad reply (%zu bytes at %zu): %s\n",
+                    left, off, err.message);
             abort();
         }
-        uint32_t total = WEAVE_HEADER_SIZE +
-                         (uint32_t)((cl->got[8] << 24) | (cl->got[9] << 16) |
-                                    (cl->got[10] << 8) | cl->got[11]);
-        REQUIRE(total == cl->got_len); /* exactly one message */
+        size_t total = WEAVE_HEADER_SIZE +
+                       (size_t)(((uint32_t)m[8] << 24) | ((uint32_t)m[9] << 16) |
+                                ((uint32_t)m[10] << 8) | m[11]);
+        REQUIRE(total <= left);
+        off += total;
+        int note = r.msg_type == WEAVE_MSG_QUEUED ||
+                   r.msg_type == WEAVE_MSG_PROGRESS ||
+                   r.msg_type == WEAVE_MSG_HEARTBEAT;
+        REQUIRE(note ? off < cl->got_len : off == cl->got_len);
     }
     cl->fd = -1;
     cl->tag = 0;

@@ -144,7 +144,7 @@ static void test_usage_text(void)
     f = fmemopen(buf, sizeof buf, "w");
     weave_config_version(f);
     fclose(f);
-    CHECK(strcmp(buf, "weave-compute 0.1.0 (protocol 1)\n") == 0);
+    CHECK(strcmp(buf, "weave-compute 0.1.0 (protocol 1..2)\n") == 0);
 }
 
 int main(void)

@@ -5,22 +5,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon_testutil.h"
 #include "daemon/conn.h"
 
-/* Counts recv(2) calls: this test links with -Wl,--wrap=recv (c/daemon/BUILD.bazel). */
+/* Counts the recvmsg(2) calls the connection makes (it reads through
+ * recvmsg, fdpass.h): this test links with -Wl,--wrap=recvmsg
+ * (c/daemon/BUILD.bazel). */
 static int recv_calls;
-ssize_t __real_recv(int fd, void *buf, size_t len, int flags);
-ssize_t __wrap_recv(int fd, void *buf, size_t len, int flags);
+ssize_t __real_recvmsg(int fd, struct msghdr *m, int flags);
+ssize_t __wrap_recvmsg(int fd, struct msghdr *m, int flags);
 
-ssize_t __wrap_recv(int fd, void *buf, size_t len, int flags)
+ssize_t __wrap_recvmsg(int fd, struct msghdr *m, int flags)
 {
     recv_calls++;
-    return __real_recv(fd, buf, len, flags);
+    return __real_recvmsg(fd, m, flags);
 }
 
 struct pair {
@@ -231,7 +235,7 @@ static size_t longest_usual_request(uint8_t *buf, size_t cap)
     return weave_encode_generate_request(buf, cap, 1, &req);
 }
 
-/* Reads one message written in one go; returns the recv calls it took. */
+/* Reads one message written in one go; returns the recvmsg calls it took. */
 static int recvs_for(const uint8_t *msg, size_t n)
 {
     struct pair p;
@@ -345,7 +349,7 @@ static void test_write_partial(void)
         buf[i] = (uint8_t)i;
     open_pair(&p);
     weave_conn_reply_heap(&p.c, buf, len);
-    CHECK(weave_conn_write(&p.c) == WEAVE_IO_AGAIN);
+    CHECK(weave_conn_write(&p.c, NULL) == WEAVE_IO_AGAIN);
     CHECK(p.c.out_sent > 0 && p.c.out_sent < len);
     /* Read it all on the client while writing. */
     uint8_t *got = malloc(len);
@@ -356,7 +360,7 @@ static void test_write_partial(void)
         if (n > 0)
             have += (size_t)n;
         if (r == WEAVE_IO_AGAIN)
-            r = weave_conn_write(&p.c);
+            r = weave_conn_write(&p.c, NULL);
     }
     CHECK(r == WEAVE_IO_DONE);
     CHECK(memcmp(got, buf, len) == 0);
@@ -374,7 +378,7 @@ static void test_write_peer_gone(void)
     close(p.client);
     p.client = -1;
     /* EPIPE, not SIGPIPE (which would kill this test). */
-    CHECK(weave_conn_write(&p.c) == WEAVE_IO_CLOSE);
+    CHECK(weave_conn_write(&p.c, NULL) == WEAVE_IO_CLOSE);
     CHECK(errno == EPIPE || errno == ECONNRESET);
     weave_conn_release(&p.c);
 }
@@ -393,6 +397,235 @@ static void test_error_reply_encoding(void)
     close_pair(&p);
 }
 
+/* Open descriptors of this process. */
+static int fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (d == NULL)
+        return -1;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n - 3; /* ".", "..", and the directory's own fd */
+}
+
+/* Sends msg with `nfds` descriptors attached (SCM_RIGHTS). */
+static int send_with_fds(int sock, const uint8_t *msg, size_t len,
+                         const int *fds, int nfds)
+{
+    union {
+        struct cmsghdr align;
+        unsigned char buf[CMSG_SPACE(8 * sizeof(int))];
+    } ctl;
+    struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    memset(&ctl, 0, sizeof ctl);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.buf;
+    m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+    return sendmsg(sock, &m, 0) == (ssize_t)len ? 0 : -1;
+}
+
+static void test_sent_fds_closed(void)
+{
+    /* A client attaches descriptors to its request: the request is read
+     * as usual, and every descriptor that arrived is closed at once. The
+     * write end of a pipe proves it: once ours and the one passed are
+     * closed, the read end sees EOF. */
+    struct pair p;
+    struct weave_error err;
+    uint8_t msg[256];
+    size_t n = tu_example_request(msg, sizeof msg, 1, 512, 512, 0);
+    int pfd[2];
+    CHECK(pipe(pfd) == 0);
+    int nul = open("/dev/null", O_RDONLY);
+    open_pair(&p);
+    int before = fd_count();
+    int fds[3] = {pfd[1], nul, pfd[1]};
+    CHECK(send_with_fds(p.client, msg, 40, fds, 3) == 0);
+    CHECK(send_with_fds(p.client, msg + 40, n - 40, fds, 2) == 0);
+    close(pfd[1]);
+    close(nul);
+    enum weave_io r;
+    int rounds = 0;
+    do { /* the kernel ends a read at bytes that carried descriptors */
+        r = weave_conn_read(&p.c, &err);
+    } while (r == WEAVE_IO_AGAIN && ++rounds < 10);
+    CHECK(r == WEAVE_IO_DONE && p.c.msg_len == n && memcmp(p.c.msg, msg, n) == 0);
+    CHECK(p.c.fds_dropped == 5);
+    CHECK(fd_count() == before - 2); /* ours closed, none of theirs kept */
+    char c;
+    CHECK(read(pfd[0], &c, 1) == 0); /* EOF: no copy of the write end left */
+    close(pfd[0]);
+    close_pair(&p);
+}
+
+/* Reads exactly len bytes from a blocking fd. */
+static int read_exact(int fd, uint8_t *buf, size_t len)
+{
+    size_t have = 0;
+    while (have < len) {
+        ssize_t k = read(fd, buf + have, len - have);
+        if (k <= 0)
+            return -1;
+        have += (size_t)k;
+    }
+    return 0;
+}
+
+static void test_notes_before_reply(void)
+{
+    struct pair p;
+    struct weave_error e;
+    open_pair(&p);
+    uint8_t a[20], b[36];
+    memset(a, 'a', sizeof a);
+    memset(b, 'b', sizeof b);
+    CHECK(weave_conn_note(&p.c, a, sizeof a) == 0);
+    CHECK(weave_conn_note(&p.c, b, sizeof b) == 0);
+    CHECK(weave_conn_notes_pending(&p.c) == 56);
+    uint8_t too_long[WEAVE_CONN_NOTE_MAX + 1] = {0};
+    CHECK(weave_conn_note(&p.c, too_long, sizeof too_long) == -1);
+    weave_error_set(&e, 9, WEAVE_ERR_INTERNAL, "x");
+    weave_conn_reply_error(&p.c, &e);
+    int progress = 0;
+    CHECK(weave_conn_write(&p.c, &progress) == WEAVE_IO_DONE && progress);
+    CHECK(weave_conn_notes_pending(&p.c) == 0);
+    uint8_t got[56];
+    CHECK(read_exact(p.client, got, sizeof got) == 0);
+    CHECK(memcmp(got, a, 20) == 0 && memcmp(got + 20, b, 36) == 0);
+    uint8_t reply[64];
+    size_t rn = p.c.out_len;
+    CHECK(rn <= sizeof reply && read_exact(p.client, reply, rn) == 0);
+    struct weave_response r;
+    CHECK(tu_decode_reply(reply, rn, &r) == 0 && r.msg_type == WEAVE_MSG_ERROR);
+    close_pair(&p);
+}
+
+static void test_notes_bounded(void)
+{
+    /* Nobody reads: the ring fills, then only the newest message waits
+     * aside; what reaches the client is the ring in order, then the
+     * newest, never more than the ring and one message. */
+    struct pair p;
+    open_pair(&p);
+    uint8_t m[32];
+    unsigned fit = WEAVE_CONN_NOTES_CAP / sizeof m;
+    for (unsigned i = 0; i < fit + 50; i++) {
+        memset(m, (int)(i & 0xFF), sizeof m);
+        int r = weave_conn_note(&p.c, m, sizeof m);
+        CHECK(r == (i < fit ? 0 : 1));
+        CHECK(weave_conn_notes_pending(&p.c) <=
+              WEAVE_CONN_NOTES_CAP + WEAVE_CONN_NOTE_MAX);
+    }
+    CHECK(p.c.notes->coalesced == 49);
+    CHECK(weave_conn_write_notes(&p.c, NULL) == WEAVE_IO_DONE);
+    uint8_t got[32];
+    for (unsigned i = 0; i < fit; i++) {
+        CHECK(read_exact(p.client, got, sizeof got) == 0 && got[0] == (uint8_t)i);
+    }
+    CHECK(read_exact(p.client, got, sizeof got) == 0 &&
+          got[0] == (uint8_t)(fit + 49));
+    /* Drained, the ring takes messages again, sent messages' room reused. */
+    for (unsigned i = 0; i < fit; i++)
+        CHECK(weave_conn_note(&p.c, m, sizeof m) == 0);
+    close_pair(&p);
+}
+
+static void test_notes_stuck_reader(void)
+{
+    /* A reader that reads nothing: the socket buffer fills, writes say
+     * AGAIN without blocking, and what waits in the daemon stays bounded. */
+    struct pair p;
+    open_pair(&p);
+    int small = 4096;
+    setsockopt(p.c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    uint8_t m[36] = {1};
+    enum weave_io r = WEAVE_IO_DONE;
+    for (int i = 0; i < 100000 && r != WEAVE_IO_AGAIN; i++) {
+        weave_conn_note(&p.c, m, sizeof m);
+        r = weave_conn_write_notes(&p.c, NULL);
+    }
+    CHECK(r == WEAVE_IO_AGAIN);
+    for (int i = 0; i < 1000; i++) {
+        weave_conn_note(&p.c, m, sizeof m);
+        CHECK(weave_conn_write_notes(&p.c, NULL) == WEAVE_IO_AGAIN);
+    }
+    CHECK(weave_conn_notes_pending(&p.c) <= WEAVE_CONN_NOTES_CAP + WEAVE_CONN_NOTE_MAX);
+    close_pair(&p);
+}
+
+/* Reads exactly len bytes with recvmsg; returns the descriptors that came
+ * with them (the last one in *fd; the others closed), or -1. */
+static int recv_fds(int sock, uint8_t *buf, size_t len, int *fd)
+{
+    size_t have = 0;
+    int seen = 0;
+    while (have < len) {
+        union {
+            struct cmsghdr align;
+            unsigned char buf[CMSG_SPACE(4 * sizeof(int))];
+        } ctl;
+        struct iovec iov = {.iov_base = buf + have, .iov_len = len - have};
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = ctl.buf;
+        m.msg_controllen = sizeof ctl.buf;
+        ssize_t k = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+        if (k <= 0)
+            return -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < n; i++) {
+                if (*fd >= 0)
+                    close(*fd);
+                memcpy(fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                seen++;
+            }
+        }
+        have += (size_t)k;
+    }
+    return seen;
+}
+
+static void test_reply_carries_fd(void)
+{
+    /* The descriptor rides on the reply's first byte, exactly once. */
+    struct pair p;
+    open_pair(&p);
+    int mfd = memfd_create("t", MFD_CLOEXEC);
+    CHECK(mfd >= 0 && write(mfd, "pixels", 6) == 6);
+    uint8_t note[20] = {7};
+    CHECK(weave_conn_note(&p.c, note, sizeof note) == 0);
+    memset(p.c.small, 0x5A, 60);
+    weave_conn_reply_small_fd(&p.c, 60, mfd);
+    CHECK(weave_conn_write(&p.c, NULL) == WEAVE_IO_DONE);
+    /* Read as the message boundaries say: the note (no descriptor), then
+     * the reply (one descriptor, on its first byte). */
+    uint8_t got[80];
+    int passed = -1;
+    CHECK(recv_fds(p.client, got, 20, &passed) == 0 && passed == -1);
+    CHECK(recv_fds(p.client, got + 20, 60, &passed) == 1 && passed >= 0);
+    CHECK(got[0] == 7 && got[20] == 0x5A && got[79] == 0x5A);
+    char buf[8] = {0};
+    CHECK(passed >= 0 && pread(passed, buf, 6, 0) == 6 && memcmp(buf, "pixels", 6) == 0);
+    if (passed >= 0)
+        close(passed);
+    close_pair(&p); /* closes mfd, the connection's */
+}
+
 int main(void)
 {
     tu_run("conn: request arriving byte by byte", test_byte_by_byte);
@@ -407,5 +640,10 @@ int main(void)
     tu_run("conn: partial writes", test_write_partial);
     tu_run("conn: write to a closed peer", test_write_peer_gone);
     tu_run("conn: error reply encoding", test_error_reply_encoding);
+    tu_run("conn: descriptors a client sends are closed", test_sent_fds_closed);
+    tu_run("conn: queued messages go before the reply", test_notes_before_reply);
+    tu_run("conn: a full ring keeps only the newest", test_notes_bounded);
+    tu_run("conn: a stuck reader never blocks, stays bounded", test_notes_stuck_reader);
+    tu_run("conn: the reply's first byte carries its descriptor", test_reply_carries_fd);
     return tu_summary();
 }

@@ -164,7 +164,7 @@ static void test_version_help(void)
     tu_daemon_spawn(&d, v, NULL, NULL);
     CHECK(tu_daemon_wait_exit(&d, READY_MS) == 0);
     char *out = tu_read_file(d.out);
-    CHECK(out != NULL && strcmp(out, "weave-compute 0.1.0 (protocol 1)\n") == 0);
+    CHECK(out != NULL && strcmp(out, "weave-compute 0.1.0 (protocol 1..2)\n") == 0);
     free(out);
     const char *h[] = {"--help", NULL};
     tu_daemon_spawn(&d, h, NULL, NULL);
@@ -260,7 +260,7 @@ static void test_serve_and_shutdown(void)
     CHECK(ask(&d, msg, n, &r, &raw) == 0);
     CHECK(r.msg_type == WEAVE_MSG_STATUS_RESPONSE);
     CHECK(r.u.status.request_id == 99 && r.u.status.status == 200);
-    CHECK(r.u.status.version_min == 1 && r.u.status.version_max == 1);
+    CHECK(r.u.status.version_min == 1 && r.u.status.version_max == 2);
     CHECK(r.u.status.requests_served == 2);
     CHECK(r.u.status.connections_open == 1 && r.u.status.max_connections == 64);
     CHECK(r.u.status.queue_depth == 0);
@@ -294,8 +294,9 @@ static void test_error_replies(void)
     msg[0] ^= 0xFF;
     CHECK(expect_error(&d, msg, n, 400, WEAVE_ERR_INVALID_MAGIC, 0));
 
+    /* Versions 1 and 2 are served (SPEC 11); 3 is not. */
     n = tu_example_request(msg, sizeof msg, 3, 512, 512, 0);
-    tu_put_u16(msg + 4, 2);
+    tu_put_u16(msg + 4, 3);
     CHECK(expect_error(&d, msg, n, 400, WEAVE_ERR_UNSUPPORTED_VERSION, 0));
 
     header(h, 1, 1, WEAVE_MAX_PAYLOAD_SIZE + 1);
