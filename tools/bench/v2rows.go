@@ -133,24 +133,27 @@ func (s *session) measureLongJob() {
 	}
 	side, steps := uint32(s.o.longSide), uint32(s.o.longSteps)
 	img := int(side * side * 3)
+	c := newV2Client(s.servers["weave"].sock)
+	raw := func(req []byte) func() (v2Outcome, error) {
+		return func() (v2Outcome, error) { return c.request(req, typeGenResp, img) }
+	}
 	kinds := []struct {
 		key string
-		req []byte
+		do  func() (v2Outcome, error)
 	}{
-		{"v1", generateRequest(benchRequestID, side, steps, benchSeed, benchPrompt)},
-		{"v2", optionsRequest(benchRequestID, side, steps, 0)},
-		{"v2-progress", optionsRequest(benchRequestID, side, steps, flagProgress)},
+		{"v1", raw(generateRequest(benchRequestID, side, steps, benchSeed, benchPrompt))},
+		{"v2", raw(optionsRequest(benchRequestID, side, steps, 0))},
+		{"v2-progress", raw(optionsRequest(benchRequestID, side, steps, flagProgress))},
 	}
-	c := newV2Client(s.servers["weave"].sock)
 	for r := 0; r < s.o.rounds; r++ {
 		s.b.round = r
 		p50 := map[string]float64{}
 		for i := range kinds {
 			k := kinds[(i+r)%len(kinds)]
-			_, _ = c.request(k.req, typeGenResp, img) // warm-up
+			_, _ = k.do() // warm-up
 			run := &v2Run{}
 			for j := 0; j < s.o.longIterations; j++ {
-				run.add(c.request(k.req, typeGenResp, img))
+				run.add(k.do())
 			}
 			p50[k.key] = run.p50(wallOf, time.Millisecond)
 			s.addV2(wl, "p50 latency", "ms", false, k.key, run, p50[k.key], true)
