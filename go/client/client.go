@@ -1,13 +1,62 @@
 // Package client talks to the weave-compute daemon over its Unix socket
 // ($XDG_RUNTIME_DIR/weave/weave.sock) with the binary protocol of
-// go/protocol.
+// go/protocol (proto_spec/SPEC.md).
 //
 // Every request uses a new connection that is closed before the call
 // returns (one request per connection, SPEC section 1). Failures to reach
 // the daemon are reported with the sentinel errors of this package (whose
 // messages are fixed by docs/DEVELOPMENT.md); a daemon error reply is returned
 // as a *protocol.ErrorResponse; a request that fails local validation is
-// returned as the *protocol.Error of GenerateRequest.Validate.
+// returned as the *protocol.Error of its Validate.
+//
+// # Protocol versions
+//
+// A call uses protocol version 2 (SPEC section 11) only when it needs it:
+// WithProgress, GenerateImage (pixels in shared memory), or an image whose
+// reply does not fit in a 10 MiB version-1 message (beyond 1856x1856, up to
+// 2048x2048). Status always asks in version 2 (for the 11.6 fields in
+// StatusResponse.V2). A plain Generate of an image that fits is sent in
+// version 1, byte for byte as any v1 client sends it.
+//
+// A daemon that does not speak version 2 answers error 2 (unsupported
+// version), error 12 (unknown message type) or 500 / 99 (the public
+// reference daemon). The call then sends the same request in version 1 on a
+// new connection (one extra round trip at most; no events come, and the
+// read timeout is a total deadline again), and the Client remembers that
+// the daemon is version-1 only: its later calls go straight to version 1.
+// The memory lasts as long as the Client: make a new Client to use a daemon
+// that was upgraded meanwhile. A request that cannot be sent in version 1
+// (2048x2048) then fails with a *V1OnlyError (ErrV1Only) naming the limit.
+//
+// # Progress, deadlines, cancellation
+//
+// WithProgress(fn) asks for the daemon's progress messages and calls fn
+// with each Event, in order, on the calling goroutine: EventQueued
+// (Position, Depth) while the job waits, EventStarted, EventStep (Step,
+// Steps, Elapsed) after each step, EventHeartbeat when nothing else was
+// said for 500 ms. With progress the read timeout (WithReadTimeout, 65 s by
+// default) is an inactivity timeout, restarted by every message, so a job
+// of any length completes as long as the daemon keeps reporting; without it
+// the timeout bounds the whole reply.
+//
+// Cancelling ctx closes the connection at once, from any point (dialling,
+// queued, running, reading the reply, even while fn runs), so the daemon
+// sees the hang-up and drops or stops the job (SPEC 11.5); the call returns
+// an error that satisfies errors.Is(err, context.Canceled).
+//
+// # Pixels
+//
+// Generate returns the pixels in memory the caller owns (copied out of
+// shared memory when they came that way). GenerateInto reads an inline reply
+// straight into a caller-supplied buffer, so a loop of large requests
+// allocates nothing image-sized. GenerateImage is zero-copy: it asks for the
+// pixels in a sealed memfd and returns an *Image that maps it read-only until
+// Close. Only a descriptor that is exactly one memfd sealed with
+// F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE and F_SEAL_SEAL and holding at
+// least the image is accepted (so reading the mapping cannot SIGBUS); any
+// other is closed and the call fails with a *SharedMemoryError
+// (ErrSharedMemory). Descriptors that arrive with any other message are
+// closed unread. The package is Linux-only (memfd, SCM_RIGHTS, SO_PEERCRED).
 package client
 
 import (
@@ -42,6 +91,10 @@ type Client struct {
 	writeTimeout   time.Duration
 	maxMessageSize uint32
 
+	// v1Only is set once the daemon refused a version-2 request (SPEC
+	// 11.8): later requests go straight to version 1.
+	v1Only atomic.Bool
+
 	// nextID is the last request id handed out; it starts at a random
 	// value. atomic.Uint64 keeps it 8-byte aligned on 32-bit platforms
 	// too, where a plain uint64 field after a uint32 makes the 64-bit
@@ -70,7 +123,8 @@ func WithConnectTimeout(d time.Duration) Option {
 }
 
 // WithReadTimeout bounds the wait for the whole reply after the request was
-// written (default 65 s).
+// written (default 65 s). With progress (WithProgress, against a version-2
+// daemon) it bounds the silence between two messages instead.
 func WithReadTimeout(d time.Duration) Option {
 	return timeoutOption("read", d, func(c *Client) *time.Duration { return &c.readTimeout })
 }
@@ -160,47 +214,9 @@ func (e *ReplyError) Error() string {
 // Unwrap returns the cause.
 func (e *ReplyError) Unwrap() error { return e.Err }
 
-// Generate validates req, sends it and returns the daemon's image.
-//
-// A request that fails validation returns the *protocol.Error of
-// req.Validate (errors.Is(err, protocol.ErrInvalidDimensions) etc.) without
-// contacting the daemon. A daemon error reply returns the
-// *protocol.ErrorResponse (same errors.Is behaviour). A zero req.RequestID is
-// replaced by a fresh one in the request sent (req itself is not modified).
-func (c *Client) Generate(ctx context.Context, req *protocol.GenerateRequest) (*protocol.GenerateResponse, error) {
-	if req == nil {
-		return nil, errors.New("client: nil generate request")
-	}
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	r := *req
-	if r.RequestID == 0 {
-		r.RequestID = c.newRequestID()
-	}
-	m, err := c.roundTrip(ctx, &r, nil)
-	if err != nil {
-		return nil, err
-	}
-	switch resp := m.(type) {
-	case *protocol.GenerateResponse:
-		if resp.RequestID != r.RequestID {
-			return nil, &ReplyError{Err: fmt.Errorf("request_id %d, want %d", resp.RequestID, r.RequestID)}
-		}
-		return resp, nil
-	case *protocol.ErrorResponse:
-		if resp.RequestID != 0 && resp.RequestID != r.RequestID {
-			return nil, &ReplyError{Err: fmt.Errorf("error reply for request_id %d, want %d: %v", resp.RequestID, r.RequestID, resp)}
-		}
-		return nil, resp
-	default:
-		return nil, &ReplyError{Err: fmt.Errorf("unexpected %T to a generate request", m)}
-	}
-}
-
-// roundTrip encodes req, sends it on a new connection and decodes the
-// reply; a reply that does not decode is a *ReplyError.
-func (c *Client) roundTrip(ctx context.Context, req protocol.Message, peer *Peer) (protocol.Message, error) {
+// roundTrip encodes req, sends it on a new connection and decodes the one
+// reply with vs; a reply that does not decode is a *ReplyError.
+func (c *Client) roundTrip(ctx context.Context, req protocol.Message, vs protocol.Versions, peer *Peer) (protocol.Message, error) {
 	msg, err := protocol.Encode(req)
 	if err != nil {
 		return nil, err
@@ -209,14 +225,17 @@ func (c *Client) roundTrip(ctx context.Context, req protocol.Message, peer *Peer
 	if err != nil {
 		return nil, err
 	}
-	m, err := protocol.DecodeResponse(reply)
+	m, err := vs.DecodeResponse(reply)
 	if err != nil {
 		return nil, &ReplyError{Err: err}
 	}
 	return m, nil
 }
 
-// Status asks the daemon for its status (SPEC section 7). A daemon that
+// Status asks the daemon for its status: in version 2 (SPEC 11.6, the
+// result's V2 is set), or, from a daemon that does not speak it, in version
+// 1 (SPEC section 7, V2 nil; one extra round trip, remembered as for
+// Generate). A daemon that
 // answers with an error reply is up but does not serve the extension: the
 // error then matches ErrStatusNotSupported and wraps the
 // *protocol.ErrorResponse — except for a "server busy" reply, which is
@@ -239,8 +258,26 @@ func (c *Client) StatusWithPeer(ctx context.Context) (*protocol.StatusResponse, 
 }
 
 func (c *Client) status(ctx context.Context, peer *Peer) (*protocol.StatusResponse, error) {
+	if !c.v1Only.Load() {
+		st, err := c.statusIn(ctx, protocol.Version2, peer)
+		var er *protocol.ErrorResponse
+		if err == nil || !errors.As(err, &er) || !isV2Refusal(er) {
+			return st, err
+		}
+		c.v1Only.Store(true)
+	}
+	return c.statusIn(ctx, protocol.Version, peer)
+}
+
+// statusIn asks for the status in one protocol version. An error reply
+// other than "server busy" is returned as a *statusNotSupportedError.
+func (c *Client) statusIn(ctx context.Context, version uint16, peer *Peer) (*protocol.StatusResponse, error) {
 	id := c.newRequestID()
-	m, err := c.roundTrip(ctx, &protocol.StatusRequest{RequestID: id}, peer)
+	vs := protocol.Versions1
+	if version == protocol.Version2 {
+		vs = protocol.Versions12
+	}
+	m, err := c.roundTrip(ctx, &protocol.StatusRequest{Version: version, RequestID: id}, vs, peer)
 	if err != nil {
 		return nil, err
 	}
@@ -248,6 +285,9 @@ func (c *Client) status(ctx context.Context, peer *Peer) (*protocol.StatusRespon
 	case *protocol.StatusResponse:
 		if resp.RequestID != id {
 			return nil, &ReplyError{Err: fmt.Errorf("request_id %d, want %d", resp.RequestID, id)}
+		}
+		if version == protocol.Version2 && resp.V2 == nil {
+			return nil, &ReplyError{Err: errors.New("version-1 status reply to a version-2 request")}
 		}
 		return resp, nil
 	case *protocol.ErrorResponse:

@@ -423,6 +423,14 @@ func startFake(t *testing.T, h fakedaemon.Handler) *fakedaemon.Server {
 	return s
 }
 
+func startFakeConfig(t *testing.T, cfg fakedaemon.Config) *fakedaemon.Server {
+	t.Helper()
+	s, err := fakedaemon.ListenConfig(filepath.Join(shortTempDir(t), "weave.sock"), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestGenerateRoundTrip(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -456,13 +464,13 @@ func TestGenerateRoundTrip(t *testing.T) {
 func TestGenerateKeepsCallerRequestID(t *testing.T) {
 	var got uint64
 	s := startFake(t, func(m protocol.Message) protocol.Message {
-		got = m.(*protocol.GenerateRequest).RequestID
+		atomic.StoreUint64(&got, m.(*protocol.GenerateRequest).RequestID)
 		return fakedaemon.Default(m)
 	})
 	c := newTestClient(t, s.Path())
 	resp, err := c.Generate(context.Background(), protocol.NewGenerateRequest(77, "x", 64, 64, 1, 0, 1))
 	require.NoError(t, err)
-	assert.EqualValues(t, 77, got)
+	assert.EqualValues(t, 77, atomic.LoadUint64(&got))
 	assert.EqualValues(t, 77, resp.RequestID)
 }
 
@@ -509,7 +517,7 @@ func TestGenerateValidatesLocally(t *testing.T) {
 		want error
 	}{
 		{"width", protocol.NewGenerateRequest(0, "x", 100, 512, 28, 7, 0), protocol.ErrInvalidDimensions},
-		{"reply too large", protocol.NewGenerateRequest(0, "x", 2048, 2048, 28, 7, 0), protocol.ErrInvalidDimensions},
+		{"side over 2048", protocol.NewGenerateRequest(0, "x", 2112, 64, 28, 7, 0), protocol.ErrInvalidDimensions},
 		{"steps", protocol.NewGenerateRequest(0, "x", 512, 512, 0, 7, 0), protocol.ErrInvalidSteps},
 		{"cfg", protocol.NewGenerateRequest(0, "x", 512, 512, 28, 21, 0), protocol.ErrInvalidCFG},
 		{"empty prompt", protocol.NewGenerateRequest(0, "", 512, 512, 28, 7, 0), protocol.ErrInvalidPrompt},
@@ -590,7 +598,7 @@ func TestStatusNotSupported(t *testing.T) {
 }
 
 func TestOneConnectionPerRequestAlwaysClosed(t *testing.T) {
-	s := startFake(t, nil)
+	s := startFakeConfig(t, fakedaemon.Config{Protocol: fakedaemon.V2})
 	c := newTestClient(t, s.Path())
 	const n = 6
 	for i := 0; i < n; i++ {

@@ -24,7 +24,8 @@ var (
 	// ErrConnectTimeout: the connection was not established within the
 	// connect timeout (including a listen backlog that stayed full).
 	ErrConnectTimeout = errors.New("weave-compute daemon connection timeout")
-	// ErrReadTimeout: no complete reply arrived within the read timeout.
+	// ErrReadTimeout: no complete reply arrived within the read timeout
+	// (with progress: no message for that long).
 	ErrReadTimeout = errors.New("weave-compute daemon response timeout")
 	// ErrConnectionClosed: the daemon closed the connection before a whole
 	// reply arrived. A client of another UID, which the daemon rejects
@@ -44,6 +45,19 @@ var (
 	// ErrSocketPathTooLong: the socket path does not fit in sun_path
 	// (MaxSocketPathLen bytes). The error is a *SocketPathError.
 	ErrSocketPathTooLong = errors.New("socket path too long")
+)
+
+// Sentinels of protocol version 2 (SPEC section 11).
+var (
+	// ErrV1Only: the request needs protocol version 2 (an image whose
+	// reply does not fit in a 10 MiB version-1 message, e.g. 2048x2048)
+	// and the daemon speaks version 1 only. The error is a *V1OnlyError,
+	// which also matches protocol.ErrInvalidDimensions.
+	ErrV1Only = errors.New("weave-compute daemon speaks protocol version 1 only")
+	// ErrSharedMemory: the daemon's shared-memory reply came with a
+	// descriptor this client does not trust or cannot map (see
+	// GenerateImage); it was closed. The error is a *SharedMemoryError.
+	ErrSharedMemory = errors.New("unusable shared-memory image from weave-compute")
 )
 
 // MaxSocketPathLen is the longest socket path a Unix socket address holds

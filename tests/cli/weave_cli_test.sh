@@ -106,11 +106,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_daemon DIR: starts weave-compute with XDG_RUNTIME_DIR=DIR and waits
+# start_daemon DIR [ARGS...]: starts weave-compute (with ARGS) with XDG_RUNTIME_DIR=DIR and waits
 # (polling `weave status`, bounded) until it answers. Sets DPID.
 start_daemon() {
     local dir=$1 i
-    XDG_RUNTIME_DIR="$dir" "$DAEMON" --log-level=debug 2>"$dir/daemon.stderr" &
+    shift
+    XDG_RUNTIME_DIR="$dir" "$DAEMON" --log-level=debug "$@" 2>"$dir/daemon.stderr" &
     DPID=$!
     PIDS="$PIDS $DPID"
     for i in $(seq 1 200); do
@@ -167,6 +168,130 @@ case_generate_png() {
     [ "$RC" = 0 ] || { bad generate_png "second run exit $RC: $ERR"; return; }
     cmp -s "$png" "$dir/fox2.png" || { bad generate_png "same seed gave a different PNG"; return; }
     ok generate_png
+}
+
+# has_step_delay: the daemon has --step-delay-ms (slow procedural steps).
+has_step_delay() { "$DAEMON" --help 2>&1 | grep -q -- '--step-delay-ms'; }
+
+# protocol_max DIR: the highest protocol version the daemon serving DIR
+# speaks (from weave status --json).
+protocol_max() {
+    XDG_RUNTIME_DIR="$1" "$WEAVE" status --json 2>/dev/null |
+        sed -n 's/.*"protocol":{"min":[0-9]*,"max":\([0-9]*\)}.*/\1/p'
+}
+
+# Progress against the real daemon: with protocol v2 and slow steps, one
+# --json progress event per step and the step bar on a pty; with a v1
+# daemon, no progress event and still the image.
+case_progress() {
+    local dir slow max n out
+    newdir
+    dir="$NEWDIR"
+    slow=""
+    has_step_delay && slow="--step-delay-ms=20"
+    # shellcheck disable=SC2086
+    start_daemon "$dir" $slow || { bad progress "daemon not ready"; return; }
+    max="$(protocol_max "$dir")"
+    [ -n "$max" ] || { bad progress "no protocol version in weave status --json"; return; }
+    run_weave "$dir" generate --no-autostart --steps 8 --json -o "$dir/p.png" "a slow fox"
+    [ "$RC" = 0 ] || { bad progress "exit $RC: $ERR"; return; }
+    n="$(printf '%s\n' "$OUT" | grep -c '"event":"progress"')"
+    case "$(printf '%s\n' "$OUT" | tail -n 1)" in
+    '{"event":"done",'*) ;;
+    *) bad progress "last event is not done: $OUT"; return ;;
+    esac
+    if [ "$max" -lt 2 ]; then
+        [ "$n" = 0 ] || { bad progress "v1 daemon, $n progress events"; return; }
+        say "note: progress: the daemon speaks protocol $max only: fallback checked, progress not"
+        ok progress
+        return
+    fi
+    if [ -z "$slow" ]; then
+        say "note: progress: the daemon has no --step-delay-ms: event count not checked ($n)"
+        ok progress
+        return
+    fi
+    [ "$n" = 8 ] || { bad progress "$n progress events for 8 steps: $OUT"; return; }
+    if command -v script >/dev/null 2>&1; then
+        script -qfec "env XDG_RUNTIME_DIR='$dir' TERM=xterm '$WEAVE' generate --no-autostart --steps 8 -o '$dir/t.png' x" /dev/null >"$dir/tty.txt" 2>&1 </dev/null
+        out="$(cat -v "$dir/tty.txt")"
+        case "$out" in
+        *"step 8/8 [====================] 100%"*) ;;
+        *) bad progress "pty: no step bar: $out"; return ;;
+        esac
+    fi
+    ok progress
+}
+
+# SIGINT to weave while the daemon runs a long job: exit 130 at once, no
+# file, and the daemon is free for the next request (the job was stopped,
+# not left running for the 10 s it had left).
+case_cancel() {
+    local dir max pid rc i t0 t1
+    if ! has_step_delay; then
+        skip=$((skip + 1))
+        say "SKIP: cancel: the daemon has no --step-delay-ms"
+        return
+    fi
+    newdir
+    dir="$NEWDIR"
+    start_daemon "$dir" --step-delay-ms=100 || { bad cancel "daemon not ready"; return; }
+    max="$(protocol_max "$dir")"
+    if [ "${max:-1}" -lt 2 ]; then
+        skip=$((skip + 1))
+        say "SKIP: cancel: the daemon speaks protocol ${max:-?} only"
+        return
+    fi
+    XDG_RUNTIME_DIR="$dir" "$WEAVE" generate --no-autostart --steps 100 --json -o "$dir/c.png" x >"$dir/ev.txt" 2>"$dir/err.txt" &
+    pid=$!
+    for i in $(seq 1 400); do
+        grep -q '"event":"progress"' "$dir/ev.txt" 2>/dev/null && break
+        sleep 0.025
+    done
+    grep -q '"event":"progress"' "$dir/ev.txt" || { bad cancel "no progress event: $(cat "$dir/ev.txt" "$dir/err.txt")"; kill "$pid"; return; }
+    t0="$(date +%s%N)"
+    kill -INT "$pid"
+    wait "$pid"
+    rc=$?
+    t1="$(date +%s%N)"
+    [ "$rc" = 130 ] || { bad cancel "exit $rc (want 130): $(cat "$dir/err.txt")"; return; }
+    [ $(((t1 - t0) / 1000000)) -lt 1000 ] || { bad cancel "weave took $(((t1 - t0) / 1000000)) ms to stop"; return; }
+    if ls -a "$dir" | grep -q 'c\.png'; then
+        bad cancel "a file was left: $(ls -a "$dir")"; return
+    fi
+    t0="$(date +%s%N)"
+    run_weave "$dir" generate --no-autostart --steps 2 -o "$dir/n.png" x
+    t1="$(date +%s%N)"
+    [ "$RC" = 0 ] || { bad cancel "next request: exit $RC: $ERR"; return; }
+    [ $(((t1 - t0) / 1000000)) -lt 3000 ] || { bad cancel "next request took $(((t1 - t0) / 1000000)) ms: the cancelled job kept the daemon"; return; }
+    ok cancel
+}
+
+# 2048x2048: through shared memory from a daemon that speaks protocol v2, or,
+# from a v1-only one, exit 4 with the v1 limit in the user's terms.
+case_big_image() {
+    local dir png w h
+    newdir
+    dir="$NEWDIR"
+    start_daemon "$dir" || { bad big_image "daemon not ready"; return; }
+    png="$dir/big.png"
+    run_weave "$dir" generate --no-autostart --width 2048 --height 2048 --steps 1 --seed 7 -o "$png" "a big sky"
+    case "$RC" in
+    0)
+        w="$(hexbytes "$png" 16 4)"
+        h="$(hexbytes "$png" 20 4)"
+        [ "$w $h" = "00 00 08 00 00 00 08 00" ] || { bad big_image "IHDR '$w $h', want 2048x2048"; return; }
+        ;;
+    4)
+        case "$ERR" in
+        "weave: weave-compute daemon speaks protocol version 1 only: a 2048x2048 image"*1856x1856*) ;;
+        *) bad big_image "v1-only daemon: $ERR"; return ;;
+        esac
+        [ ! -e "$png" ] || { bad big_image "a file after a refusal"; return; }
+        ;;
+    *) bad big_image "exit $RC: $ERR"; return ;;
+    esac
+    ok big_image
 }
 
 case_status_running() {
@@ -425,7 +550,7 @@ case_usage_values() {
 --cfg 99 x|--cfg 99: want 0..20
 --steps 101 x|--steps 101: want 1..100
 --height 70 x|--height 70: want a multiple of 64 in 64..2048
---width 2048 --height 2048 x|--width 2048 --height 2048: too large for protocol v1
+--width 2112 --height 64 x|--width 2112: want a multiple of 64 in 64..2048
 --timeout 5 x|invalid value "5" for --timeout: a duration needs a unit: did you mean 5s?
 --widht 64 x|unknown flag --widht
 VALUES
@@ -465,7 +590,9 @@ case_stdout_and_json() {
     *) bad stdout_json "stderr: $(cat "$dir/err.txt")"; return ;;
     esac
     run_weave "$dir" generate --no-autostart --json --width 64 --height 64 --seed 7 -o "$dir/j.png" "to stdout"
-    case "$OUT" in
+    # A protocol v2 daemon may send queued/progress events first: the
+    # last line is the result.
+    case "$(printf '%s\n' "$OUT" | tail -n 1)" in
     '{"event":"done","path":"'"$dir/j.png"'","width":64,"height":64,"seed":7,"generation_ms":'*'}') ;;
     *) bad stdout_json "--json done: $OUT"; return ;;
     esac
@@ -583,6 +710,9 @@ case_xdg_unset() {
 }
 
 case_generate_png
+case_big_image
+case_progress
+case_cancel
 case_status_running
 case_not_running
 case_autostart

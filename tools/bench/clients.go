@@ -182,7 +182,18 @@ func (c *weaveClient) roundTrip(w *workload) (rtInfo, error) {
 			req = protocol.NewGenerateRequest(0, benchPrompt, w.side, w.side, benchSteps, benchCFG, benchSeed)
 			c.gen[w.side] = req
 		}
-		resp, err := c.c.Generate(c.ctx, req)
+		// Large replies: GenerateInto with a recycled buffer, as an
+		// application looping over large requests would (no fresh 10 MB
+		// slice per reply). Small ones: Generate.
+		var resp *protocol.GenerateResponse
+		var err error
+		if w.replyLen > 1<<20 {
+			buf := replyBufs.Get().(*[]byte)
+			defer replyBufs.Put(buf)
+			resp, err = c.c.GenerateInto(c.ctx, req, *buf)
+		} else {
+			resp, err = c.c.Generate(c.ctx, req)
+		}
 		if err != nil {
 			return rtInfo{}, err
 		}
@@ -195,6 +206,13 @@ func (c *weaveClient) roundTrip(w *workload) (rtInfo, error) {
 }
 
 func (c *weaveClient) close() {}
+
+// replyBufs holds reply buffers for GenerateInto, one per concurrent
+// request.
+var replyBufs = sync.Pool{New: func() interface{} {
+	b := make([]byte, protocol.MaxMessageSize)
+	return &b
+}}
 
 // weaveClient is used from several goroutines: the request map is filled
 // up front so roundTrip only reads it.

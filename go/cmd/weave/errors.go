@@ -48,6 +48,11 @@ func exitCode(err error) int {
 	if errors.As(err, &ue) {
 		return exitUsage
 	}
+	if errors.Is(err, client.ErrV1Only) {
+		// The daemon cannot send an image this large: the request, not
+		// the daemon, must change.
+		return exitRejected
+	}
 	var reply *client.ReplyError
 	if errors.As(err, &reply) {
 		// The daemon's reply was unreadable: not a verdict on the request.

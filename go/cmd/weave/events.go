@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/weave-app/weave/go/client"
 	"github.com/weave-app/weave/go/protocol"
 )
 
 // Event kinds of a generation. Protocol v1 has only the end of a request;
-// "queued" and "progress" arrive with protocol v2 and go through the same
-// renderers.
+// "queued" and "progress" come from a daemon that speaks protocol v2 and
+// go through the same renderers.
 const (
 	eventQueued   = "queued"
 	eventProgress = "progress"
@@ -37,8 +39,29 @@ type generateEvent struct {
 	Code    *uint32 `json:"code,omitempty"`
 	Message string  `json:"message,omitempty"`
 
-	// queued / progress (protocol v2) will add their fields here, e.g.
-	// Position, Step, Steps.
+	// queued
+	Position   *uint32 `json:"position,omitempty"`
+	QueueDepth *uint32 `json:"queue_depth,omitempty"`
+
+	// progress
+	Step      *uint32 `json:"step,omitempty"`
+	Steps     *uint32 `json:"steps,omitempty"`
+	ElapsedMS *uint64 `json:"elapsed_ms,omitempty"`
+}
+
+// progressEvent is the --json event of a progress report: queued and
+// progress (one per step); nil for the reports --json does not show
+// (started, heartbeats).
+func progressEvent(e client.Event) *generateEvent {
+	switch e.Kind {
+	case client.EventQueued:
+		pos, depth := e.Position, e.Depth
+		return &generateEvent{Event: eventQueued, Position: &pos, QueueDepth: &depth}
+	case client.EventStep:
+		step, steps, ms := e.Step, e.Steps, uint64(e.Elapsed/time.Millisecond)
+		return &generateEvent{Event: eventProgress, Step: &step, Steps: &steps, ElapsedMS: &ms}
+	}
+	return nil
 }
 
 func doneEvent(resp *protocol.GenerateResponse, requestedSeed uint64, path string) *generateEvent {
@@ -66,11 +89,22 @@ func errorEvent(err error) *generateEvent {
 }
 
 // eventRenderer shows a generation: waiting brackets the time spent on the
-// daemon (the terminal shows a spinner), event draws one event.
+// daemon (the terminal shows a spinner, then the progress line), progress
+// takes one report of the daemon (on the goroutine of the request), event
+// draws one final event.
 type eventRenderer interface {
 	waiting(label string)
 	stopWaiting()
+	progress(e client.Event)
 	event(ev *generateEvent)
+}
+
+// showProgress moves the spinner's line to the progress view.
+func showProgress(sp *spinner, view *progressView, e client.Event) {
+	if view.update(e, time.Now()) {
+		v := *view
+		sp.setStatus(v.line)
+	}
 }
 
 // textRenderer is the terminal display: a spinner on stderr while waiting,
@@ -80,9 +114,12 @@ type textRenderer struct {
 	spinnerOut io.Writer
 	env        *environ
 	sp         *spinner
+	view       progressView
 }
 
 func (t *textRenderer) waiting(label string) { t.sp = startSpinner(t.spinnerOut, label, t.env) }
+
+func (t *textRenderer) progress(e client.Event) { showProgress(t.sp, &t.view, e) }
 
 func (t *textRenderer) stopWaiting() {
 	if t.sp != nil {
@@ -117,9 +154,17 @@ type jsonRenderer struct {
 	spinnerOut io.Writer
 	env        *environ
 	sp         *spinner
+	view       progressView
 }
 
 func (j *jsonRenderer) waiting(label string) { j.sp = startSpinner(j.spinnerOut, label, j.env) }
+
+func (j *jsonRenderer) progress(e client.Event) {
+	showProgress(j.sp, &j.view, e)
+	if ev := progressEvent(e); ev != nil {
+		j.write(ev)
+	}
+}
 
 func (j *jsonRenderer) stopWaiting() {
 	if j.sp != nil {
@@ -130,6 +175,11 @@ func (j *jsonRenderer) stopWaiting() {
 
 func (j *jsonRenderer) event(ev *generateEvent) {
 	j.stopWaiting()
+	j.write(ev)
+}
+
+// write prints ev as one JSON line.
+func (j *jsonRenderer) write(ev *generateEvent) {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return

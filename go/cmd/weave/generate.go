@@ -30,18 +30,24 @@ Flags:
                      path is taken relative to $BUILD_WORKING_DIRECTORY when
                      set (bazel run), else to the current directory.
   --width N          image width: 64..2048, a multiple of 64 (default 512)
-  --height N         image height: 64..2048, a multiple of 64 (default 512);
-                     protocol v1 carries at most 1856x1856 (width x height
-                     at most 3495234 pixels, e.g. 2048x1664) until big
-                     images arrive
+  --height N         image height: 64..2048, a multiple of 64 (default 512).
+                     A current weave-compute sends up to 2048x2048 through
+                     shared memory; one that speaks only protocol v1 sends
+                     at most 1856x1856 (at most 3495234 pixels: width x
+                     height, e.g. 2048x1664)
   --steps N          sampling steps: 1..100 (default 28)
   --cfg X            guidance scale: 0..20 (default 7)
   --seed N           seed; 0 lets the daemon choose one (default 0)
-  --timeout D        how long to wait for the image, with a unit: 65s, 2m
-                     (default 65s)
+  --timeout D        with a unit: 65s, 2m (default 65s). The longest silence
+                     accepted from a daemon that reports progress (every
+                     step or heartbeat restarts it, so long jobs finish);
+                     with a protocol v1 daemon, the time for the whole image
   --png-compression L  fast, default or best (default fast: quickest to
                      write, larger file)
   --json             print events as JSON lines on stdout instead of text:
+                     {"event":"queued","position":N,"queue_depth":N} while
+                     waiting, {"event":"progress","step":I,"steps":N,
+                     "elapsed_ms":T} after each step, then
                      {"event":"done","path":...,"width":...,"height":...,
                      "seed":...,"generation_ms":...} or {"event":"error",
                      "status":...,"code":...,"message":...} (status 0 for
@@ -52,8 +58,16 @@ Flags:
 PROMPT is 1..2048 bytes of UTF-8 and not only spaces. weave checks every
 value above itself (exit 2) before it connects.
 
+On a terminal, stderr shows the queue position while the job waits, then
+"step 12/28" with a bar, the elapsed time and an estimate of the time left,
+on one line redrawn in place (no escape sequences with TERM=dumb or
+NO_COLOR); when stderr is not a terminal only the final line is printed.
+
 The file is written atomically: on failure or Ctrl-C no partial file is
-left behind. When weave-compute is not running, weave starts it in the
+left behind. Ctrl-C (or SIGTERM) cancels the job: weave closes its
+connection, which tells weave-compute to stop it.
+
+When weave-compute is not running, weave starts it in the
 background (from $WEAVE_COMPUTE_BIN, next to weave, or weave's Bazel
 runfiles), logging to $XDG_RUNTIME_DIR/weave/weave-compute.log. A daemon that
 answers "server busy" is asked again, with a short back-off, until
@@ -125,7 +139,8 @@ func parseGenerateArgs(args []string) (*generateOptions, error) {
 }
 
 // maxPixels is the largest width*height whose RGB reply fits in one v1
-// message.
+// message: the limit of a daemon that speaks only protocol v1 (a current
+// one sends bigger images through shared memory).
 var maxPixels = (protocol.MaxMessageSize - protocol.ReplySize(0, 0, protocol.ReplyChannels)) / protocol.ReplyChannels
 
 // checkGenerateOptions checks every value weave can check itself, in the
@@ -151,10 +166,6 @@ func checkGenerateOptions(o *generateOptions) error {
 			return &usageErr{msg: fmt.Sprintf("%s %d: want a multiple of %d in %d..%d",
 				d.name, d.v, protocol.DimensionStep, protocol.MinDimension, protocol.MaxDimension)}
 		}
-	}
-	if px := uint64(o.width) * uint64(o.height); px > maxPixels {
-		return &usageErr{msg: fmt.Sprintf("--width %d --height %d: too large for protocol v1 (at most %d pixels, e.g. %dx%d)",
-			o.width, o.height, maxPixels, protocol.MaxSquareDimension, protocol.MaxSquareDimension)}
 	}
 	if o.steps < protocol.MinSteps || o.steps > protocol.MaxSteps {
 		return &usageErr{msg: fmt.Sprintf("--steps %d: want %d..%d", o.steps, protocol.MinSteps, protocol.MaxSteps)}
@@ -240,7 +251,10 @@ func runGenerate(ctx context.Context, args []string, e *environ, stdout, stderr 
 		return failed(err)
 	}
 	req := protocol.NewGenerateRequest(0, o.prompt, o.width, o.height, o.steps, o.cfg, o.seed)
-	if err := req.Validate(); err != nil {
+	// The rules of a request whose pixels may come through shared memory
+	// (no 10 MiB reply rule): whether the daemon can send them is its
+	// answer (client.ErrV1Only).
+	if err := (&protocol.GenerateOptionsRequest{GenerateRequest: *req, Flags: protocol.FlagSHM}).Validate(); err != nil {
 		// checkGenerateOptions covers every rule; kept as a safety net.
 		return failed(err)
 	}
@@ -267,20 +281,25 @@ func runGenerate(ctx context.Context, args []string, e *environ, stdout, stderr 
 
 	deadline := time.Now().Add(o.timeout)
 	label := fmt.Sprintf("generating %dx%d, %d steps", o.width, o.height, o.steps)
-	generate := func() (*protocol.GenerateResponse, error) {
-		var resp *protocol.GenerateResponse
+	// Always with progress: a daemon that speaks protocol v2 then keeps the
+	// connection alive with progress and heartbeats, so --timeout bounds
+	// silence, not the whole job (a v1 daemon costs one extra round trip
+	// and keeps the total deadline). GenerateImage takes the pixels from
+	// shared memory when the daemon offers it (needed beyond 1856x1856).
+	generate := func() (*client.Image, error) {
+		var img *client.Image
 		err := retryBusy(ctx, deadline, func(timeout time.Duration) error {
 			c, err := client.New(client.WithSocketPath(socketPath), client.WithReadTimeout(timeout))
 			if err != nil {
 				return err
 			}
-			resp, err = c.Generate(ctx, req)
+			img, err = c.GenerateImage(ctx, req, client.WithProgress(r.progress))
 			return err
 		})
-		return resp, err
+		return img, err
 	}
 	r.waiting(label)
-	resp, err := generate()
+	cimg, err := generate()
 	r.stopWaiting()
 	if err != nil && !o.noAutostart && needsAutostart(err) {
 		a := newAutostarter(e, stderr)
@@ -288,12 +307,16 @@ func runGenerate(ctx context.Context, args []string, e *environ, stdout, stderr 
 			return failed(serr)
 		}
 		r.waiting(label)
-		resp, err = generate()
+		cimg, err = generate()
 		r.stopWaiting()
 	}
 	if err != nil {
 		return failed(err)
 	}
+	defer cimg.Close()
+	resp := &protocol.GenerateResponse{RequestID: cimg.RequestID, Status: protocol.StatusOK,
+		GenerationTimeMS: cimg.GenerationTimeMS, Width: cimg.Width, Height: cimg.Height, Channels: cimg.Channels,
+		Pixels: cimg.Pixels(), Seed: cimg.Seed, HasSeed: cimg.HasSeed}
 
 	if testHookAfterReply != nil {
 		testHookAfterReply(ctx)

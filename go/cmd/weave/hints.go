@@ -54,6 +54,9 @@ func errorHint(err error, h hintContext) string {
 			len(h.xdg), client.SocketDirName, client.SocketName, client.MaxSocketPathLen)
 		fmt.Fprintln(&b, "Use a shorter XDG_RUNTIME_DIR, for example:")
 		fmt.Fprintln(&b, "  export XDG_RUNTIME_DIR=$(mktemp -d /tmp/xdg.XXXXXX)")
+	case errors.Is(err, client.ErrV1Only):
+		fmt.Fprintf(&b, "This weave-compute sends at most %d pixels (e.g. %dx%d or 2048x1664): ask for less, or update weave-compute.\n",
+			maxPixels, protocol.MaxSquareDimension, protocol.MaxSquareDimension)
 	case errors.Is(err, client.ErrDaemonNotRunning):
 		fmt.Fprintln(&b, "Is weave-compute running? Start it with one of:")
 		if h.noAutostart {

@@ -40,6 +40,11 @@ const fakeDaemonEnv = "WEAVE_TEST_FAKE_DAEMON"
 const raceMarkerEnv = "WEAVE_TEST_RACE_MARKER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(runWeaveEnv) != "" {
+		// The test binary as the weave command (progress_test.go: a real
+		// child process on a pty, real signals).
+		os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	}
 	switch os.Getenv(fakeDaemonEnv) {
 	case "":
 		os.Exit(m.Run())
@@ -166,7 +171,7 @@ func TestUsageAndHelp(t *testing.T) {
 		{args: []string{"generate", "a prompt", "-h"}, code: 0, stdoutHas: "Usage: weave generate", quietOther: true},
 		{args: []string{"status", "--help"}, code: 0, stdoutHas: "Usage: weave status", quietOther: true},
 		{args: []string{"version", "--help"}, code: 0, stdoutHas: "Usage: weave version", quietOther: true},
-		{args: []string{"version"}, code: 0, stdoutHas: "weave " + version + " (protocol 1", quietOther: true},
+		{args: []string{"version"}, code: 0, stdoutHas: "weave " + version + " (protocol 1..2, ", quietOther: true},
 		{args: []string{"--version"}, code: 0, stdoutHas: "weave " + version, quietOther: true},
 		{args: []string{"frobnicate"}, code: 2, stderrHas: `weave: unknown command "frobnicate"`},
 		{args: []string{"generate"}, code: 2, stderrHas: "weave: generate needs a PROMPT"},
@@ -434,7 +439,7 @@ func TestGenerateWritesPNG(t *testing.T) {
 	assert.Empty(t, r.stderr, "no spinner when stderr is not a terminal")
 	img := decodePNG(t, filepath.Join(e.work, "lighthouse.png"))
 	requireRGB(t, img, 128, 64, fakedaemon.Pixels(128, 64, 123456))
-	assert.EqualValues(t, 1, s.Accepted())
+	assert.EqualValues(t, 2, s.Accepted(), "a v1-only daemon: the refused v2 request, then v1")
 }
 
 func TestGenerateDefaultOutputName(t *testing.T) {
@@ -493,8 +498,9 @@ func TestGenerateErrors(t *testing.T) {
 			stderr: "weave: --width 100: want a multiple of 64 in 64..2048\nRun 'weave generate --help' for usage.\n"},
 		{name: "height rule", args: []string{"--height", "4096"}, code: 2, lines: 2,
 			stderrHas: []string{"weave: --height 4096: want a multiple of 64 in 64..2048\n"}},
-		{name: "reply too large", args: []string{"--width", "2048", "--height", "2048"}, code: 2, lines: 2,
-			stderrHas: []string{"weave: --width 2048 --height 2048: too large for protocol v1", "1856x1856"}},
+		{name: "2048x2048 against a v1-only daemon", args: []string{"--width", "2048", "--height", "2048"}, code: 4, lines: 2, contacted: true,
+			stderrHas: []string{"weave: weave-compute daemon speaks protocol version 1 only: a 2048x2048 image does not fit", "1856x1856",
+				"\nThis weave-compute sends at most 3495234 pixels (e.g. 1856x1856 or 2048x1664): ask for less, or update weave-compute.\n"}},
 		{name: "steps", args: []string{"--steps", "0"}, code: 2, lines: 2, stderrHas: []string{"weave: --steps 0: want 1..100\n"}},
 		{name: "cfg", args: []string{"--cfg", "99"}, code: 2, lines: 2, stderrHas: []string{"weave: --cfg 99: want 0..20\n"}},
 		{name: "cfg NaN", args: []string{"--cfg", "NaN"}, code: 2, lines: 2, stderrHas: []string{"weave: --cfg NaN: want 0..20\n"}},
@@ -607,7 +613,7 @@ func TestStatus(t *testing.T) {
 		"  socket:           " + e.socketPath() + "\n" +
 		"  backend:          fake\n" +
 		"  daemon version:   fake-1\n" +
-		"  protocol:         1 (weave speaks 1)\n" +
+		"  protocol:         1 (weave speaks 1..2)\n" +
 		"  uptime:           1s\n" +
 		"  requests served:  7\n" +
 		"  connections:      1 open, 64 max\n" +
@@ -1169,7 +1175,7 @@ func TestVersionShowsDaemon(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, 2, r.stdout)
-	assert.True(t, strings.HasPrefix(lines[0], "weave "+version+" (protocol 1"), lines[0])
+	assert.True(t, strings.HasPrefix(lines[0], "weave "+version+" (protocol 1..2, "), lines[0])
 	assert.Equal(t, fmt.Sprintf("weave-compute fake-1 (protocol 1, pid %s)", pidText(os.Getpid())), lines[1])
 }
 
@@ -1296,14 +1302,17 @@ func TestSignalExitCodes(t *testing.T) {
 func TestHelpStatesTheRealLimits(t *testing.T) {
 	assert.Contains(t, generateUsage, fmt.Sprintf("at most %d pixels", maxPixels))
 	assert.Contains(t, generateUsage, fmt.Sprintf("at most %dx%d", protocol.MaxSquareDimension, protocol.MaxSquareDimension))
+	assert.Contains(t, generateUsage, fmt.Sprintf("up to %dx%d", protocol.MaxDimension, protocol.MaxDimension))
 	assert.Contains(t, generateUsage, fmt.Sprintf("1..%d bytes", protocol.MaxPromptLen))
-	sq := &generateOptions{prompt: "x", width: protocol.MaxSquareDimension, height: protocol.MaxSquareDimension, steps: 1, cfg: 1}
-	assert.NoError(t, checkGenerateOptions(sq))
-	sq.width += protocol.DimensionStep
-	assert.Error(t, checkGenerateOptions(sq))
-	wide := &generateOptions{prompt: "x", width: 2048, height: 1664, steps: 1, cfg: 1}
-	assert.NoError(t, checkGenerateOptions(wide))
-	assert.NoError(t, protocol.NewGenerateRequest(0, "x", 2048, 1664, 1, 1, 0).Validate(), "the daemon's rule agrees")
+	// weave itself accepts up to 2048x2048 (a current daemon sends it
+	// through shared memory); the v1 limit is the daemon's, and says so.
+	big := &generateOptions{prompt: "x", width: protocol.MaxDimension, height: protocol.MaxDimension, steps: 1, cfg: 1}
+	assert.NoError(t, checkGenerateOptions(big))
+	big.width += protocol.DimensionStep
+	assert.Error(t, checkGenerateOptions(big))
+	assert.NoError(t, protocol.NewGenerateRequest(0, "x", 2048, 1664, 1, 1, 0).Validate(), "2048x1664 fits v1, as --help says")
+	assert.Error(t, protocol.NewGenerateRequest(0, "x", 2048, 1728, 1, 1, 0).Validate(), "2048x1728 does not")
+	assert.LessOrEqual(t, uint64(protocol.MaxSquareDimension*protocol.MaxSquareDimension), maxPixels)
 }
 
 func TestAdler32Combine(t *testing.T) {

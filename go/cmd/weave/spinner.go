@@ -30,8 +30,11 @@ var spinnerInterval = 100 * time.Millisecond
 type spinner struct {
 	w      io.Writer
 	label  string
-	plain  bool // no ANSI escapes (TERM=dumb or NO_COLOR set)
-	width  int  // length of the last line drawn in plain mode
+	mu     sync.Mutex
+	status func(now time.Time) string // replaces "LABEL... Ns" once set (progress)
+	kick   chan struct{}              // redraw now
+	plain  bool                       // no ANSI escapes (TERM=dumb or NO_COLOR set)
+	width  int                        // length of the last line drawn in plain mode
 	stopCh chan struct{}
 	doneCh chan struct{}
 	once   sync.Once
@@ -44,6 +47,7 @@ func startSpinner(w io.Writer, label string, e *environ) *spinner {
 	}
 	s.stopCh = make(chan struct{})
 	s.doneCh = make(chan struct{})
+	s.kick = make(chan struct{}, 1)
 	go s.loop()
 	return s
 }
@@ -66,8 +70,21 @@ func (s *spinner) loop() {
 			}
 			return
 		case <-t.C:
+		case <-s.kick:
+			if !drawn && time.Since(start) < spinnerInterval {
+				// Quick jobs draw nothing, progress or not.
+				continue
+			}
 		}
-		line := fmt.Sprintf("%s %s... %ds", spinnerFrames[i%len(spinnerFrames)], s.label, int(time.Since(start).Seconds()))
+		s.mu.Lock()
+		status := s.status
+		s.mu.Unlock()
+		var line string
+		if status != nil {
+			line = spinnerFrames[i%len(spinnerFrames)] + " " + status(time.Now())
+		} else {
+			line = fmt.Sprintf("%s %s... %ds", spinnerFrames[i%len(spinnerFrames)], s.label, int(time.Since(start).Seconds()))
+		}
 		if s.plain {
 			// Carriage return and spaces only: a dumb terminal has no
 			// "erase line".
@@ -103,6 +120,22 @@ func noEscapes(e *environ) bool {
 	}
 	t := e.Get("TERM")
 	return t == "" || t == "dumb"
+}
+
+// setStatus replaces the spinner's text with status(now) from the next
+// frame on, and asks for that frame at once (a no-op when nothing is
+// drawn: not a terminal).
+func (s *spinner) setStatus(status func(now time.Time) string) {
+	if s == nil || s.stopCh == nil {
+		return
+	}
+	s.mu.Lock()
+	s.status = status
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Stop removes the spinner line. It is safe to call more than once.

@@ -198,7 +198,7 @@ func writeStatus(w io.Writer, socketPath string, pid int, st *protocol.StatusRes
 	line("socket", socketPath)
 	line("backend", orUnknown(st.Backend))
 	line("daemon version", orUnknown(st.DaemonVersion))
-	line("protocol", fmt.Sprintf("%s (weave speaks %d)", versionRange(st.VersionMin, st.VersionMax), protocol.Version))
+	line("protocol", fmt.Sprintf("%s (weave speaks %s)", versionRange(st.VersionMin, st.VersionMax), versionRange(protocol.Version, protocol.MaxVersion)))
 	line("uptime", formatUptime(time.Duration(st.UptimeMS)*time.Millisecond))
 	line("requests served", fmt.Sprint(st.RequestsServed))
 	line("connections", fmt.Sprintf("%d open, %d max", st.ConnectionsOpen, st.MaxConnections))
@@ -255,7 +255,7 @@ func runVersion(ctx context.Context, args []string, e *environ, stdout, stderr i
 	if len(positional) > 0 {
 		return usageError(stderr, "version", fmt.Sprintf("unexpected argument %q", positional[0]))
 	}
-	fmt.Fprintf(stdout, "weave %s (protocol %d, %s %s/%s)\n", version, protocol.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(stdout, "weave %s (protocol %s, %s %s/%s)\n", version, versionRange(protocol.Version, protocol.MaxVersion), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	socketPath, err := client.SocketPathFromEnv(e.Get("XDG_RUNTIME_DIR"))
 	if err != nil {
 		fmt.Fprintf(stdout, "weave-compute: unknown (%s)\n", errorMessage(err))

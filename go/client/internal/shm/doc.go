@@ -20,6 +20,12 @@
 // inherit it). The message is read into a buffer the caller supplies and
 // reuses, straight from the socket: no second copy of a 10 MiB inline reply.
 //
+// A Reader does the same on one connection with recvmsg(2) called on the
+// raw socket (MSG_CMSG_CLOEXEC passed explicitly): net's ReadMsgUnix
+// allocates the peer's address on every call when the peer is a listening
+// socket's connection, and a 10 MB reply takes dozens of calls. go/client
+// reads every reply through a Reader.
+//
 // # Accepting
 //
 // Accept takes those descriptors and the image size the decoded reply

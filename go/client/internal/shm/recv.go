@@ -78,12 +78,17 @@ var oobPool = sync.Pool{New: func() interface{} { return new([oobArrayLen]byte) 
 // (ErrLateDescriptor, ErrControlTruncated, ErrControlData); other read errors
 // (deadline, reset) unchanged.
 func ReadMessage(conn *net.UnixConn, buf []byte, max uint32) (msg []byte, fds []int, err error) {
-	if max == 0 || max > protocol.MaxMessageSize {
-		max = protocol.MaxMessageSize
-	}
 	oob := oobPool.Get().(*[oobArrayLen]byte)
 	defer oobPool.Put(oob)
 	r := receiver{conn: conn, oob: oob[:oobLen]}
+	return r.readMessage(buf, max)
+}
+
+// readMessage is ReadMessage on r (conn or rd set, oob set, the rest zero).
+func (r *receiver) readMessage(buf []byte, max uint32) (msg []byte, fds []int, err error) {
+	if max == 0 || max > protocol.MaxMessageSize {
+		max = protocol.MaxMessageSize
+	}
 
 	if cap(buf) < protocol.HeaderSize {
 		buf = make([]byte, protocol.HeaderSize)
@@ -155,7 +160,8 @@ func CloseFDs(fds []int) {
 
 // receiver is the state of one ReadMessage call.
 type receiver struct {
-	conn      *net.UnixConn
+	conn      *net.UnixConn // ReadMessage: net's ReadMsgUnix
+	rd        *Reader       // Reader: recvmsg on the raw socket
 	oob       []byte
 	read      int   // message bytes read so far
 	chunks    int   // recvmsg calls that returned data
@@ -169,7 +175,13 @@ type receiver struct {
 // io.ErrUnexpectedEOF, or io.EOF when no byte of the message was read yet.
 func (r *receiver) fill(p []byte) error {
 	for got := 0; got < len(p); {
-		n, oobn, flags, _, err := r.conn.ReadMsgUnix(p[got:], r.oob)
+		var n, oobn, flags int
+		var err error
+		if r.rd != nil {
+			n, oobn, flags, err = r.rd.recvmsg(p[got:], r.oob)
+		} else {
+			n, oobn, flags, _, err = r.conn.ReadMsgUnix(p[got:], r.oob)
+		}
 		if n < 0 {
 			n = 0 // a failed recvmsg can report -1
 		}
