@@ -317,6 +317,7 @@ type session struct {
 	v2        *v2Support // what the daemon offers (detectV2)
 	skipped   []skipNote // row groups the daemon cannot serve
 	shmClient *v2Client
+	goSHM     *goV2 // go/client for the shared-memory rows
 	leak      *leakResult
 }
 
@@ -712,6 +713,7 @@ func (s *session) finishBook() {
 		order[c.key] = i
 	}
 	order["weave-cli"] = len(s.cs)
+	order["weave-progress"] = len(s.cs) + 1 // after weave (go/client) in the long-job rows
 	for i, k := range serverOrder {
 		order[serverLabel[k]] = i
 	}

@@ -145,6 +145,17 @@ func (s *session) measureLongJob() {
 		{"v2", raw(optionsRequest(benchRequestID, side, steps, 0))},
 		{"v2-progress", raw(optionsRequest(benchRequestID, side, steps, flagProgress))},
 	}
+	if g, err := newGoV2(s.servers["weave"].sock); err == nil {
+		// go/client: Generate (a request whose reply fits v1 goes in v1)
+		// and Generate WithProgress (v2, events through the callback).
+		kinds = append(kinds, struct {
+			key string
+			do  func() (v2Outcome, error)
+		}{"weave", func() (v2Outcome, error) { return g.generate(side, steps, false) }}, struct {
+			key string
+			do  func() (v2Outcome, error)
+		}{"weave-progress", func() (v2Outcome, error) { return g.generate(side, steps, true) }})
+	}
 	for r := 0; r < s.o.rounds; r++ {
 		s.b.round = r
 		p50 := map[string]float64{}
@@ -167,6 +178,9 @@ func (s *session) measureLongJob() {
 		}
 		if p50["v2"] > 0 && p50["v1"] > 0 {
 			s.b.add(wl, "p50 / v2 p50 (same round)", "x", false, "v1", p50["v1"]/p50["v2"], 0, 0, "")
+		}
+		if p50["weave"] > 0 && p50["weave-progress"] > 0 {
+			s.b.add(wl, "go/client: with progress / without (same round)", "x", false, "weave-progress", p50["weave-progress"]/p50["weave"], 0, 0, "")
 		}
 	}
 	s.pt.say("%s (cpus=%s) done", wl, s.b.placement)
@@ -191,6 +205,9 @@ func (s *session) measureSHMRound(r int) {
 		s.shmClient.touch = true
 	}
 	c := s.shmClient
+	if s.goSHM == nil {
+		s.goSHM, _ = newGoV2(d.sock)
+	}
 	for _, side := range shmSides {
 		wl := shmWorkload(side)
 		img := int(side * side * 3)
@@ -210,6 +227,21 @@ func (s *session) measureSHMRound(r int) {
 		net := run.p50(func(o v2Outcome) time.Duration { return o.wall - time.Duration(o.genMS)*time.Millisecond }, time.Microsecond)
 		if net > 0 {
 			s.addV2(wl, "throughput, wall - generation_time_ms", "MB/s", true, key, run, float64(img)/net, false)
+		}
+		if g := s.goSHM; g != nil {
+			// go/client GenerateImage: the pixels mapped, ready to read,
+			// then Close (unmapped).
+			_, _ = g.image(side)
+			gr := &v2Run{}
+			for j := 0; j < s.o.bulkIterations; j++ {
+				gr.add(g.image(side))
+			}
+			s.addV2(wl, "p50 latency", "ms", false, "weave", gr, gr.p50(wallOf, time.Millisecond), true)
+			s.addV2(wl, "reported generation_time_ms", "ms/req", false, "weave", gr, gr.mean(func(o v2Outcome) float64 { return float64(o.genMS) }), false)
+			gnet := gr.p50(func(o v2Outcome) time.Duration { return o.wall - time.Duration(o.genMS)*time.Millisecond }, time.Microsecond)
+			if gnet > 0 {
+				s.addV2(wl, "throughput, wall - generation_time_ms", "MB/s", true, "weave", gr, float64(img)/gnet, false)
+			}
 		}
 		if side == 1856 && ready > 0 {
 			// The floor's copy of the same bytes in this round: floor-c,
