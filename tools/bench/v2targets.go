@@ -74,7 +74,7 @@ func (s *session) evaluateV2Targets() []target {
 		add(progName, vd, fmt.Sprintf("cpus=%s, %s: p50 %.3f ms with progress vs %.3f ms without, paired %.3fx (min %.3f, max %.3f over %d rounds; limit %.2fx); %.1f us per step; v1 %.3f ms; %.0f messages per job with progress%s",
 			p0, wl, s.medianOf(p0, wl, "p50 latency", "v2-progress"), s.medianOf(p0, wl, "p50 latency", "v2"), f.Median, f.Min, f.Max, f.Rounds, 1+s.o.noiseBeat,
 			s.medianOf(p0, wl, "progress cost per step ((p50 - v2 p50) / steps)", "v2-progress"), s.medianOf(p0, wl, "p50 latency", "v1"),
-			s.medianOf(p0, wl, "messages before the reply, per job", "v2-progress"), note))
+			s.medianOf(p0, wl, "messages before the reply, per job", "v2-progress"), note)+goClientProgress(s, p0, wl))
 	} else {
 		add(progName, "n/a", skippedOr(s, wl, "not measured"))
 	}
@@ -200,6 +200,17 @@ func (s *session) evaluateV2Targets() []target {
 		add(leakName, "n/a", skippedOr(s, fmt.Sprintf("leak check, %d shm replies", s.o.leakReplies), "not run"))
 	}
 	return ts
+}
+
+// goClientProgress is go/client's side of the progress target: Generate
+// WithProgress against plain Generate (a v1 request), paired.
+func goClientProgress(s *session, p0, wl string) string {
+	f := s.b.get(p0, wl, "go/client: with progress / without (same round)", "weave-progress")
+	if f == nil || f.Rounds == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; go/client Generate WithProgress %.3f ms vs Generate %.3f ms: paired %.3fx (min %.3f, max %.3f)",
+		s.medianOf(p0, wl, "p50 latency", "weave-progress"), s.medianOf(p0, wl, "p50 latency", "weave"), f.Median, f.Min, f.Max)
 }
 
 // pairedDiff is a - base round by round (rounds both have), then the
