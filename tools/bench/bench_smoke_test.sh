@@ -88,9 +88,21 @@ done
 if grep -q '"v2": true' "$json"; then
   # A version-2 daemon with progress: the long job has all three kinds.
   if grep -q '"progress": true' "$json"; then
-    for c in v1 v2 v2-progress; do
-      grep -Eq "^\| long job 512x512, 28 steps +\| same +\| p50 latency \(ms\) +\| $c " "$txt" || fail "no long-job p50 row for $c"
+    # (JSON figures: "workload", "metric", "unit", "contestant" on consecutive lines)
+    for c in v1 v2 v2-progress weave weave-progress; do
+      grep -A3 '"workload": "long job 512x512, 28 steps"' "$json" | grep -A2 '"metric": "p50 latency"' |
+        grep -q "\"contestant\": \"$c\"" || fail "no long-job p50 figure for $c"
     done
+  fi
+  # Shared memory: the raw client and go/client (GenerateImage) at both sizes.
+  if grep -q '"shm": true' "$json"; then
+    for g in 'bulk 1856x1856 shm' 'bulk 2048x2048 shm'; do
+      for c in shm-raw weave; do
+        grep -A3 "\"workload\": \"$g\"" "$json" | grep -A2 '"metric": "p50 latency"' |
+          grep -q "\"contestant\": \"$c\"" || fail "no '$g' p50 figure for $c"
+      done
+    done
+    grep -q '"metric": "floor-c copy time / image ready time (same round)"' "$json" || fail "no shared-memory ratio to the floor"
   fi
 else
   grep -q '^skipped: long job 512x512, 28 steps: not supported by this daemon: no protocol version 2' "$txt" ||
