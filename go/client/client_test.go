@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/weave-app/weave/internal/testutil"
 	"io"
 	"net"
 	"os"
@@ -22,21 +23,11 @@ import (
 	"github.com/weave-app/weave/go/protocol"
 )
 
-// shortTempDir returns a directory with a short path: sun_path holds 108
-// bytes, and Bazel's TEST_TMPDIR is too long for a socket path.
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "wvc")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // rawServer accepts connections on a new socket and runs behave on each
 // (then closes it). It returns the socket path and the accept counter.
 func rawServer(t *testing.T, behave func(net.Conn)) (string, *int64) {
 	t.Helper()
-	path := filepath.Join(shortTempDir(t), "s.sock")
+	path := filepath.Join(testutil.ShortTempDir(t), "s.sock")
 	l, err := net.Listen("unix", path)
 	require.NoError(t, err)
 	var accepted int64
@@ -73,7 +64,7 @@ func readRequest(conn net.Conn) ([]byte, error) {
 // staleSocket creates a socket file nobody listens on.
 func staleSocket(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(shortTempDir(t), "stale.sock")
+	path := filepath.Join(testutil.ShortTempDir(t), "stale.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	require.NoError(t, err)
 	l.SetUnlinkOnClose(false)
@@ -87,7 +78,7 @@ func staleSocket(t *testing.T) string {
 // its backlog filled, so further connects fail with EAGAIN.
 func fullBacklogSocket(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(shortTempDir(t), "full.sock")
+	path := filepath.Join(testutil.ShortTempDir(t), "full.sock")
 	lfd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
 	t.Cleanup(func() { syscall.Close(lfd) })
@@ -198,19 +189,19 @@ func TestConnectionErrors(t *testing.T) {
 	}{
 		{
 			name:  "no socket file (ENOENT)",
-			setup: func(t *testing.T) string { return filepath.Join(shortTempDir(t), "missing.sock") },
+			setup: func(t *testing.T) string { return filepath.Join(testutil.ShortTempDir(t), "missing.sock") },
 			want:  ErrDaemonNotRunning,
 			cause: syscall.ENOENT,
 		},
 		{
 			name:  "no XDG weave directory (ENOENT)",
-			setup: func(t *testing.T) string { return filepath.Join(shortTempDir(t), "weave", "weave.sock") },
+			setup: func(t *testing.T) string { return filepath.Join(testutil.ShortTempDir(t), "weave", "weave.sock") },
 			want:  ErrDaemonNotRunning,
 		},
 		{
 			name: "path through a regular file (ENOTDIR)",
 			setup: func(t *testing.T) string {
-				f := filepath.Join(shortTempDir(t), "file")
+				f := filepath.Join(testutil.ShortTempDir(t), "file")
 				require.NoError(t, os.WriteFile(f, nil, 0o600))
 				return filepath.Join(f, "weave.sock")
 			},
@@ -312,7 +303,7 @@ func TestConnectionErrors(t *testing.T) {
 // A daemon that is briefly saturated must not fail the client: EAGAIN is
 // retried until the backlog drains.
 func TestConnectRetriesWhileBacklogFull(t *testing.T) {
-	path := filepath.Join(shortTempDir(t), "busy.sock")
+	path := filepath.Join(testutil.ShortTempDir(t), "busy.sock")
 	lfd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
 	require.NoError(t, syscall.Bind(lfd, &syscall.SockaddrUnix{Name: path}))
@@ -417,7 +408,7 @@ func TestReplyWithBadMagic(t *testing.T) {
 
 func startFake(t *testing.T, h fakedaemon.Handler) *fakedaemon.Server {
 	t.Helper()
-	s, err := fakedaemon.Listen(filepath.Join(shortTempDir(t), "weave.sock"), h)
+	s, err := fakedaemon.Listen(filepath.Join(testutil.ShortTempDir(t), "weave.sock"), h)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -425,7 +416,7 @@ func startFake(t *testing.T, h fakedaemon.Handler) *fakedaemon.Server {
 
 func startFakeConfig(t *testing.T, cfg fakedaemon.Config) *fakedaemon.Server {
 	t.Helper()
-	s, err := fakedaemon.ListenConfig(filepath.Join(shortTempDir(t), "weave.sock"), cfg)
+	s, err := fakedaemon.ListenConfig(filepath.Join(testutil.ShortTempDir(t), "weave.sock"), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"github.com/weave-app/weave/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,7 +58,7 @@ func daemonHas(t *testing.T, flag string) bool {
 func startRealDaemon(t *testing.T, args ...string) *realDaemon {
 	t.Helper()
 	bin := realDaemonBin(t)
-	xdg := shortTempDir(t)
+	xdg := testutil.ShortTempDir(t)
 	require.NoError(t, os.Chmod(xdg, 0o700))
 	d := &realDaemon{socket: filepath.Join(xdg, "weave", "weave.sock"), stderr: &bytes.Buffer{}}
 	d.cmd = exec.Command(bin, args...)

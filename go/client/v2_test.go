@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"github.com/weave-app/weave/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -533,7 +534,7 @@ func TestStrayDescriptorsClosed(t *testing.T) {
 // binary, see TestMain) so that only the client's allocations are counted.
 func TestGenerateIntoAllocations(t *testing.T) {
 	const side = protocol.MaxSquareDimension
-	path := filepath.Join(shortTempDir(t), "bulk.sock")
+	path := filepath.Join(testutil.ShortTempDir(t), "bulk.sock")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), bulkDaemonEnv+"="+path)
 	cmd.Stderr = os.Stderr

@@ -31,11 +31,14 @@ rf() { # runfile path under Bazel
 }
 WEAVE=""
 DAEMON=""
+SCRIPTED=""
 if [ -n "${TEST_SRCDIR:-}" ] && [ -n "${TEST_WORKSPACE:-}" ]; then
     for c in go/cmd/weave/weave_/weave go/cmd/weave/weave; do
         if [ -x "$(rf "$c")" ]; then WEAVE="$(rf "$c")"; break; fi
     done
     [ -x "$(rf c/daemon/weave-compute)" ] && DAEMON="$(rf c/daemon/weave-compute)"
+    # The test-only daemon with the scripted backend (a job can crash it).
+    [ -x "$(rf c/daemon/weave-compute-scripted)" ] && SCRIPTED="$(rf c/daemon/weave-compute-scripted)"
     if [ -z "$WEAVE" ] || [ -z "$DAEMON" ]; then
         say "FAIL: runfiles missing: weave='$WEAVE' weave-compute='$DAEMON' under $TEST_SRCDIR/$TEST_WORKSPACE"
         say "0 passed, 1 failed"
@@ -45,6 +48,7 @@ if [ -n "${TEST_SRCDIR:-}" ] && [ -n "${TEST_WORKSPACE:-}" ]; then
 else
     WEAVE="${WEAVE_BIN:-}"
     DAEMON="${WEAVE_COMPUTE_BIN:-}"
+    SCRIPTED="${WEAVE_COMPUTE_SCRIPTED_BIN:-}"
     UNDER_BAZEL=0
     if [ ! -x "$WEAVE" ] || [ ! -x "$DAEMON" ]; then
         say "SKIP: not under Bazel: set WEAVE_BIN and WEAVE_COMPUTE_BIN to the built binaries"
@@ -412,7 +416,7 @@ case_stop() {
     esac
     run_weave "$dir" status --json
     case "$OUT" in
-    '{"running":true,"pid":'"$DPID"',"socket":"'"$dir/weave/weave.sock"'","daemon_version":'*'"protocol":{"min":1,"max":2},"uptime_ms":'*'"queue_depth":0,"backend":"procedural"}') ;;
+    '{"running":true,"pid":'"$DPID"',"socket":"'"$dir/weave/weave.sock"'","daemon_version":'*'"protocol":{"min":1,"max":2},"uptime_ms":'*'"queue_depth":0,"backend":"procedural","features":["progress","shm"],"backend_state":"'*'","worker_pid":'*',"worker_restarts":0,"jobs_running":0,"last_crash":""}') ;;
     *) bad stop "status --json: $OUT"; return ;;
     esac
     run_weave "$dir" version
@@ -709,8 +713,49 @@ case_xdg_unset() {
     ok xdg_unset
 }
 
+# A backend crash is an error reply naming the signal, weave exits 5, and
+# weave status shows the restart and the crash (issue 13 "Visible").
+case_backend_crash() {
+    local dir
+    if [ ! -x "$SCRIPTED" ]; then
+        if [ "$UNDER_BAZEL" = 1 ]; then bad backend_crash "weave-compute-scripted not in the runfiles"; return; fi
+        skip=$((skip + 1)); say "SKIP: backend_crash: set WEAVE_COMPUTE_SCRIPTED_BIN"; return
+    fi
+    newdir
+    dir="$NEWDIR"
+    local saved=$DAEMON
+    DAEMON=$SCRIPTED
+    start_daemon "$dir"
+    local started=$?
+    DAEMON=$saved
+    [ "$started" = 0 ] || { bad backend_crash "scripted daemon not ready"; return; }
+    run_weave "$dir" generate "script: crash=segv@2" --width 64 --height 64 --steps 3 -o "$dir/crash.png"
+    [ "$RC" = 5 ] || { bad backend_crash "generate exit $RC (want 5), stderr: $ERR"; return; }
+    case "$ERR" in
+    *"backend crashed (SIGSEGV)"*) ;;
+    *) bad backend_crash "error does not name the crash: $ERR"; return ;;
+    esac
+    [ ! -e "$dir/crash.png" ] || { bad backend_crash "a file was left after the crash"; return; }
+    alive "$DPID" || { bad backend_crash "the daemon died with its worker"; return; }
+    run_weave "$dir" status
+    [ "$RC" = 0 ] || { bad backend_crash "status exit $RC after the crash: $ERR"; return; }
+    case "$OUT" in
+    *"backend restarts: "*"last crash: backend crashed (SIGSEGV)"*) ;;
+    *) bad backend_crash "status does not show the crash: $OUT"; return ;;
+    esac
+    run_weave "$dir" generate "a plain job after the crash" --width 64 --height 64 -o "$dir/after.png"
+    [ "$RC" = 0 ] && [ -s "$dir/after.png" ] || { bad backend_crash "no image after the crash: exit $RC, $ERR"; return; }
+    run_weave "$dir" status --json
+    case "$OUT" in
+    *'"backend_state":"loaded","worker_pid":'[1-9]*'"worker_restarts":'[1-9]*'"last_crash":"backend crashed (SIGSEGV)"}') ;;
+    *) bad backend_crash "status --json after the restart: $OUT"; return ;;
+    esac
+    ok backend_crash
+}
+
 case_generate_png
 case_big_image
+case_backend_crash
 case_progress
 case_cancel
 case_status_running

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/weave-app/weave/internal/testutil"
 	"io"
 	"os"
 	"os/exec"
@@ -48,7 +49,7 @@ func runAsOtherUser(t *testing.T, d *daemontest.Daemon) (int, string) {
 	require.NoError(t, err)
 	// The test binary lives under a 0700 directory (Bazel's output base in
 	// /root); the other user gets a copy it can execute.
-	hdir := daemontest.ShortTempDir(t)
+	hdir := testutil.ShortTempDir(t)
 	require.NoError(t, os.Chmod(hdir, 0o755))
 	helper := filepath.Join(hdir, "peer-helper")
 	copyFile(t, exe, helper, 0o755)

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/weave-app/weave/internal/testutil"
 	"hash/adler32"
 	"image"
 	"image/png"
@@ -66,14 +68,6 @@ func TestMain(m *testing.M) {
 	}
 }
 
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "wvw")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // testEnv is a private XDG_RUNTIME_DIR and a working directory.
 type testEnv struct {
 	xdg  string
@@ -83,7 +77,7 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	root := shortTempDir(t)
+	root := testutil.ShortTempDir(t)
 	e := &testEnv{xdg: filepath.Join(root, "x"), work: filepath.Join(root, "w"), vars: map[string]string{}}
 	require.NoError(t, os.Mkdir(e.xdg, 0o700))
 	require.NoError(t, os.Mkdir(e.work, 0o755))
@@ -467,7 +461,7 @@ func TestGenerateWithoutSeedExtension(t *testing.T) {
 func TestGenerateAbsoluteOutputIgnoresBuildWorkingDirectory(t *testing.T) {
 	e := newTestEnv(t)
 	e.startFake(t, nil)
-	out := filepath.Join(shortTempDir(t), "abs.png")
+	out := filepath.Join(testutil.ShortTempDir(t), "abs.png")
 	r := e.run(t, "generate", "x", "--width", "64", "--height", "64", "-o", out)
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	decodePNG(t, out)
@@ -1361,4 +1355,83 @@ func TestSignalAfterReplyLeavesNoFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries, "no file and no temporary file")
 	assert.Empty(t, out.String())
+}
+
+// startFakeV2 starts a fake daemon that speaks protocol 2 and answers a
+// status request with the given 11.6 fields.
+func (e *testEnv) startFakeV2(t *testing.T, v2 protocol.StatusV2) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(e.socketPath()), 0o700))
+	s, err := fakedaemon.ListenConfig(e.socketPath(), fakedaemon.Config{
+		Protocol: fakedaemon.V2,
+		Handler: func(m protocol.Message) protocol.Message {
+			st, ok := fakedaemon.Default(m).(*protocol.StatusResponse)
+			if ok && st.V2 != nil {
+				f := v2
+				st.V2 = &f
+			}
+			if ok {
+				return st
+			}
+			return fakedaemon.Default(m)
+		},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+}
+
+func TestStatusBackendFields(t *testing.T) {
+	tests := []struct {
+		name     string
+		v2       protocol.StatusV2
+		text     []string // lines status prints
+		notText  string   // a line it must not print
+		jsonPart string   // the protocol-2 part of status --json
+	}{
+		{
+			name: "loaded worker",
+			v2: protocol.StatusV2{DaemonPID: 9, Features: protocol.FlagProgress | protocol.FlagSHM,
+				BackendState: protocol.BackendLoaded, WorkerPID: 4321, JobsRunning: 1},
+			text:     []string{"  backend:          fake (loaded, worker pid 4321, generating)\n"},
+			notText:  "backend restarts",
+			jsonPart: `"backend":"fake","features":["progress","shm"],"backend_state":"loaded","worker_pid":4321,"worker_restarts":0,"jobs_running":1,"last_crash":""}`,
+		},
+		{
+			name:     "unloaded",
+			v2:       protocol.StatusV2{Features: protocol.FlagProgress, BackendState: protocol.BackendUnloaded},
+			text:     []string{"  backend:          fake (unloaded: the next image starts it)\n"},
+			notText:  "backend restarts",
+			jsonPart: `"features":["progress"],"backend_state":"unloaded","worker_pid":0,"worker_restarts":0,"jobs_running":0,"last_crash":""}`,
+		},
+		{
+			name: "restarting after crashes",
+			v2: protocol.StatusV2{BackendState: protocol.BackendRestarting, WorkerRestarts: 3,
+				LastCrash: "backend crashed (SIGSEGV)\x1b[2J"},
+			text: []string{"  backend:          fake (restarting)\n",
+				"  backend restarts: 3, last crash: backend crashed (SIGSEGV)\uFFFD[2J\n"},
+			jsonPart: `"backend_state":"restarting","worker_pid":0,"worker_restarts":3,"jobs_running":0,"last_crash":"backend crashed (SIGSEGV)` + "\uFFFD" + `[2J"}`,
+		},
+	}
+	for _, tt := range tests {
+		tt := tt
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.startFakeV2(t, tt.v2)
+			r := e.run(t, "status")
+			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+			assert.Contains(t, r.stdout, "  protocol:         1..2 (weave speaks 1..2)\n")
+			for _, l := range tt.text {
+				assert.Contains(t, r.stdout, l)
+			}
+			if tt.notText != "" {
+				assert.NotContains(t, r.stdout, tt.notText)
+			}
+			assert.NotContains(t, r.stdout, "\x1b")
+			r = e.run(t, "status", "--json")
+			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+			assert.True(t, strings.HasSuffix(r.stdout, tt.jsonPart+"\n"), "got %s\nwant suffix %s", r.stdout, tt.jsonPart)
+			var obj map[string]interface{}
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &obj))
+		})
+	}
 }

@@ -20,15 +20,20 @@ import (
 
 const statusUsage = `Usage: weave status [--json] [--timeout D]
 
-Shows whether weave-compute is running, its pid, socket, backend, protocol
-and daemon versions, uptime, requests served, open connections and queue
-depth. It never starts the daemon.
+Shows whether weave-compute is running, its pid, socket, backend (and, from
+a daemon that speaks protocol 2, the backend's worker process: loaded or
+not, its pid, restarts and the last crash), protocol and daemon versions,
+uptime, requests served, open connections and queue depth. It never starts
+the daemon.
 
 Flags:
   --json        print one JSON object on stdout: running, pid, socket,
                 daemon_version, protocol {min, max}, uptime_ms,
                 requests_served, connections_open, max_connections,
-                queue_depth, backend (and "error" when not running)
+                queue_depth, backend (and "error" when not running); from a
+                daemon that speaks protocol 2 also features, backend_state
+                (unloaded, starting, loaded, restarting), worker_pid (0:
+                none), worker_restarts, jobs_running and last_crash
   --timeout D   how long to wait for an answer (default 2s); a daemon that
                 says nothing in that time "is not responding"
   -h, --help    show this help
@@ -55,7 +60,14 @@ type statusJSON struct {
 	MaxConnections  *uint32       `json:"max_connections,omitempty"`
 	QueueDepth      *uint32       `json:"queue_depth,omitempty"`
 	Backend         string        `json:"backend,omitempty"`
-	Error           string        `json:"error,omitempty"`
+	// Protocol 2 (SPEC 11.6) only.
+	Features       []string `json:"features,omitempty"`
+	BackendState   string   `json:"backend_state,omitempty"`
+	WorkerPID      *uint32  `json:"worker_pid,omitempty"`
+	WorkerRestarts *uint32  `json:"worker_restarts,omitempty"`
+	JobsRunning    *uint32  `json:"jobs_running,omitempty"`
+	LastCrash      *string  `json:"last_crash,omitempty"`
+	Error          string   `json:"error,omitempty"`
 }
 
 type protocolJSON struct {
@@ -73,6 +85,62 @@ func (j *statusJSON) statusFields(st *protocol.StatusResponse) {
 	j.MaxConnections = &st.MaxConnections
 	j.QueueDepth = &st.QueueDepth
 	j.Backend = st.Backend
+	if v2 := st.V2; v2 != nil {
+		j.Features = featureNames(v2.Features)
+		j.BackendState = backendStateName(v2.BackendState)
+		j.WorkerPID = &v2.WorkerPID
+		j.WorkerRestarts = &v2.WorkerRestarts
+		j.JobsRunning = &v2.JobsRunning
+		crash := orEmpty(v2.LastCrash)
+		j.LastCrash = &crash
+	}
+}
+
+// backendStateName names a SPEC 11.6 backend_state.
+func backendStateName(s uint16) string {
+	switch s {
+	case protocol.BackendUnloaded:
+		return "unloaded"
+	case protocol.BackendStarting:
+		return "starting"
+	case protocol.BackendLoaded:
+		return "loaded"
+	case protocol.BackendRestarting:
+		return "restarting"
+	}
+	return fmt.Sprintf("state %d", s)
+}
+
+// featureNames names the 0x0005 flag bits a daemon honours.
+func featureNames(bits uint32) []string {
+	names := []string{}
+	if bits&protocol.FlagProgress != 0 {
+		names = append(names, "progress")
+	}
+	if bits&protocol.FlagSHM != 0 {
+		names = append(names, "shm")
+	}
+	return names
+}
+
+// backendLine is the backend line of weave status: the name and, from a
+// protocol-2 daemon, the worker process behind it.
+func backendLine(st *protocol.StatusResponse) string {
+	name := orUnknown(st.Backend)
+	v2 := st.V2
+	if v2 == nil {
+		return name
+	}
+	state := backendStateName(v2.BackendState)
+	switch {
+	case v2.WorkerPID != 0 && v2.JobsRunning > 0:
+		return fmt.Sprintf("%s (%s, worker pid %d, generating)", name, state, v2.WorkerPID)
+	case v2.WorkerPID != 0:
+		return fmt.Sprintf("%s (%s, worker pid %d)", name, state, v2.WorkerPID)
+	case v2.BackendState == protocol.BackendUnloaded:
+		return fmt.Sprintf("%s (unloaded: the next image starts it)", name)
+	}
+	return fmt.Sprintf("%s (%s)", name, state)
 }
 
 // daemonState is what a status request found out.
@@ -196,7 +264,14 @@ func writeStatus(w io.Writer, socketPath string, pid int, st *protocol.StatusRes
 	fmt.Fprintln(w, "weave-compute is running")
 	line("pid", pidText(pid))
 	line("socket", socketPath)
-	line("backend", orUnknown(st.Backend))
+	line("backend", backendLine(st))
+	if v2 := st.V2; v2 != nil && (v2.WorkerRestarts > 0 || v2.LastCrash != "") {
+		restarts := fmt.Sprint(v2.WorkerRestarts)
+		if v2.LastCrash != "" {
+			restarts += ", last crash: " + orUnknown(v2.LastCrash)
+		}
+		line("backend restarts", restarts)
+	}
 	line("daemon version", orUnknown(st.DaemonVersion))
 	line("protocol", fmt.Sprintf("%s (weave speaks %s)", versionRange(st.VersionMin, st.VersionMax), versionRange(protocol.Version, protocol.MaxVersion)))
 	line("uptime", formatUptime(time.Duration(st.UptimeMS)*time.Millisecond))
@@ -228,6 +303,14 @@ func orUnknown(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// orEmpty is orUnknown for a value that may legitimately be empty.
+func orEmpty(s string) string {
+	if s == "" {
+		return ""
+	}
+	return orUnknown(s)
 }
 
 // formatUptime prints a duration rounded to seconds (milliseconds under a
