@@ -10,7 +10,7 @@ import (
 // verdicts: met, MISSED, unreliable, n/a).
 
 // inProcess are figures of the run of 2026-12-01 09:00 UTC (cpus=same;
-// docs/PERFORMANCE.md, History), made with the backend still inside
+// docs/PERFORMANCE.md, "Targets of the in-process run"), made with the backend still inside
 // the daemon: the base of issue 13's "the process boundary costs at most"
 // targets, which no run of a worker daemon can measure side by side.
 var inProcess = struct {
@@ -20,7 +20,7 @@ var inProcess = struct {
 	gen64Weave, gen64C, gen64Fl float64 // us, p50
 	bulkWeave, bulkC            float64 // ms, p50
 }{
-	run:         "the in-process run of 2026-12-01 09:00 UTC (docs/PERFORMANCE.md, History; cpus=same)",
+	run:         "the in-process run of 2026-12-01 09:00 UTC (docs/PERFORMANCE.md, 'Targets of the in-process run'; cpus=same)",
 	statusWeave: 10.84, statusFloor: 6.329, statusRatio: 1.71,
 	gen64Weave: 25.52, gen64C: 21.02, gen64Fl: 7.031,
 	bulkWeave: 9.499, bulkC: 8.891,
