@@ -8,7 +8,12 @@
 #     is refused;
 #  3. the noise check: with a limit every spread exceeds, a warning line
 #     names the floor and the target lines say "unreliable"; with limits
-#     nothing exceeds, no warning and the targets say met or MISSED.
+#     nothing exceeds, no warning and the targets say met or MISSED;
+#  4. the version-2 and worker rows (long job with/without progress,
+#     cancel, worker start, shared-memory bulk, leak check): each group is
+#     either in the table or named on a "skipped: ...: not supported by this
+#     daemon" line (never both, never neither), its target line is there,
+#     and --leak-check runs the leak check alone.
 set -euo pipefail
 
 bench="$1"
@@ -69,6 +74,50 @@ grep -q '"ratios_paired": true' "$json" || fail "JSON has no paired ratios"
 grep -q '"noise_warnings"' "$json" || fail "JSON has no noise_warnings"
 # Every figure's failure count is 0.
 if grep -q '"failures": [1-9]' "$json"; then fail "a figure has failures"; fi
+
+# --- 4. the version-2 and worker rows (on the quick run) --------------------
+grep -q '"v2_support": {' "$json" || fail "JSON has no v2_support"
+for g in 'long job 512x512, 28 steps' 'bulk 1856x1856 shm' 'bulk 2048x2048 shm' 'leak check, 20 shm replies' \
+  'cancel, --step-delay-ms=20' 'worker start, 64x64 generate'; do
+  rows=0 skipped=0
+  grep -q "^| $g " "$txt" && rows=1
+  grep -q "^skipped: $g: not supported by this daemon: " "$txt" && skipped=1
+  [ $((rows + skipped)) -eq 1 ] || fail "'$g': rows=$rows skipped=$skipped (want exactly one)"
+  echo "v2 rows '$g': rows=$rows skipped=$skipped"
+done
+if grep -q '"v2": true' "$json"; then
+  # A version-2 daemon with progress: the long job has all three kinds.
+  if grep -q '"progress": true' "$json"; then
+    # (JSON figures: "workload", "metric", "unit", "contestant" on consecutive lines)
+    for c in v1 v2 v2-progress weave weave-progress; do
+      grep -A3 '"workload": "long job 512x512, 28 steps"' "$json" | grep -A2 '"metric": "p50 latency"' |
+        grep -q "\"contestant\": \"$c\"" || fail "no long-job p50 figure for $c"
+    done
+  fi
+  # Shared memory: the raw client and go/client (GenerateImage) at both sizes.
+  if grep -q '"shm": true' "$json"; then
+    for g in 'bulk 1856x1856 shm' 'bulk 2048x2048 shm'; do
+      for c in shm-raw weave; do
+        grep -A3 "\"workload\": \"$g\"" "$json" | grep -A2 '"metric": "p50 latency"' |
+          grep -q "\"contestant\": \"$c\"" || fail "no '$g' p50 figure for $c"
+      done
+    done
+    grep -q '"metric": "floor-c copy time / image ready time (same round)"' "$json" || fail "no shared-memory ratio to the floor"
+  fi
+else
+  grep -q '^skipped: long job 512x512, 28 steps: not supported by this daemon: no protocol version 2' "$txt" ||
+    fail "a v1-only daemon: the long-job rows are not skipped for the missing version 2"
+fi
+for t in 'progress costs nothing visible' 'a cancel frees the daemon within one step' \
+  'worker process: small generate (64x64) costs at most +30 us' 'worker process: bulk 1856x1856 costs at most +10%' \
+  'worker process: the status round trip does not change' "shared-memory reply at 1856x1856 >= 10x faster" \
+  'daemon idle RSS after bulk < 2 MiB' 'no fd or mapping leak across 20 shared-memory replies'; do
+  grep -Eq "^target: (met|MISSED|unreliable|n/a) +$(printf '%s' "$t" | sed 's/[][().+*^$]/\\&/g')" "$txt" || fail "no target line '$t'"
+done
+run leak --quick --leak-check --leak-replies 3 --e2e-sizes=
+grep -q '^target: .* no fd or mapping leak across 3 shared-memory replies' "$out_dir/leak.txt" || fail "--leak-check: no leak target"
+grep -Eq '^(leak check: 3 shared-memory|skipped: leak check, 3 shm replies: not supported)' "$out_dir/leak.txt" || fail "--leak-check: no leak line"
+if grep -q '^| small status' "$out_dir/leak.txt"; then fail "--leak-check ran the other workloads"; fi
 
 # The short runs below: a few contestants, one level, no soak, no CLI.
 short=(--quick --only floor-c,weave,http-close,grpc --concurrency 1 --soak 0 --startup-reps 1 --e2e-sizes=)

@@ -70,6 +70,17 @@ type options struct {
 	weaveCLI       string
 	e2eSizes       []int
 	pngCompression string
+
+	// Protocol version 2 and the worker process (v2rows.go).
+	longSide       int
+	longSteps      int
+	longIterations int
+	cancelDelayMS  int
+	cancelReps     int
+	coldReps       int
+	leakReplies    int
+	leakCheck      bool
+	inprocDaemon   string
 }
 
 func main() {
@@ -112,6 +123,15 @@ func main() {
 	fs.StringVar(&o.weaveCLI, "weave-cli", "", "weave CLI binary for the end-to-end rows (default: from runfiles)")
 	e2e := fs.String("e2e-sizes", "512,1024,1856", "end-to-end rows: `weave generate` image sides (multiples of 64); empty skips them")
 	fs.StringVar(&o.pngCompression, "png-compression", "fast", "end-to-end rows: passed as --png-compression to `weave generate` when the CLI has that flag")
+	fs.IntVar(&o.longSide, "long-side", 512, "long-job rows: image side (the job is run as v1, v2 without and v2 with progress)")
+	fs.IntVar(&o.longSteps, "long-steps", 28, "long-job rows: steps")
+	fs.IntVar(&o.longIterations, "long-iterations", 0, "long-job rows: jobs per contestant and round (default 20, quick 3)")
+	fs.IntVar(&o.cancelDelayMS, "cancel-step-delay-ms", 0, "cancel rows: --step-delay-ms of their daemon (default 50, quick 20)")
+	fs.IntVar(&o.cancelReps, "cancel-reps", 0, "cancel rows: cancels per round (default 3, quick 1)")
+	fs.IntVar(&o.coldReps, "cold-reps", 0, "worker start rows: cold/warm pairs per round (default 5, quick 2)")
+	fs.IntVar(&o.leakReplies, "leak-replies", -1, "leak check: shared-memory 1856x1856 replies between the fd/mapping counts (default 1000, quick 20, --leak-check 10000; 0 skips)")
+	fs.BoolVar(&o.leakCheck, "leak-check", false, "run only the leak check (default 10000 replies; --leak-replies sets the count)")
+	fs.StringVar(&o.inprocDaemon, "inproc-daemon", "", "a weave-compute binary from before the worker process (backend inside the daemon): adds the contestants weave-inproc (go/client) and weave-c-inproc (C client) to the small and bulk rows, and the worker targets compare with them, paired, instead of with the published in-process figures")
 	writeReqs := fs.String("write-requests", "", "write the request files (status.req, gen64.req, bulk.req) and synthesized replies (*.reply) to this directory and exit (for tools/bench/profile.sh)")
 	loop := fs.String("loop", "", "profiling helper: run one Go client (weave, rawgo, gosys, http-close, http-keepalive, grpc) against --socket for --loop-n requests of --loop-workload, then exit")
 	loopSock := fs.String("socket", "", "socket for --loop")
@@ -155,6 +175,24 @@ func main() {
 	def(&o.iterations, 2000, 200)
 	def(&o.bulkIterations, 20, 2)
 	def(&o.startupReps, 10, 2)
+	def(&o.longIterations, 20, 3)
+	def(&o.cancelDelayMS, 50, 20)
+	def(&o.cancelReps, 3, 1)
+	def(&o.coldReps, 5, 2)
+	if o.leakReplies < 0 {
+		switch {
+		case o.leakCheck:
+			o.leakReplies = 10000
+		case o.quick:
+			o.leakReplies = 20
+		default:
+			o.leakReplies = 1000
+		}
+	}
+	if o.longSide < 64 || o.longSide%64 != 0 || o.longSteps < 1 || o.longSteps > 100 {
+		fmt.Fprintln(os.Stderr, "bench: --long-side must be a multiple of 64, --long-steps 1..100")
+		os.Exit(2)
+	}
 	if o.soak < 0 {
 		o.soak = 100000
 		if o.quick {

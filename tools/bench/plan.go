@@ -57,6 +57,20 @@ func (e *benchEnv) contestants(servers map[string]*server, only string) []*conte
 			}})
 		addC(&contestant{key: "weave-c", label: "C floor_client -> weave-compute (attribution)", srv: weave, cside: true})
 	}
+	if in := servers["weave-inproc"]; in != nil {
+		// --inproc-daemon: the same clients against a daemon from before
+		// the worker process, for the paired in-process comparison.
+		addC(&contestant{key: "weave-inproc", label: "go/client -> the --inproc-daemon weave-compute (backend inside the daemon)", srv: in, goSide: true, seqOnly: true,
+			newRT: func() (roundTripper, error) {
+				c, err := newWeaveClient(in.sock)
+				if err != nil {
+					return nil, err
+				}
+				c.prepare([]*workload{{replyType: typeGenResp, side: 64}, {replyType: typeGenResp, side: 1856}})
+				return c, nil
+			}})
+		addC(&contestant{key: "weave-c-inproc", label: "C floor_client -> the --inproc-daemon weave-compute", srv: in, cside: true, seqOnly: true})
+	}
 	addC(&contestant{key: "http-close", label: "net/http -> net/http, HTTP/1.1, one request per connection", srv: hs, goSide: true,
 		newRT: func() (roundTripper, error) { return newHTTPClient(hs.sock, false), nil }})
 	addC(&contestant{key: "http-keepalive", label: "net/http -> net/http, HTTP/1.1, keep-alive", srv: hs, goSide: true,

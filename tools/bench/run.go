@@ -58,6 +58,9 @@ type contestant struct {
 	cside  bool                         // load from floor_client
 	newRT  func() (roundTripper, error) // Go client (nil when cside)
 	goSide bool                         // gets an "x Go floor" ratio
+	// seqOnly: only in the sequential workloads (small round trips,
+	// bulk), not under concurrency (the --inproc-daemon contestants).
+	seqOnly bool
 }
 
 // procStatus reads VmRSS and VmHWM (KiB) of pid.
@@ -178,6 +181,12 @@ func (e *benchEnv) probeFor(key, sock string) func() error {
 // start starts a server of the given kind in dir and waits until it
 // answers a status request; it returns the start-to-ready time.
 func (e *benchEnv) start(key, dir string) (*server, time.Duration, error) {
+	return e.startWith(key, dir, nil)
+}
+
+// startWith is start with extra command-line arguments for the server
+// (weave-compute: --keep-alive-ms=0, --step-delay-ms=N).
+func (e *benchEnv) startWith(key, dir string, extra []string) (*server, time.Duration, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, 0, err
 	}
@@ -185,10 +194,14 @@ func (e *benchEnv) start(key, dir string) (*server, time.Duration, error) {
 	var name string
 	var args, env []string
 	switch key {
-	case "weave":
+	case "weave", "weave-inproc":
 		s.label = "weave-compute"
 		s.sock = filepath.Join(dir, "weave", "weave.sock")
 		name = e.daemon
+		if key == "weave-inproc" {
+			s.label = serverLabel[key]
+			name = e.o.inprocDaemon
+		}
 		env = envWith("XDG_RUNTIME_DIR", dir)
 	case "floor":
 		s.label = "floor_server"
@@ -208,6 +221,7 @@ func (e *benchEnv) start(key, dir string) (*server, time.Duration, error) {
 		name = e.exe
 		args = append([]string{"--serve", key, s.sock}, e.replyFiles...)
 	}
+	args = append(args, extra...)
 	t0 := time.Now()
 	cmd, err := startProcess(s.log, env, name, args...)
 	if err != nil {
@@ -299,11 +313,18 @@ type session struct {
 	plans      []cpuPlan // --cpus, in order
 	warnings   []noiseWarning
 	cliPNGFlag bool // the weave CLI has --png-compression
+
+	v2        *v2Support // what the daemon offers (detectV2)
+	skipped   []skipNote // row groups the daemon cannot serve
+	shmClient *v2Client
+	goSHM     *goV2 // go/client for the shared-memory rows
+	leak      *leakResult
 }
 
-var serverOrder = []string{"floor", "weave", "http", "grpc"}
+var serverOrder = []string{"floor", "weave", "weave-inproc", "http", "grpc"}
 
-var serverLabel = map[string]string{"floor": "floor_server (C)", "weave": "weave-compute", "http": "net/http server", "grpc": "grpc-go server"}
+var serverLabel = map[string]string{"floor": "floor_server (C)", "weave": "weave-compute", "weave-inproc": "weave-compute (--inproc-daemon)",
+	"http": "net/http server", "grpc": "grpc-go server"}
 
 func run(o *options, out io.Writer) (int, error) {
 	s := &session{o: o, pt: &phaseTimer{w: os.Stderr, t0: time.Now()}, b: newBook(), servers: map[string]*server{}, idleRSS: map[string]int64{}}
@@ -322,23 +343,46 @@ func run(o *options, out io.Writer) (int, error) {
 		return 0, err
 	}
 	s.measureIdleRSS()
+	s.detectV2()
+	if o.leakCheck {
+		// --leak-check: only the leak check.
+		s.measureLeaks(o.leakReplies)
+		s.finishBook()
+		return s.report(out)
+	}
+	if !s.v2.SHM {
+		for _, side := range shmSides {
+			s.skip(shmWorkload(side), s.v2.notSupported("shm"))
+		}
+	}
 	s.cs = s.e.contestants(s.servers, o.only)
 	s.pt.say("contestants: %s", contestantKeys(s.cs))
 	s.measureStart()
 	// The sequential workloads, once per placement.
-	for _, p := range s.plans {
+	for i, p := range s.plans {
 		if err := s.place(p); err != nil {
 			return 0, err
 		}
 		s.measureSmall()
 		s.measureBulk()
+		if i == 0 {
+			s.measureLongJob()
+		}
 	}
 	if err := s.place(cpuPlan{name: cpusFree}); err != nil {
 		return 0, err
 	}
 	s.measureConcurrency()
+	s.measureLeaks(o.leakReplies)
 	s.measureMemoryAfterLoad()
+	s.measureWorkerMemory()
 	if err := s.measureSoak(); err != nil {
+		return 0, err
+	}
+	if err := s.measureCancel(); err != nil {
+		return 0, err
+	}
+	if err := s.measureWorkerStart(); err != nil {
 		return 0, err
 	}
 	if err := s.measureEndToEnd(); err != nil {
@@ -449,7 +493,11 @@ func (s *session) startServers() error {
 		return err
 	}
 	s.pt.say("replies: status %d B, gen64 %d B, bulk %d B", s.status.replyLen, s.gen64.replyLen, s.bulk.replyLen)
-	for _, k := range []string{"floor", "http", "grpc"} {
+	others := []string{"floor", "http", "grpc"}
+	if s.o.inprocDaemon != "" && !s.o.noDaemon {
+		others = append(others, "weave-inproc")
+	}
+	for _, k := range others {
 		srv, _, err := e.start(k, filepath.Join(e.tmp, k))
 		if err != nil {
 			return err
@@ -562,6 +610,9 @@ func (s *session) measureConcurrency() {
 		for r := 0; r < s.o.rounds; r++ {
 			b.round = r
 			for _, c := range rotate(s.cs, r) {
+				if c.seqOnly {
+					continue
+				}
 				smp := sampleRSS(c.srv.pid())
 				res := s.measure(c, s.status, loadSpec{duration: s.o.duration, concurrency: n, warmup: 3})
 				peak := smp.stop()
@@ -598,6 +649,7 @@ func (s *session) measureBulk() {
 			res := s.measure(c, s.bulk, seq(s.o.bulkIterations, 1))
 			addBulk(s.b, c.key, res, s.bulk.replyLen)
 		}
+		s.measureSHMRound(r)
 	}
 	s.pt.say("bulk (cpus=%s) done", s.b.placement)
 }
@@ -661,6 +713,7 @@ func (s *session) finishBook() {
 		order[c.key] = i
 	}
 	order["weave-cli"] = len(s.cs)
+	order["weave-progress"] = len(s.cs) + 1 // after weave (go/client) in the long-job rows
 	for i, k := range serverOrder {
 		order[serverLabel[k]] = i
 	}
@@ -701,7 +754,7 @@ func (s *session) report(out io.Writer) (int, error) {
 	if soak != nil {
 		total += soak.Failures
 	}
-	targets := evaluateTargets(b, o.placements, s.warnings, s.idleRSS["weave"], soak)
+	targets := append(evaluateTargets(b, o.placements, s.warnings, s.idleRSS["weave"], soak), s.evaluateV2Targets()...)
 
 	loadEnd := ""
 	if lb, err := os.ReadFile("/proc/loadavg"); err == nil {
@@ -734,6 +787,18 @@ func (s *session) report(out io.Writer) (int, error) {
 		fmt.Fprintf(out, "soak: %d requests (status + 64x64 generate alternating, concurrency %d) through go/client in %.1fs, %d failures; daemon VmRSS KiB: fresh %d, after %d warm-up requests %d, after the soak %d (idle %d); VmHWM %d\n",
 			soak.Requests, soak.Concurrency, soak.Seconds, soak.Failures, soak.RSSFresh, soak.Warmup, soak.RSSWarm, soak.RSSAfter, soak.RSSAfterIdle, soak.HWM)
 	}
+	for _, k := range s.skipped {
+		fmt.Fprintf(out, "skipped: %s: %s\n", k.Rows, k.Why)
+	}
+	if l := s.leak; l != nil {
+		fmt.Fprintf(out, "leak check: %d shared-memory %dx%d replies in %.1fs, %d failures;", l.Replies, l.Side, l.Side, l.Seconds, l.Failures)
+		for i, who := range leakWho {
+			if l.FDs[i][0] >= 0 {
+				fmt.Fprintf(out, " %s fds %d -> %d, maps %d -> %d;", who, l.FDs[i][0], l.FDs[i][1], l.Maps[i][0], l.Maps[i][1])
+			}
+		}
+		fmt.Fprintf(out, " worker pid %d -> %d\n", l.WorkerPID, l.WorkerAfter)
+	}
 	for _, t := range targets {
 		fmt.Fprintf(out, "target: %-6s %s: %s\n", t.Verdict, t.Name, t.Detail)
 	}
@@ -762,8 +827,17 @@ func (s *session) report(out io.Writer) (int, error) {
 		"request_bytes":    map[string]int{"status": len(s.status.req), "gen64": len(s.gen64.req), "bulk": len(s.bulk.req)},
 		"figures":          b.figs,
 		"soak":             soak,
-		"targets":          targets,
-		"total_failures":   total,
+		"v2_support":       s.v2,
+		"skipped":          s.skipped,
+		"leak_check":       s.leak,
+		"v2_rows": map[string]interface{}{
+			"long_job":             map[string]int{"side": o.longSide, "steps": o.longSteps, "jobs_per_round": o.longIterations},
+			"cancel_step_delay_ms": o.cancelDelayMS, "cancel_reps": o.cancelReps, "cold_reps": o.coldReps,
+			"leak_replies": o.leakReplies, "leak_check_only": o.leakCheck,
+			"in_process_base": inProcess.run,
+		},
+		"targets":        targets,
+		"total_failures": total,
 	}
 	if err := writeJSON(o.out, doc); err != nil {
 		return total, err
