@@ -48,12 +48,14 @@ struct sv_buf {
     int fd;       /* the memfd, sealed against shrinking and growing */
     uint8_t *map; /* our shared mapping of all of it */
     size_t cap;   /* its size */
+    uint64_t id;  /* unique per buffer (the worker keeps its mapping by it) */
 };
 
 struct sv_pool {
     uint32_t refs;          /* the worker, and every job holding a buffer */
     struct weave_worker *w; /* NULL once the worker stopped */
     uint32_t n;
+    uint64_t next_id;       /* the id of the next buffer made (from 1) */
     struct sv_buf buf[SV_POOL_MAX];
 };
 
@@ -63,6 +65,7 @@ struct job_priv {
     size_t map_len; /* bytes of memfd (and of the reply mapping) */
     size_t need;    /* bytes this job's reply (or image) takes */
     uint8_t *pmap;  /* inline: our mapping of memfd (job->reply), or NULL */
+    uint64_t buf_id; /* inline, pooled: sv_buf.id of memfd; else 0 */
     struct sv_pool *pool; /* inline: where the buffer goes back (a ref) */
     int has_shm;    /* job->shm_fd is ours to close */
     int started_due; /* the started event is still to be delivered */

@@ -169,7 +169,7 @@ void weave_job_free(struct weave_job *job)
     free(job->msg);
     if (p != NULL && p->pmap != NULL) {
         /* job->reply points into the buffer: back to the pool with it. */
-        struct sv_buf b = {p->memfd, p->pmap, p->map_len};
+        struct sv_buf b = {p->memfd, p->pmap, p->map_len, p->buf_id};
         if (p->pool != NULL)
             pool_put(p->pool, &b);
         else
@@ -292,6 +292,7 @@ int sv_send_job(struct weave_worker *w, struct weave_job *job)
         p->memfd = b.fd;
         p->pmap = b.map;
         p->map_len = b.cap;
+        p->buf_id = b.id;
         warm = 1;
     } else if (make_memfd(p, size) != 0) {
         char msg[128];
@@ -304,6 +305,10 @@ int sv_send_job(struct weave_worker *w, struct weave_job *job)
         p->pool = w->pool;
         w->pool->refs++;
     }
+    /* A new buffer that will go to the pool gets its id now: the worker
+     * keeps its mapping of it by that id (worker_proc.c). */
+    if (!shm && p->pool != NULL && p->buf_id == 0)
+        p->buf_id = ++p->pool->next_id;
     if (job->seed == 0)
         job->seed = r->seed != 0 ? r->seed : pick_seed(w->log);
     job->channels = WEAVE_DAEMON_CHANNELS;
@@ -317,6 +322,7 @@ int sv_send_job(struct weave_worker *w, struct weave_job *job)
     m.job_id = p->id;
     m.map_len = p->map_len;
     m.warm = (uint32_t)warm;
+    m.buf_id = p->buf_id;
     m.pixel_offset = shm ? 0 : WEAVE_HEADER_SIZE + WEAVE_RESPONSE_FIXED_SIZE;
     m.width = r->width;
     m.height = r->height;

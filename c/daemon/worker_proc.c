@@ -6,7 +6,11 @@
  *
  * It inits the backend, says READY, then runs one JOB at a time: maps the
  * memfd that came with it, lets the backend render straight into it,
- * reports every step, and answers DONE. A STOP for the running job makes
+ * reports every step, and answers DONE. The mapping of a pooled inline
+ * buffer (the JOB's buf_id) is kept for the next job that brings the same
+ * buffer, and dropped after WORKER_MAP_IDLE_MS without a job: mapping and
+ * unmapping 10 MB per job cost ~0.3-1.5 ms each, on the reply's path (the
+ * unmap ran while the daemon was sending). A STOP for the running job makes
  * should_stop() true at the next step. EOF on the socket (the daemon
  * unloads us, or is gone) ends the process. Framing: worker_wire.h.
  */
@@ -30,6 +34,18 @@
 
 #define WORKER_FD_FLAG "--worker-fd="
 
+/* Kept mappings: as many as the daemon pools (SV_POOL_MAX), dropped when
+ * no job came for as long as the daemon keeps an idle pool. */
+#define WORKER_MAPS 2
+#define WORKER_MAP_IDLE_MS 100
+
+struct kept_map {
+    uint64_t id;   /* ww_job.buf_id; 0: the slot is free */
+    uint8_t *map;
+    size_t len;
+    uint64_t used; /* for least-recently-used eviction */
+};
+
 struct child {
     int sock;
     const struct weave_backend *backend;
@@ -41,6 +57,8 @@ struct child {
     int progress;    /* the job wants STEP messages (PROGRESS flag) */
     int stop;        /* STOP received for job_id (or the daemon is gone) */
     int gone;        /* the socket reached EOF or failed */
+    struct kept_map kept[WORKER_MAPS];
+    uint64_t uses;
 };
 
 int weave_worker_child_requested(int argc, char *const argv[])
@@ -148,6 +166,67 @@ static void send_done(struct child *c, uint64_t job_id, uint32_t result,
         c->gone = 1;
 }
 
+static void kept_drop(struct kept_map *k)
+{
+    if (k->id != 0)
+        munmap(k->map, k->len);
+    k->id = 0;
+    k->map = NULL;
+    k->len = 0;
+}
+
+static int kept_any(const struct child *c)
+{
+    for (int i = 0; i < WORKER_MAPS; i++) {
+        if (c->kept[i].id != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void kept_drop_all(struct child *c)
+{
+    for (int i = 0; i < WORKER_MAPS; i++)
+        kept_drop(&c->kept[i]);
+}
+
+/* The kept mapping of buffer id, or NULL. One of another size (never
+ * expected: a buffer's size is fixed) is dropped. */
+static uint8_t *kept_find(struct child *c, uint64_t id, size_t len)
+{
+    for (int i = 0; i < WORKER_MAPS; i++) {
+        struct kept_map *k = &c->kept[i];
+        if (k->id != id)
+            continue;
+        if (k->len != len) {
+            kept_drop(k);
+            return NULL;
+        }
+        k->used = ++c->uses;
+        return k->map;
+    }
+    return NULL;
+}
+
+/* Keeps map for buffer id, in a free slot or the least recently used. */
+static void kept_add(struct child *c, uint64_t id, uint8_t *map, size_t len)
+{
+    struct kept_map *k = &c->kept[0];
+    for (int i = 0; i < WORKER_MAPS; i++) {
+        if (c->kept[i].id == 0) {
+            k = &c->kept[i];
+            break;
+        }
+        if (c->kept[i].used < k->used)
+            k = &c->kept[i];
+    }
+    kept_drop(k);
+    k->id = id;
+    k->map = map;
+    k->len = len;
+    k->used = ++c->uses;
+}
+
 /* Runs one JOB; takes fd (the memfd), closing it. */
 static void run_job(struct child *c, const uint8_t *buf, size_t n, int fd)
 {
@@ -174,13 +253,22 @@ static void run_job(struct child *c, const uint8_t *buf, size_t n, int fd)
         send_done(c, j.job_id, WW_RESULT_FAILED, 0, &err);
         return;
     }
-    /* A reused buffer's pages exist: map them all at once rather than
-     * fault them in one by one. A fresh one is faulted as it is drawn. */
-    uint8_t *map = mmap(NULL, (size_t)j.map_len, PROT_READ | PROT_WRITE,
-                        MAP_SHARED | (j.warm ? MAP_POPULATE : 0), fd, 0);
-    int map_errno = errno;
-    close(fd); /* the mapping keeps the memory */
-    errno = map_errno;
+    int shm = (j.flags & WEAVE_GEN_FLAG_SHM) != 0;
+    int keep = !shm && j.buf_id != 0;
+    uint8_t *map = keep ? kept_find(c, j.buf_id, (size_t)j.map_len) : NULL;
+    if (map != NULL) {
+        close(fd); /* mapped since an earlier job */
+    } else {
+        /* A reused buffer's pages exist: map them all at once rather than
+         * fault them in one by one. A fresh one is faulted as it is drawn. */
+        map = mmap(NULL, (size_t)j.map_len, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | (j.warm ? MAP_POPULATE : 0), fd, 0);
+        int map_errno = errno;
+        close(fd); /* the mapping keeps the memory */
+        errno = map_errno;
+        if (map != MAP_FAILED && keep)
+            kept_add(c, j.buf_id, map, (size_t)j.map_len);
+    }
     if (map == MAP_FAILED) {
         weave_error_set(&err, 0, WEAVE_ERR_OUT_OF_MEMORY,
                         "worker: cannot map the %llu-byte image: %s",
@@ -210,9 +298,8 @@ static void run_job(struct child *c, const uint8_t *buf, size_t n, int fd)
     uint64_t elapsed = weave_now_ms() - c->t0;
     /* A shared-memory result is unmapped before DONE: the daemon then seals
      * the memfd against writes, which a writable mapping left here would
-     * make fail. An inline one after DONE, so tearing down the mapping of
-     * up to 10 MiB overlaps with the daemon sending the reply. */
-    int shm = (j.flags & WEAVE_GEN_FLAG_SHM) != 0;
+     * make fail. A one-off inline one after DONE; a pooled one is kept
+     * (run_job's caller drops it when no job comes). */
     if (shm)
         munmap(map, (size_t)j.map_len);
     uint32_t ms = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
@@ -222,7 +309,7 @@ static void run_job(struct child *c, const uint8_t *buf, size_t n, int fd)
         send_done(c, j.job_id, WW_RESULT_CANCELLED, ms, &err);
     else
         send_done(c, j.job_id, WW_RESULT_FAILED, ms, &err);
-    if (!shm)
+    if (!shm && !keep)
         munmap(map, (size_t)j.map_len);
     c->job_id = 0;
 }
@@ -317,6 +404,16 @@ int weave_worker_child_main(int argc, char *const argv[],
 
     uint8_t buf[WW_MSG_MAX];
     while (!c.gone) {
+        if (kept_any(&c)) {
+            /* Idle with buffers mapped: give them up if no job comes, so
+             * the memory goes when the daemon drains its pool. */
+            struct pollfd pfd = {.fd = c.sock, .events = POLLIN};
+            int r = poll(&pfd, 1, WORKER_MAP_IDLE_MS);
+            if (r == 0)
+                kept_drop_all(&c);
+            else if (r < 0 && errno == EINTR)
+                continue;
+        }
         int fd;
         ssize_t n = ww_recv(c.sock, buf, sizeof buf, &fd, 0);
         if (n == -2)
@@ -336,6 +433,7 @@ int weave_worker_child_main(int argc, char *const argv[],
             close(fd);
         /* A STOP for a job that already finished: nothing to do. */
     }
+    kept_drop_all(&c);
     backend->shutdown(c.state);
     close(c.sock);
     return 0;

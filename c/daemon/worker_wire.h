@@ -45,6 +45,9 @@ struct ww_job {
     uint64_t seed;         /* never 0 */
     uint32_t clip_l_len, clip_g_len, t5_len; /* the prompts follow */
     uint32_t warm;         /* 1: a reused buffer, its pages already exist */
+    uint32_t reserved;
+    uint64_t buf_id;       /* the daemon's pooled buffer this memfd is, never
+                            * reused; 0: a one-off (SHM, or no pool) */
 };
 
 struct ww_stop {

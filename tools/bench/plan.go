@@ -118,7 +118,7 @@ func notes(o *options) []string {
 		fmt.Sprintf("noise check (small round trips and bulk, every placement): a warning when the floor's rounds spread by more than %.0f%% ((max-min)/median) or a contestant beats the floor by more than %.0f%%; a target computed from a flagged figure says 'unreliable'",
 			100*o.noiseSpread, 100*o.noiseBeat),
 		"concurrency rows use the status request and run free on both CPUs (no affinity); N clients each loop connect-request-reply-close (Go: goroutines; C: threads) for the round's duration",
-		"bulk MB/s = whole reply message (header included, 10^6 bytes) / the round's median request time (wall; wall - generation_time_ms; first to last reply byte)",
+		"bulk MB/s = whole reply message (header included, 10^6 bytes) / the round's median request time (wall; wall - the mean generation_time_ms of the round's middle half by wall time; first to last reply byte)",
 	}
 }
 

@@ -786,6 +786,86 @@ static void test_dies_with_daemon(void)
     CHECK(dead);
 }
 
+/* The worker's mappings of image memfds, from /proc/PID/maps. */
+static int image_maps(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
+    char *maps = tu_read_file(path);
+    int n = 0;
+    for (const char *q = maps; q != NULL && (q = strstr(q, "memfd:weave-image")) != NULL; q++)
+        n++;
+    free(maps);
+    return n;
+}
+
+/* The worker still maps an image memfd throughout the next ms ms (checked
+ * every millisecond): a mapping torn down after DONE is gone within
+ * microseconds of it, a kept one stays WORKER_MAP_IDLE_MS (100 ms) after
+ * the worker's DONE, well past the window. */
+static int kept_for(pid_t pid, int ms)
+{
+    uint64_t end = tu_now_ms() + (uint64_t)ms;
+    do {
+        if (image_maps(pid) != 1)
+            return 0;
+        usleep(1000);
+    } while (tu_now_ms() < end);
+    return 1;
+}
+
+/* Checks job's reply against the procedural image of seed (128x64x3). */
+static int pixels_of(const struct weave_job *j, uint64_t seed)
+{
+    struct weave_response resp;
+    if (j->failed || tu_decode_reply(j->reply, j->reply_len, &resp) != 0 ||
+        resp.u.generate.image.len != 128 * 64 * 3)
+        return 0;
+    struct weave_gen_params p = {
+        .width = 128, .height = 64, .steps = 1, .cfg_bits = 0x40E00000u,
+        .seed = seed, .clip_l = {(const uint8_t *)prompt, 1},
+        .clip_g = {(const uint8_t *)prompt, 1}, .t5 = {(const uint8_t *)prompt, 1},
+    };
+    uint8_t *px = malloc(128 * 64 * 3);
+    weave_procedural_render(&p, px);
+    int same = memcmp(resp.u.generate.image.data, px, 128 * 64 * 3) == 0;
+    free(px);
+    return same;
+}
+
+/* A pooled inline buffer stays mapped in the worker for the next job (no
+ * map/unmap per job), the next job's pixels land in it, and the mapping
+ * goes once no job comes (with the daemon's idle pool). */
+static void test_kept_mapping(void)
+{
+    struct rec r;
+    struct weave_worker_config cfg = defaults();
+    struct weave_worker *w = start(&r, &cfg);
+
+    weave_worker_submit(w, make_job(1, 101, 128, 1));
+    CHECK(wait_done(w, &r, 1) == 1);
+    pid_t pid = worker_pid(w);
+    CHECK(pid > 0);
+    CHECK(r.ndone == 1 && pixels_of(r.done[0], 101));
+    free_done(&r); /* the buffer goes back to the pool */
+    CHECK(kept_for(pid, 20)); /* kept after the job */
+
+    weave_worker_submit(w, make_job(2, 202, 128, 1));
+    CHECK(wait_done(w, &r, 1) == 1);
+    CHECK(r.ndone == 1 && pixels_of(r.done[0], 202)); /* same buffer, new image */
+    CHECK(kept_for(pid, 20)); /* reused, not mapped twice */
+    free_done(&r);
+
+    /* Idle: the worker lets go (100 ms after its last job; generous). */
+    uint64_t end = tu_now_ms() + 5000;
+    while (image_maps(pid) != 0 && tu_now_ms() < end)
+        spin(w, 20);
+    CHECK(image_maps(pid) == 0);
+    CHECK(worker_pid(w) == pid); /* the same worker, not a restart */
+    CHECK(weave_worker_stop(w, 2000) == 0);
+    CHECK(gone(pid));
+}
+
 int main(void)
 {
     /* A sanitizer's handlers would turn a worker's SIGSEGV into exit(1):
@@ -818,6 +898,7 @@ int main(void)
     tu_run("worker: no daemon descriptor in the worker", test_worker_fds);
     tu_run("worker: stop terminates a busy worker", test_stop_kills_running_job);
     tu_run("worker: SHM result is a sealed memfd", test_shm_result);
+    tu_run("worker: a pooled buffer stays mapped, then is let go", test_kept_mapping);
     tu_run("worker: dies with its daemon", test_dies_with_daemon);
     return tu_summary();
 }
