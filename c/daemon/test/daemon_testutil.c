@@ -431,3 +431,18 @@ void tu_put_u64(uint8_t *p, uint64_t v)
     tu_put_u32(p, (uint32_t)(v >> 32));
     tu_put_u32(p + 4, (uint32_t)v);
 }
+
+void tu_daemon_fresh(struct tu_daemon *d)
+{
+    memset(d, 0, sizeof *d);
+    tu_tmpdir(d->dir, sizeof d->dir);
+}
+
+void tu_daemon_cleanup(struct tu_daemon *d)
+{
+    if (!d->reaped)
+        tu_daemon_stop(d);
+    unlink(d->log);
+    unlink(d->out);
+    tu_rmtree(d->dir);
+}

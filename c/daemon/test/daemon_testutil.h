@@ -100,6 +100,12 @@ int tu_daemon_wait_ready(struct tu_daemon *d, int timeout_ms);
 int tu_daemon_wait_exit(struct tu_daemon *d, int timeout_ms);
 /* SIGTERM and wait; returns the exit code (or -1; then SIGKILLs it). */
 int tu_daemon_stop(struct tu_daemon *d);
+
+/* Zeroes *d and gives it a fresh temporary directory (before spawning). */
+void tu_daemon_fresh(struct tu_daemon *d);
+
+/* Stops the daemon if it still runs, removes its log, output and directory. */
+void tu_daemon_cleanup(struct tu_daemon *d);
 /* The log so far (malloc'd, never NULL). */
 char *tu_daemon_log(const struct tu_daemon *d);
 

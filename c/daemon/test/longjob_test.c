@@ -23,21 +23,6 @@
 #define READY_MS 10000
 #define WAIT_MS 10000
 
-static void fresh(struct tu_daemon *d)
-{
-    memset(d, 0, sizeof *d);
-    tu_tmpdir(d->dir, sizeof d->dir);
-}
-
-static void cleanup(struct tu_daemon *d)
-{
-    if (!d->reaped)
-        tu_daemon_stop(d);
-    unlink(d->log);
-    unlink(d->out);
-    tu_rmtree(d->dir);
-}
-
 static int start(struct tu_daemon *d)
 {
     static const char *const args[] = {"--log-level=debug", NULL};
@@ -159,7 +144,7 @@ static int cancelled_line(const struct tu_daemon *d, uint64_t id, const char *ho
 static void test_hangup_cancels_running(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d) == 0);
 
     int a = send_job(&d, 1, "script: step-ms=100", 100);
@@ -180,7 +165,7 @@ static void test_hangup_cancels_running(void)
     CHECK(strstr(log, "generated request_id=1 ") == NULL);
     CHECK(strstr(log, " ERROR ") == NULL);
     free(log);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* A job waiting behind another is dropped when its client leaves; the
@@ -188,7 +173,7 @@ static void test_hangup_cancels_running(void)
 static void test_hangup_drops_queued(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d) == 0);
 
     int a = send_job(&d, 1, "script: step-ms=100", 100);
@@ -207,7 +192,7 @@ static void test_hangup_drops_queued(void)
     CHECK(tu_now_ms() - t0 < 1000);
     CHECK(cancelled_line(&d, 1, "running") == 0);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* shutdown(SHUT_WR) after the request is not a hang-up (SPEC 11.5): the
@@ -215,7 +200,7 @@ static void test_hangup_drops_queued(void)
 static void test_half_close_served(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d) == 0);
 
     int a = send_job(&d, 1, "script: step-ms=50", 6);
@@ -233,7 +218,7 @@ static void test_half_close_served(void)
     char *log = tu_daemon_log(&d);
     CHECK(strstr(log, "cancelled") == NULL);
     free(log);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* Open descriptors of process pid. */
@@ -293,7 +278,7 @@ static int send_with_fds(const struct tu_daemon *d, const uint8_t *msg,
 static void test_client_fds_closed(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d) == 0);
     /* A first job starts the worker process (its descriptors are the
      * daemon's from then on): count after it. */
@@ -329,7 +314,7 @@ static void test_client_fds_closed(void)
     close(pfd[0]);
     CHECK(fd_count(d.pid) == before);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 int main(void)

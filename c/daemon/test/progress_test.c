@@ -24,21 +24,6 @@
 #define READY_MS 10000
 #define WAIT_MS 10000
 
-static void fresh(struct tu_daemon *d)
-{
-    memset(d, 0, sizeof *d);
-    tu_tmpdir(d->dir, sizeof d->dir);
-}
-
-static void cleanup(struct tu_daemon *d)
-{
-    if (!d->reaped)
-        tu_daemon_stop(d);
-    unlink(d->log);
-    unlink(d->out);
-    tu_rmtree(d->dir);
-}
-
 static int start(struct tu_daemon *d, const char *const *args)
 {
     static const char *const debug[] = {"--log-level=debug", NULL};
@@ -260,7 +245,7 @@ static int wait_depth(const struct tu_daemon *d, uint32_t want)
 static void test_status_v2(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
 
     uint8_t msg[64];
@@ -295,7 +280,7 @@ static void test_status_v2(void)
     CHECK(len == WEAVE_HEADER_SIZE + WEAVE_STATUS_RESP_FIXED_SIZE +
                      strlen("scripted") + strlen("0.1.0"));
     free(raw);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* 0x0005 without flags: the inline 0x0002 in a version-2 header, nothing
@@ -303,7 +288,7 @@ static void test_status_v2(void)
 static void test_options_no_flags(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
     int fd = send_v2(&d, 5, "plain", 128, 64, 3, 0);
     struct heard h;
@@ -325,7 +310,7 @@ static void test_options_no_flags(void)
     CHECK(h.n == 1 && r != NULL && r->msg_type == WEAVE_MSG_GENERATE_RESPONSE &&
           r->u.generate.request_id == 6 && r->u.generate.status == 200);
     heard_free(&h);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* Steps longer than a second: heartbeats (phase 2) fill the silence, so
@@ -333,7 +318,7 @@ static void test_options_no_flags(void)
 static void test_heartbeats_while_running(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
     int fd = send_v2(&d, 70, "script: step-ms=1300", 64, 64, 2, WEAVE_FLAG_PROGRESS);
     uint64_t t0 = tu_now_ms();
@@ -353,7 +338,7 @@ static void test_heartbeats_while_running(void)
     }
     CHECK(running >= 4);
     heard_free(&h);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* Three PROGRESS clients wait behind a long job: each is told its place
@@ -363,7 +348,7 @@ static void test_heartbeats_while_running(void)
 static void test_queue_positions_heartbeats(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
 
     int a = send_v1(&d, 1, "script: step-ms=100", 64, 64, 100);
@@ -411,7 +396,7 @@ static void test_queue_positions_heartbeats(void)
         close(w[i]);
     }
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* The 10 MiB rule is unchanged for inline replies: a 2048x2048 request in
@@ -419,7 +404,7 @@ static void test_queue_positions_heartbeats(void)
 static void test_inline_2048_refused(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
     struct heard h;
     int fd = send_v1(&d, 31, "plain", 2048, 2048, 1);
@@ -437,7 +422,7 @@ static void test_inline_2048_refused(void)
     CHECK(h.n == 1 && r != NULL && r->version == 2 && r->msg_type == WEAVE_MSG_ERROR &&
           r->u.error.status == 400 && r->u.error.code == WEAVE_ERR_INVALID_DIMENSIONS);
     heard_free(&h);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* One progress message per step, in order, after a heartbeat (phase 2)
@@ -445,7 +430,7 @@ static void test_inline_2048_refused(void)
 static void test_progress_per_step(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
     /* A first job starts the worker process, so the next one starts at
      * once (no `queued`: nothing ahead of it). */
@@ -478,7 +463,7 @@ static void test_progress_per_step(void)
     CHECK(want == 8 && last_ms >= 7 * 30 - 10);
     CHECK(h.eof_after);
     heard_free(&h);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* Positions move as the queue drains: behind one job, three PROGRESS
@@ -486,7 +471,7 @@ static void test_progress_per_step(void)
 static void test_positions_move(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
     int a = send_v1(&d, 1, "script: step-ms=50", 64, 64, 6);
     CHECK(a >= 0 && wait_depth(&d, 0) == 0);
@@ -517,7 +502,7 @@ static void test_positions_move(void)
         heard_free(&h);
     }
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static int open_fds(pid_t pid)
@@ -599,7 +584,7 @@ static void shm_case(const struct tu_daemon *d, uint64_t id, uint32_t w,
 static void test_shm_replies(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
     shm_case(&d, 60, 64, 64, 0); /* the worker is running from here on */
     int before = settled_fds(d.pid, 2000);
@@ -611,7 +596,7 @@ static void test_shm_replies(void)
     if (after != before)
         printf("    daemon descriptors: %d before, %d after\n", before, after);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 int main(void)

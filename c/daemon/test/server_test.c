@@ -29,21 +29,6 @@ static const int under_asan = 1;
 static const int under_asan = 0;
 #endif
 
-static void fresh(struct tu_daemon *d)
-{
-    memset(d, 0, sizeof *d);
-    tu_tmpdir(d->dir, sizeof d->dir);
-}
-
-static void cleanup(struct tu_daemon *d)
-{
-    if (!d->reaped)
-        tu_daemon_stop(d);
-    unlink(d->log);
-    unlink(d->out);
-    tu_rmtree(d->dir);
-}
-
 static int start(struct tu_daemon *d, const char *const *args)
 {
     tu_daemon_spawn(d, args, NULL, NULL);
@@ -117,13 +102,13 @@ static void test_xdg_not_set(void)
     log = tu_daemon_log(&d);
     CHECK(strcmp(log, "weave-compute: XDG_RUNTIME_DIR not set\n") == 0);
     free(log);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_usage_errors(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     const char *bad[] = {"--bogus", NULL};
     tu_daemon_spawn(&d, bad, NULL, NULL);
     CHECK(tu_daemon_wait_exit(&d, READY_MS) == 2);
@@ -135,7 +120,7 @@ static void test_usage_errors(void)
     const char *badlevel[] = {"--log-level=loud", NULL};
     tu_daemon_spawn(&d, badlevel, NULL, NULL);
     CHECK(tu_daemon_wait_exit(&d, READY_MS) == 2);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void bogus_env_level(void *arg)
@@ -147,19 +132,19 @@ static void bogus_env_level(void *arg)
 static void test_env_level_invalid(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     tu_daemon_spawn(&d, NULL, bogus_env_level, NULL);
     CHECK(tu_daemon_wait_exit(&d, READY_MS) == 2);
     char *log = tu_daemon_log(&d);
     CHECK(strstr(log, "WEAVE_LOG_LEVEL") != NULL);
     free(log);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_version_help(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     const char *v[] = {"--version", NULL};
     tu_daemon_spawn(&d, v, NULL, NULL);
     CHECK(tu_daemon_wait_exit(&d, READY_MS) == 0);
@@ -174,7 +159,7 @@ static void test_version_help(void)
     free(out);
     struct stat st;
     CHECK(stat(d.sock, &st) != 0); /* nothing created */
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_path_too_long(void)
@@ -197,7 +182,7 @@ static void test_unsafe_dir(void)
 {
     struct tu_daemon d;
     char dir[160];
-    fresh(&d);
+    tu_daemon_fresh(&d);
     snprintf(dir, sizeof dir, "%s/weave", d.dir);
     CHECK(mkdir(dir, 0755) == 0 && chmod(dir, 0755) == 0);
     tu_daemon_spawn(&d, NULL, NULL, NULL);
@@ -205,7 +190,7 @@ static void test_unsafe_dir(void)
     char *log = tu_daemon_log(&d);
     CHECK(strstr(log, "weave-compute: ") == log && strstr(log, "mode 0755") != NULL);
     free(log);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* ---- serving ------------------------------------------------------------ */
@@ -214,7 +199,7 @@ static void test_serve_and_shutdown(void)
 {
     struct tu_daemon d;
     struct stat st;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
 
     char dir[160];
@@ -279,7 +264,7 @@ static void test_serve_and_shutdown(void)
     /* A served request is not worth a line at INFO (DEBUG has it). */
     CHECK(strstr(log, "generated request_id") == NULL);
     free(log);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_error_replies(void)
@@ -287,7 +272,7 @@ static void test_error_replies(void)
     struct tu_daemon d;
     uint8_t msg[256], h[16];
     size_t n;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
 
     n = tu_example_request(msg, sizeof msg, 3, 512, 512, 0);
@@ -363,7 +348,7 @@ static void test_error_replies(void)
     n = tu_status_request(msg, sizeof msg, 1);
     CHECK(ask(&d, msg, n, &r, NULL) == 0 && r.msg_type == WEAVE_MSG_STATUS_RESPONSE);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* ---- deadlines and concurrency ----------------------------------------- */
@@ -373,7 +358,7 @@ static void test_read_deadline(void)
     struct tu_daemon d;
     struct weave_response r;
     size_t got;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     const char *args[] = {"--read-timeout-ms=300", NULL};
     CHECK(start(&d, args) == 0);
 
@@ -416,7 +401,7 @@ static void test_read_deadline(void)
     CHECK(strstr(log, " INFO read deadline") != NULL);
     free(log);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_idle_clients_do_not_block(void)
@@ -424,7 +409,7 @@ static void test_idle_clients_do_not_block(void)
     struct tu_daemon d;
     struct weave_response r;
     uint8_t msg[256];
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0); /* default 60 s read deadline */
     int idle[5];
     for (int i = 0; i < 5; i++)
@@ -447,14 +432,14 @@ static void test_idle_clients_do_not_block(void)
         close(idle[i]);
     close(half);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_parallel_generates(void)
 {
     /* Several clients at once: every one gets its own reply. */
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
     int fds[6];
     uint8_t msg[256];
@@ -476,14 +461,14 @@ static void test_parallel_generates(void)
         close(fds[i]);
     }
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_write_deadline(void)
 {
     struct tu_daemon d;
     uint8_t msg[256];
-    fresh(&d);
+    tu_daemon_fresh(&d);
     const char *args[] = {"--write-timeout-ms=300", "--log-level=debug", NULL};
     CHECK(start(&d, args) == 0);
     /* 1024x1024 is a 3 MiB reply: far more than a socket buffer. */
@@ -514,7 +499,7 @@ static void test_write_deadline(void)
     CHECK(strstr(log, " ERROR ") == NULL);
     CHECK(strstr(log, " DEBUG generated request_id=1 1024x1024 steps=28 seed=3 in ") != NULL);
     free(log);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* Index of the first line containing needle, or -1. */
@@ -538,7 +523,7 @@ static void test_deadlines_interleaved(void)
     uint8_t msg[256];
     size_t got;
     struct weave_response r;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     const char *args[] = {"--read-timeout-ms=500", "--write-timeout-ms=100",
                           "--log-level=debug", NULL};
     CHECK(start(&d, args) == 0);
@@ -581,7 +566,7 @@ static void test_deadlines_interleaved(void)
     close(b);
     close(c);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_many_slots(void)
@@ -591,7 +576,7 @@ static void test_many_slots(void)
     struct tu_daemon d;
     uint8_t msg[64];
     struct weave_response r;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     const char *args[] = {"--max-connections=65536", NULL};
     CHECK(start(&d, args) == 0);
     int idle[10];
@@ -615,7 +600,7 @@ static void test_many_slots(void)
     for (int i = 0; i < 10; i++)
         close(idle[i]);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* RssAnon of a process in KiB, or -1. */
@@ -642,7 +627,7 @@ static void test_big_reply_memory_returned(void)
     struct tu_daemon d;
     uint8_t msg[256];
     struct weave_response r;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
     size_t n = tu_status_request(msg, sizeof msg, 1);
     CHECK(ask(&d, msg, n, &r, NULL) == 0);
@@ -666,7 +651,7 @@ static void test_big_reply_memory_returned(void)
     printf("(RssAnon %ld -> %ld KiB) ", base, now);
     CHECK(now >= 0 && now <= base + 1024);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_connection_cap(void)
@@ -674,7 +659,7 @@ static void test_connection_cap(void)
     struct tu_daemon d;
     struct weave_response r;
     uint8_t msg[256];
-    fresh(&d);
+    tu_daemon_fresh(&d);
     const char *args[] = {"--max-connections=2", NULL};
     CHECK(start(&d, args) == 0);
     int a = tu_connect(d.sock), b = tu_connect(d.sock);
@@ -702,7 +687,7 @@ static void test_connection_cap(void)
     char *log = tu_daemon_log(&d);
     CHECK(tu_count_lines(log, " WARN connection limit reached (2 open)") == 1);
     free(log);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* ---- other uid, via socket activation ---------------------------------- */
@@ -775,7 +760,7 @@ static void run_rejection(const char *level, int expect_lines)
 {
     struct tu_daemon d;
     struct activation a;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     chmod(d.dir, 0711);
     snprintf(a.path, sizeof a.path, "%s/activated.sock", d.dir);
     const char *args[] = {level, NULL};
@@ -817,7 +802,7 @@ static void run_rejection(const char *level, int expect_lines)
     free(log);
     /* An activated socket belongs to systemd: never unlinked. */
     CHECK(access(a.path, F_OK) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_other_uid_rejected(void)
@@ -836,7 +821,7 @@ static void test_second_instance(void)
 {
     struct tu_daemon a, b;
     struct stat s1, s2, l1, l2;
-    fresh(&a);
+    tu_daemon_fresh(&a);
     CHECK(start(&a, NULL) == 0);
     CHECK(lstat(a.sock, &s1) == 0 && lstat(a.lock, &l1) == 0);
 
@@ -861,14 +846,14 @@ static void test_second_instance(void)
     size_t n = tu_status_request(msg, sizeof msg, 1);
     CHECK(ask(&a, msg, n, &r, NULL) == 0 && r.msg_type == WEAVE_MSG_STATUS_RESPONSE);
     CHECK(tu_daemon_stop(&a) == 0);
-    cleanup(&a);
+    tu_daemon_cleanup(&a);
 }
 
 static void test_simultaneous_start(void)
 {
     for (int round = 0; round < 5; round++) {
         struct tu_daemon a, b;
-        fresh(&a);
+        tu_daemon_fresh(&a);
         memset(&b, 0, sizeof b);
         memcpy(b.dir, a.dir, sizeof b.dir);
         tu_daemon_spawn(&a, NULL, NULL, NULL);
@@ -887,7 +872,7 @@ static void test_simultaneous_start(void)
         CHECK(tu_daemon_stop(winner) == 0);
         unlink(loser->log);
         unlink(loser->out);
-        cleanup(winner);
+        tu_daemon_cleanup(winner);
     }
 }
 
@@ -905,7 +890,7 @@ static void test_stale_socket(void)
 {
     struct tu_daemon d;
     char dir[160];
-    fresh(&d);
+    tu_daemon_fresh(&d);
     snprintf(dir, sizeof dir, "%s/weave", d.dir);
     CHECK(mkdir(dir, 0700) == 0);
     snprintf(d.sock, sizeof d.sock, "%s/weave.sock", dir);
@@ -929,14 +914,14 @@ static void test_stale_socket(void)
     free(log);
     CHECK(ask(&d, msg, n, &r, NULL) == 0 && r.msg_type == WEAVE_MSG_STATUS_RESPONSE);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_non_socket_untouched(void)
 {
     struct tu_daemon d;
     char dir[160], path[200];
-    fresh(&d);
+    tu_daemon_fresh(&d);
     snprintf(dir, sizeof dir, "%s/weave", d.dir);
     CHECK(mkdir(dir, 0700) == 0);
     snprintf(path, sizeof path, "%s/weave.sock", dir);
@@ -951,7 +936,7 @@ static void test_non_socket_untouched(void)
     char *content = tu_read_file(path);
     CHECK(content != NULL && strcmp(content, "precious") == 0);
     free(content);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_foreign_listener_untouched(void)
@@ -959,7 +944,7 @@ static void test_foreign_listener_untouched(void)
     struct tu_daemon d;
     char dir[160], path[200];
     struct stat before, after;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     snprintf(dir, sizeof dir, "%s/weave", d.dir);
     CHECK(mkdir(dir, 0700) == 0);
     snprintf(path, sizeof path, "%s/weave.sock", dir);
@@ -972,7 +957,7 @@ static void test_foreign_listener_untouched(void)
     CHECK(tu_daemon_wait_exit(&d, READY_MS) == 3);
     CHECK(lstat(path, &after) == 0 && after.st_ino == before.st_ino);
     close(l);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* ---- shutdown ------------------------------------------------------------ */
@@ -981,7 +966,7 @@ static void test_shutdown_bounded(void)
 {
     struct tu_daemon d;
     uint8_t msg[256];
-    fresh(&d);
+    tu_daemon_fresh(&d);
     const char *args[] = {"--shutdown-timeout-ms=300", "--write-timeout-ms=60000",
                           NULL};
     CHECK(start(&d, args) == 0);
@@ -1002,13 +987,13 @@ static void test_shutdown_bounded(void)
     free(log);
     close(idle);
     close(stuck);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_sigint_idle(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     CHECK(start(&d, NULL) == 0);
     int idle = tu_connect(d.sock);
     usleep(50000);
@@ -1018,7 +1003,7 @@ static void test_sigint_idle(void)
     CHECK(tu_now_ms() - t0 < 1500); /* idle readers are not waited for */
     CHECK(access(d.sock, F_OK) != 0);
     close(idle);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* ---- file descriptor exhaustion ---------------------------------------- */
@@ -1050,7 +1035,7 @@ static long cpu_ticks(pid_t pid)
 static void test_fd_exhaustion(void)
 {
     struct tu_daemon d;
-    fresh(&d);
+    tu_daemon_fresh(&d);
     tu_daemon_spawn(&d, NULL, low_fd_limit, NULL);
     CHECK(tu_daemon_wait_ready(&d, READY_MS) == 0);
     int fds[40];
@@ -1075,7 +1060,7 @@ static void test_fd_exhaustion(void)
     int warns = tu_count_lines(log, " WARN accept: Too many open files");
     CHECK(warns >= 1 && warns <= 2); /* rate-limited */
     free(log);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 int main(void)

@@ -32,15 +32,6 @@ static int start(struct tu_daemon *d, const char *const *args)
     return tu_daemon_wait_ready(d, READY_MS);
 }
 
-static void cleanup(struct tu_daemon *d)
-{
-    if (!d->reaped)
-        tu_daemon_stop(d);
-    unlink(d->log);
-    unlink(d->out);
-    tu_rmtree(d->dir);
-}
-
 static size_t job(uint8_t *buf, size_t cap, uint64_t id, uint32_t steps,
                   const char *script)
 {
@@ -197,7 +188,7 @@ static void test_crash_is_500_9(void)
     CHECK(tu_count_lines(log, "to replace the last one (restart 3)") == 1);
     free(log);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* Five queued jobs, the third crashes the worker: the other four succeed. */
@@ -224,7 +215,7 @@ static void test_crash_third_of_five(void)
             CHECK(good(&r));
     }
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* Real signals sent to the worker while it renders. */
@@ -246,7 +237,7 @@ static void signal_case(int sig, const char *want)
     r = generate(&d, 2, 1, "plain");
     CHECK(good(&r));
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_sigkill(void) { signal_case(SIGKILL, "backend crashed (SIGKILL)"); }
@@ -277,7 +268,7 @@ static void test_sigstop_watchdog(void)
     CHECK(tu_count_lines(log, "ran past the generation timeout (500 ms)") == 2);
     free(log);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* A client that hangs up cancels its running job: the next one starts at
@@ -307,7 +298,7 @@ static void test_hangup_cancels(void)
     CHECK(took >= 1500 && took < 6000); /* the 2 s grace, then a kill */
     CHECK(reaped(w));
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_crash_loop_backs_off(void)
@@ -343,7 +334,7 @@ static void test_crash_loop_backs_off(void)
     CHECK(tu_count_lines(log, " WARN worker: 3 crashes within 10000 ms") == 1);
     free(log);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_keep_alive_unload(void)
@@ -365,7 +356,7 @@ static void test_keep_alive_unload(void)
     CHECK(tu_count_lines(log, "restart") == 0); /* an unload is no restart */
     free(log);
     CHECK(tu_daemon_stop(&d) == 0);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 /* SIGTERM with a hung job: the daemon still exits within its shutdown
@@ -385,7 +376,7 @@ static void stop_case(int sig)
     CHECK(tu_now_ms() - t0 < 2500);
     CHECK(reaped(w));
     close(fd);
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 static void test_sigterm_stops_worker(void) { stop_case(SIGTERM); }
@@ -419,7 +410,7 @@ static void test_worker_fds(void)
     close(fd);
     CHECK(tu_daemon_stop(&d) == 0);
     CHECK(reaped(w));
-    cleanup(&d);
+    tu_daemon_cleanup(&d);
 }
 
 int main(void)
