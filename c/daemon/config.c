@@ -172,15 +172,14 @@ void weave_config_version(FILE *out)
             (unsigned)WEAVE_SERVED_VERSION_MIN, (unsigned)WEAVE_SERVED_VERSION_MAX);
 }
 
-void weave_config_usage(FILE *out)
+void weave_config_usage(FILE *out, const char *backend)
 {
     fprintf(out,
 "Usage: weave-compute [OPTION]...\n"
 "Serve Weave image-generation requests (protocol v1 and v2) on a Unix socket.\n"
 "\n"
-"Backend: procedural (deterministic test renderer, not a diffusion model).\n"
-"The same request (seed, size, steps, cfg, prompts) always gives the same\n"
-"pixels; the algorithm is specified in docs/BACKEND.md.\n"
+"Backend: %s.\n"
+"The backends and what they draw are specified in docs/BACKEND.md.\n"
 "\n"
 "Options:\n"
 "  --log-level=LEVEL         debug, info, warn or error (default info)\n"
@@ -228,7 +227,7 @@ void weave_config_usage(FILE *out)
 "     directory, path too long, ...)\n"
 "  2  usage error\n"
 "  3  another weave-compute already serves this socket\n",
-            (unsigned)WEAVE_DEFAULT_READ_TIMEOUT_MS,
+            backend, (unsigned)WEAVE_DEFAULT_READ_TIMEOUT_MS,
             (unsigned)WEAVE_DEFAULT_WRITE_TIMEOUT_MS,
             (unsigned)WEAVE_DEFAULT_MAX_CONNECTIONS,
             (unsigned)WEAVE_MAX_CONNECTIONS_LIMIT,

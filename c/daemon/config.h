@@ -71,7 +71,8 @@ void weave_config_defaults(struct weave_config *cfg);
 int weave_config_parse(struct weave_config *cfg, int argc, char *const argv[],
                        const char *env_log_level, char *err, size_t errlen);
 
-void weave_config_usage(FILE *out);
+/* --help; backend is the served backend's description (backend.h). */
+void weave_config_usage(FILE *out, const char *backend);
 void weave_config_version(FILE *out);
 
 #endif /* WEAVE_CONFIG_H */

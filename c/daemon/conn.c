@@ -262,22 +262,48 @@ enum weave_io weave_conn_write_notes(struct weave_conn *c, int *progress)
     return WEAVE_IO_DONE;
 }
 
+/* A big inline reply (version-1 bulk, up to 10 MiB) goes out in one send
+ * and one epoll_wait per send buffer's worth: ~50 rounds for 10 MiB with
+ * the default buffer (net.core.wmem_default, 208 KiB). Before its first
+ * byte, ask for WEAVE_CONN_BIG_SNDBUF (the kernel doubles it, and caps it
+ * at net.core.wmem_max): ~5 rounds. Larger was slower in the bench (the
+ * client then reads megabytes that left the cache; docs/PERFORMANCE.md).
+ * The kernel charges only what is queued, at most that much per slow
+ * reader, whose write deadline still ends it. Best effort: a refusal
+ * leaves the default, which works, only slower. */
+static void grow_send_buffer(int fd, size_t len)
+{
+    if (len < WEAVE_CONN_BIG_REPLY)
+        return;
+    int want = WEAVE_CONN_BIG_SNDBUF;
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+}
+
 enum weave_io weave_conn_write(struct weave_conn *c, int *progress)
 {
     enum weave_io r = weave_conn_write_notes(c, progress);
     if (r != WEAVE_IO_DONE)
         return r;
+    if (c->out_sent == 0)
+        grow_send_buffer(c->fd, c->out_len);
     while (c->out_sent < c->out_len) {
         /* MSG_NOSIGNAL: a client that went away is EPIPE, not SIGPIPE. The
          * descriptor rides on the reply's first byte, once. */
         int pass = c->out_sent == 0 ? c->out_fd : -1;
+        size_t want = c->out_len - c->out_sent;
         size_t n = 0;
-        r = send_part(c, c->out + c->out_sent, c->out_len - c->out_sent, &n, pass);
+        r = send_part(c, c->out + c->out_sent, want, &n, pass);
         if (r != WEAVE_IO_DONE)
             return r;
         if (progress != NULL && n > 0)
             *progress = 1;
         c->out_sent += n;
+        /* A short send filled the socket's buffer: asking again now would
+         * only be EAGAIN (one syscall per buffer's worth of a big reply,
+         * about 50 for 10 MiB); epoll is level-triggered, so if there is
+         * room after all, EPOLLOUT comes at once. */
+        if (n < want)
+            return WEAVE_IO_AGAIN;
     }
     return WEAVE_IO_DONE;
 }

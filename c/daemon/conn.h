@@ -37,6 +37,11 @@ enum weave_io {
  * need more. */
 #define WEAVE_CONN_SMALL_REPLY 1024
 
+/* A reply of at least WEAVE_CONN_BIG_REPLY bytes asks for a send buffer of
+ * WEAVE_CONN_BIG_SNDBUF before its first byte (conn.c, grow_send_buffer). */
+#define WEAVE_CONN_BIG_REPLY (1u << 20)
+#define WEAVE_CONN_BIG_SNDBUF (1 << 20)
+
 /* Largest read per readiness event, so one fast sender cannot hog the loop. */
 #define WEAVE_CONN_READ_BUDGET (1u << 20)
 

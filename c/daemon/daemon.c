@@ -191,11 +191,11 @@ int weave_daemon_main(int argc, char *argv[],
     if (weave_config_parse(&cfg, argc, argv, getenv("WEAVE_LOG_LEVEL"), err,
                            sizeof err) != 0) {
         fprintf(stderr, "weave-compute: %s\n\n", err);
-        weave_config_usage(stderr);
+        weave_config_usage(stderr, backend->description);
         return WEAVE_EXIT_USAGE;
     }
     if (cfg.action == WEAVE_ACTION_HELP) {
-        weave_config_usage(stdout);
+        weave_config_usage(stdout, backend->description);
         return fflush(stdout) == 0 ? WEAVE_EXIT_OK : WEAVE_EXIT_RUNTIME;
     }
     if (cfg.action == WEAVE_ACTION_VERSION) {

@@ -131,12 +131,12 @@ static void test_usage_text(void)
 {
     char buf[8192];
     FILE *f = fmemopen(buf, sizeof buf, "w");
-    weave_config_usage(f);
+    weave_config_usage(f, "a test backend (draws nothing)");
     fclose(f);
     const char *must[] = {"--log-level", "--read-timeout-ms", "--write-timeout-ms",
                           "--max-connections", "--shutdown-timeout-ms", "--help",
                           "--version", "XDG_RUNTIME_DIR", "WEAVE_LOG_LEVEL",
-                          "weave.sock", "not a diffusion model", "Exit status",
+                          "weave.sock", "Backend: a test backend (draws nothing).", "Exit status",
                           "LISTEN_FDS"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         CHECK(strstr(buf, must[i]) != NULL);

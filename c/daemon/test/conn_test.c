@@ -27,6 +27,39 @@ ssize_t __wrap_recvmsg(int fd, struct msghdr *m, int flags)
     return __real_recvmsg(fd, m, flags);
 }
 
+/* And the sendmsg(2) calls (-Wl,--wrap=sendmsg): a short send must not be
+ * followed by one that can only say EAGAIN. */
+static int send_calls;
+ssize_t __real_sendmsg(int fd, const struct msghdr *m, int flags);
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *m, int flags);
+
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *m, int flags)
+{
+    send_calls++;
+    return __real_sendmsg(fd, m, flags);
+}
+
+static int sndbuf_of(int fd)
+{
+    int v = 0;
+    socklen_t l = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &l) != 0)
+        abort();
+    return v;
+}
+
+/* What SO_SNDBUF reads back after asking for want: the kernel doubles the
+ * request, capped at net.core.wmem_max. */
+static long sndbuf_expected(int want)
+{
+    long max = 0;
+    FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
+    if (f == NULL || fscanf(f, "%ld", &max) != 1)
+        abort();
+    fclose(f);
+    return 2L * (want < max ? want : max);
+}
+
 struct pair {
     struct weave_conn c; /* server side, non-blocking */
     int client;
@@ -348,9 +381,16 @@ static void test_write_partial(void)
     for (size_t i = 0; i < len; i++)
         buf[i] = (uint8_t)i;
     open_pair(&p);
+    int sndbuf_default = sndbuf_of(p.c.fd);
     weave_conn_reply_heap(&p.c, buf, len);
+    send_calls = 0;
     CHECK(weave_conn_write(&p.c, NULL) == WEAVE_IO_AGAIN);
     CHECK(p.c.out_sent > 0 && p.c.out_sent < len);
+    /* One send: it came back short, so the next could only be EAGAIN. */
+    CHECK(send_calls == 1);
+    /* A big reply asked for a larger send buffer before its first byte. */
+    CHECK(sndbuf_of(p.c.fd) == sndbuf_expected(WEAVE_CONN_BIG_SNDBUF));
+    CHECK(sndbuf_of(p.c.fd) >= sndbuf_default);
     /* Read it all on the client while writing. */
     uint8_t *got = malloc(len);
     size_t have = 0;
@@ -365,6 +405,19 @@ static void test_write_partial(void)
     CHECK(r == WEAVE_IO_DONE);
     CHECK(memcmp(got, buf, len) == 0);
     free(got);
+    close_pair(&p); /* frees buf */
+}
+
+static void test_small_reply_keeps_sndbuf(void)
+{
+    struct pair p;
+    size_t len = WEAVE_CONN_BIG_REPLY - 1; /* just below the threshold */
+    uint8_t *buf = calloc(1, len);
+    open_pair(&p);
+    int before = sndbuf_of(p.c.fd);
+    weave_conn_reply_heap(&p.c, buf, len);
+    (void)weave_conn_write(&p.c, NULL);
+    CHECK(sndbuf_of(p.c.fd) == before);
     close_pair(&p); /* frees buf */
 }
 
@@ -638,6 +691,7 @@ int main(void)
     tu_run("conn: bytes after the message ignored", test_trailing_bytes_ignored);
     tu_run("conn: 3 MiB payload, buffer grows", test_large_payload_grows);
     tu_run("conn: partial writes", test_write_partial);
+    tu_run("conn: a small reply keeps the default send buffer", test_small_reply_keeps_sndbuf);
     tu_run("conn: write to a closed peer", test_write_peer_gone);
     tu_run("conn: error reply encoding", test_error_reply_encoding);
     tu_run("conn: descriptors a client sends are closed", test_sent_fds_closed);

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # weave-compute-scripted, the real binary: it starts, says which backend it
-# serves with, and stops cleanly on SIGTERM. (The scripted backend's
+# serves with (in --help and the log), and stops cleanly on SIGTERM. (The scripted backend's
 # behaviour per job is c/backends/scripted:scripted_test.)
 set -euo pipefail
 
 bin=$1
 dir=$(mktemp -d /tmp/weave-scripted.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
+
+# --help names the backend this binary serves, not the default one.
+"$bin" --help >"$dir/help"
+grep -q '^Backend: scripted (TEST ONLY' "$dir/help" || { echo "FAIL: --help backend"; cat "$dir/help"; exit 1; }
+if grep -q procedural "$dir/help"; then echo "FAIL: --help mentions procedural"; exit 1; fi
 
 XDG_RUNTIME_DIR=$dir "$bin" --log-level=debug 2>"$dir/log" &
 pid=$!
