@@ -136,3 +136,32 @@ func (s *session) measureEndToEnd() error {
 	}
 	return nil
 }
+
+// e2eTargetSide is the image of issue 15's target: weave generate adds at
+// most 2x the transport+daemon time (go/client's round trip for the same
+// image) at 1024x1024.
+const e2eTargetSide = 1024
+
+// evaluateE2ETarget is that target, from the rows above: per round, the
+// CLI's wall time over go/client's in the same round, minus one.
+func (s *session) evaluateE2ETarget() target {
+	name := fmt.Sprintf("weave generate at %dx%d adds at most 2x the transport+daemon time (go/client, same image)", e2eTargetSide, e2eTargetSide)
+	wl := fmt.Sprintf("end-to-end %dx%d", e2eTargetSide, e2eTargetSide)
+	cli := s.b.get(cpusFree, wl, "wall", "weave-cli")
+	base := s.b.get(cpusFree, wl, "wall", "weave")
+	r, ok := pairedRatio(cli, base)
+	if !ok {
+		return target{Name: name, Verdict: "n/a", Detail: "not measured (--e2e-sizes without " + strconv.Itoa(e2eTargetSide) + ")"}
+	}
+	verdict := "MISSED"
+	if r.Median-1 <= 2 {
+		verdict = "met"
+	}
+	png := ""
+	if s.cliPNGFlag {
+		png = ", --png-compression=" + s.o.pngCompression
+	}
+	return target{Name: name, Verdict: verdict, Detail: fmt.Sprintf(
+		"cpus=free: weave generate (process start to exit, PNG written%s) %.2f ms vs go/client %.2f ms: adds %.2f ms = paired %.2fx the round trip (min %.2f, max %.2f over %d rounds; limit 2x)",
+		png, cli.Median, base.Median, cli.Median-base.Median, r.Median-1, r.Min-1, r.Max-1, r.Rounds)}
+}

@@ -102,7 +102,7 @@ func main() {
 	fs.BoolVar(&o.quick, "quick", false, "a few seconds in total (smoke test): fewer rounds, iterations and a short soak")
 	fs.IntVar(&o.rounds, "rounds", 0, "rounds of every measurement (spread is min/median/max over rounds; default 5, quick 2)")
 	fs.IntVar(&o.iterations, "iterations", 0, "sequential requests per round for the small round trips (default 2000, quick 200)")
-	fs.IntVar(&o.bulkIterations, "bulk-iterations", 0, "sequential requests per round for the bulk reply (default 20, quick 2)")
+	fs.IntVar(&o.bulkIterations, "bulk-iterations", 0, "sequential requests per round for the bulk reply (default 60: generation_time_ms has whole-ms resolution, and its mean needs samples; quick 2)")
 	fs.DurationVar(&o.duration, "duration", 0, "time per round and concurrency level (default 1s, quick 150ms)")
 	fs.StringVar(&levels, "concurrency", "1,8,64", "concurrency levels")
 	fs.IntVar(&o.startupReps, "startup-reps", 0, "daemon/server start-to-ready repetitions (default 10, quick 2)")
@@ -173,7 +173,7 @@ func main() {
 	}
 	def(&o.rounds, 5, 2)
 	def(&o.iterations, 2000, 200)
-	def(&o.bulkIterations, 20, 2)
+	def(&o.bulkIterations, 60, 2)
 	def(&o.startupReps, 10, 2)
 	def(&o.longIterations, 20, 3)
 	def(&o.cancelDelayMS, 50, 20)

@@ -755,6 +755,7 @@ func (s *session) report(out io.Writer) (int, error) {
 		total += soak.Failures
 	}
 	targets := append(evaluateTargets(b, o.placements, s.warnings, s.idleRSS["weave"], soak), s.evaluateV2Targets()...)
+	targets = append(targets, s.evaluateE2ETarget())
 
 	loadEnd := ""
 	if lb, err := os.ReadFile("/proc/loadavg"); err == nil {

@@ -111,22 +111,13 @@ func (b *bitWriter) writeLiterals(data []byte, tab *[257]huffCode) {
 // code lengths of the code-length alphabet.
 var codeLengthOrder = [19]int{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
 
-// writeHuffBlock writes data as one dynamic-Huffman block of literals;
-// hist is data's byte histogram.
-func (b *bitWriter) writeHuffBlock(data []byte, hist *[256]uint32, final bool) {
-	var freq [257]uint32
-	copy(freq[:256], hist[:])
-	freq[eob] = 1
-	var lens [257]uint8
-	huffmanLengths(freq[:], litBits, lens[:])
-	var tab [257]huffCode
-	canonicalCodes(lens[:], tab[:])
-
-	// The header: 257 literal/length code lengths (no length codes are
-	// used) and one distance code of length 1 (none is used; a single
-	// length-1 code is the form every inflater accepts), each sent as a
-	// code-length symbol 0..15 (no run-length symbols: the header stays
-	// about 100 bytes against blocks of ~128 KiB).
+// writeDynamicHeader starts a dynamic-Huffman block (BFINAL as final)
+// whose literal code has the lengths lens (lens[eob] the end of block).
+// The header: 257 literal/length code lengths (no length codes are used)
+// and one distance code of length 1 (none is used; a single length-1 code
+// is the form every inflater accepts), each sent as a code-length symbol
+// 0..15 (no run-length symbols: the header stays about 100 bytes).
+func (b *bitWriter) writeDynamicHeader(lens *[257]uint8, final bool) {
 	var all [258]uint8
 	copy(all[:], lens[:])
 	all[257] = 1
@@ -157,9 +148,6 @@ func (b *bitWriter) writeHuffBlock(data []byte, hist *[256]uint32, final bool) {
 		c := clTab[l]
 		b.writeBits(uint64(c&0xffff), uint(c>>16))
 	}
-	b.writeLiterals(data, &tab)
-	c := tab[eob]
-	b.writeBits(uint64(c&0xffff), uint(c>>16))
 }
 
 // huffmanLengths sets lens[s] to the code length of symbol s for the
@@ -195,45 +183,64 @@ func huffmanLengths(freq []uint32, maxBits int, lens []uint8) {
 	weight := make([]uint64, 2*n-1)
 	parent := make([]int, 2*n-1)
 	depth := make([]int, 2*n-1)
-	for {
-		for i, l := range leaves {
-			weight[i] = uint64(l.f)
+	for i, l := range leaves {
+		weight[i] = uint64(l.f)
+	}
+	// Two queues: the sorted leaves, and the internal nodes in the order
+	// they are made (their weights never decrease).
+	li, ii := 0, n
+	pick := func(k int) int {
+		if li < n && (ii >= k || weight[li] <= weight[ii]) {
+			li++
+			return li - 1
 		}
-		// Two queues: the sorted leaves, and the internal nodes in the
-		// order they are made (their weights never decrease).
-		li, ii := 0, n
-		pick := func(k int) int {
-			if li < n && (ii >= k || weight[li] <= weight[ii]) {
-				li++
-				return li - 1
+		ii++
+		return ii - 1
+	}
+	for k := n; k < 2*n-1; k++ {
+		a := pick(k)
+		b := pick(k)
+		weight[k] = weight[a] + weight[b]
+		parent[a], parent[b] = k, k
+	}
+	depth[2*n-2] = 0
+	for k := 2*n - 3; k >= 0; k-- {
+		depth[k] = depth[parent[k]] + 1
+	}
+	// How many leaves get each length. A leaf deeper than maxBits is
+	// lifted to maxBits, which overfills the code (Kraft sum above 1);
+	// each step below takes one maxBits code out and splits the deepest
+	// shorter code into two one bit longer, one less unit of overfill,
+	// until the code is complete again. Then the lengths go to the leaves,
+	// the longest to the least frequent (the order of the queue).
+	var count [maxLitBits + 1]int
+	for i := 0; i < n; i++ {
+		d := depth[i]
+		if d > maxBits {
+			d = maxBits
+		}
+		count[d]++
+	}
+	total := 0
+	for l := 1; l <= maxBits; l++ {
+		total += count[l] << (maxBits - l)
+	}
+	for total > 1<<maxBits {
+		count[maxBits]--
+		for l := maxBits - 1; l > 0; l-- {
+			if count[l] > 0 {
+				count[l]--
+				count[l+1] += 2
+				break
 			}
-			ii++
-			return ii - 1
 		}
-		for k := n; k < 2*n-1; k++ {
-			a := pick(k)
-			b := pick(k)
-			weight[k] = weight[a] + weight[b]
-			parent[a], parent[b] = k, k
-		}
-		depth[2*n-2] = 0
-		longest := 0
-		for k := 2*n - 3; k >= 0; k-- {
-			depth[k] = depth[parent[k]] + 1
-			if k < n && depth[k] > longest {
-				longest = depth[k]
-			}
-		}
-		if longest <= maxBits {
-			for i, l := range leaves {
-				lens[l.sym] = uint8(depth[i])
-			}
-			return
-		}
-		// Too deep: flatten the frequencies and build again (rare; the
-		// order of the leaves is kept).
-		for i := range leaves {
-			leaves[i].f = leaves[i].f>>1 | 1
+		total--
+	}
+	i := 0
+	for l := maxBits; l > 0; l-- {
+		for k := 0; k < count[l]; k++ {
+			lens[leaves[i].sym] = uint8(l)
+			i++
 		}
 	}
 }

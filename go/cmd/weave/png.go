@@ -242,11 +242,10 @@ func encodeDeflatePNG(ctx context.Context, w io.Writer, img *rawImage, level png
 // the rows over several goroutines.
 const parallelMinBytes = 256 << 10
 
-// fastBlockBytes is about the size of one deflate block of the fast
-// encoder: big enough that its header (~100 bytes) does not matter, small
-// enough that the filtered rows stay in the cache between the histogram
-// pass and the coding pass, and that the code adapts along the image.
-const fastBlockBytes = 128 << 10
+// fastBlockBytes is how many bytes of filtered rows the fast encoder
+// filters, sums and codes at a time: small enough to stay in the cache
+// between the three.
+const fastBlockBytes = 16 << 10
 
 // bandsPerWorker is how many bands of rows each worker of the fast
 // encoder gets on average (encodeFastPNG).
@@ -261,14 +260,15 @@ type fastBand struct {
 	err    error
 }
 
-// encodeFastPNG returns the PNG of img, the IDAT chunks of its Sub-filtered rows,
-// Huffman coded only (huffman.go). Huffman-only deflate has no back
-// references, so bands of rows are coded independently, one goroutine
-// each: every band is deflate blocks ended by a sync flush (byte-aligned,
-// not final), the last one by the final block; the concatenation is one
-// valid deflate stream (as pigz does). Each band is its own IDAT chunk,
-// its CRC computed by its goroutine; the Adler-32 of the whole is combined
-// from those of the bands and sent in a last 4-byte IDAT chunk.
+// encodeFastPNG returns the PNG of img, the IDAT chunks of its Sub-filtered
+// rows, Huffman coded only (huffman.go) with one code for the whole image
+// (fastcode.go). Huffman-only deflate has no back references, so bands of
+// rows are coded independently, one goroutine each: every band is one
+// dynamic block (the same code) ended by a sync flush (byte-aligned, not
+// final), the last one final; the concatenation is one valid deflate
+// stream (as pigz does). Each band is its own IDAT chunk, its CRC
+// computed by its goroutine; the Adler-32 of the whole is combined from
+// those of the bands and sent in a last 4-byte IDAT chunk.
 func encodeFastPNG(ctx context.Context, img *rawImage) ([][]byte, error) {
 	stride := img.w * img.ch
 	workers, bands := 1, 1
@@ -291,6 +291,10 @@ func encodeFastPNG(ctx context.Context, img *rawImage) ([][]byte, error) {
 			workers = bands
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	code := newFastCode(img)
 	res := make([]fastBand, bands)
 	var next int32 = -1
 	rows := fastBlockBytes / (1 + stride)
@@ -305,7 +309,7 @@ func encodeFastPNG(ctx context.Context, img *rawImage) ([][]byte, error) {
 			if b >= bands {
 				return
 			}
-			encodeFastBand(ctx, img, img.h*b/bands, img.h*(b+1)/bands, b == 0, b == bands-1, blk, &res[b])
+			encodeFastBand(ctx, img, code, img.h*b/bands, img.h*(b+1)/bands, b == 0, b == bands-1, blk, &res[b])
 		}
 	}
 	var wg sync.WaitGroup
@@ -343,22 +347,22 @@ func encodeFastPNG(ctx context.Context, img *rawImage) ([][]byte, error) {
 	return append(pieces, tail.Bytes()), nil
 }
 
-// encodeFastBand codes rows y0..y1 of img into r: filter a block of rows
-// (histogram in the same pass), Adler-32 of the block while it is in the
-// cache, then the block's Huffman code and the block.
-// blk holds a whole number of filtered rows.
-func encodeFastBand(ctx context.Context, img *rawImage, y0, y1 int, first, last bool, blk []byte, r *fastBand) {
+// encodeFastBand codes rows y0..y1 of img into r as one block of code:
+// filter a block of rows, Adler-32 of it while it is in the cache, then
+// its code. blk holds a whole number of filtered rows.
+func encodeFastBand(ctx context.Context, img *rawImage, code *fastCode, y0, y1 int, first, last bool, blk []byte, r *fastBand) {
 	stride := img.w * img.ch
 	lineLen := 1 + stride
 	rows := len(blk) / lineLen
 	// About half of the filtered bytes for the smooth images of the
-	// procedural backend; writeLiterals grows it when needed.
+	// procedural backend; the coder grows it when needed.
 	bw := bitWriter{out: make([]byte, 8, 8+(y1-y0)*lineLen/2+4096)}
 	copy(bw.out[4:], "IDAT") // the length goes in at the end
 	if first {
 		// zlib header: deflate, 32 KiB window, "fastest" level, FCHECK.
 		bw.out = append(bw.out, 0x78, 0x01)
 	}
+	code.writeHeader(&bw, last)
 	sum := adler32.New()
 	for y := y0; y < y1; y += rows {
 		if err := ctx.Err(); err != nil {
@@ -369,19 +373,15 @@ func encodeFastBand(ctx context.Context, img *rawImage, y0, y1 int, first, last 
 		if y+n > y1 {
 			n = y1 - y
 		}
-		var h4 [4][256]uint32
 		data := blk[:n*lineLen]
 		for i := 0; i < n; i++ {
 			off := (y + i) * stride
-			filterRowSubHist(data[i*lineLen:(i+1)*lineLen], img.pix[off:off+stride], img.ch, &h4)
-		}
-		var hist [256]uint32
-		for v := range hist {
-			hist[v] = h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v]
+			filterRowSub(data[i*lineLen:(i+1)*lineLen], img.pix[off:off+stride], img.ch)
 		}
 		sum.Write(data)
-		bw.writeHuffBlock(data, &hist, last && y+n >= y1)
+		code.writeData(&bw, data)
 	}
+	code.writeEOB(&bw)
 	if last {
 		bw.alignByte()
 	} else {

@@ -114,6 +114,26 @@ func TestFastPNGBandsAnyWorkers(t *testing.T) {
 	}
 }
 
+// The fast level's code comes from a sample of the rows: an image whose
+// rows repeat with a period that divides the sampling step must still get
+// a code fitted to all of its rows, and bytes the sample never saw must
+// still code. Here one row in 8 is noise and the rest constant: a code
+// from the noise rows alone would cost 8 bits a byte (~100 %), one from
+// all rows about 1/8 * 100 % + 7/8 * 1 bit.
+func TestFastPNGSampledCode(t *testing.T) {
+	const w, h = 1024, 512
+	rnd := rand.New(rand.NewSource(2))
+	pix := make([]byte, w*h*3)
+	for y := 0; y < h; y += 8 {
+		rnd.Read(pix[y*w*3 : (y+1)*w*3])
+	}
+	img := &rawImage{w: w, h: h, ch: 3, pix: pix}
+	var buf bytes.Buffer
+	require.NoError(t, encodePNG(context.Background(), &buf, img, pngFast))
+	requireExact(t, buf.Bytes(), img, "period 8")
+	assert.Less(t, buf.Len(), len(pix)*35/100)
+}
+
 // huffmanLengths gives a complete prefix code (Kraft sum exactly 1, as
 // inflaters require) within the length limit, also for frequencies whose
 // optimal code is much deeper.
