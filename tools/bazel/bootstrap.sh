@@ -10,6 +10,7 @@
 #   clang, libclang-rt-14-dev   libFuzzer / sanitizer runtimes for clang
 #   util-linux        setpriv: integration tests connect as another user
 #   systemd           systemd-socket-activate, systemd-analyze: activation test
+#   zsh, fish         weave completion zsh|fish: the scripts parse, fish completes
 set -euo pipefail
 
 WEAVE_DEBIAN_PACKAGES=(
@@ -21,6 +22,8 @@ WEAVE_DEBIAN_PACKAGES=(
   libclang-rt-14-dev
   util-linux
   systemd
+  zsh
+  fish
 )
 
 _weave_pkg_installed() {

@@ -22,7 +22,7 @@ Prints a completion script for the shell. Load it with:
 // completionFlags are the flags of each command as the help spells them;
 // a trailing "=" marks a flag that takes a value.
 var completionFlags = map[string][]string{
-	"generate":   {"-o=", "--output=", "--width=", "--height=", "--steps=", "--cfg=", "--seed=", "--timeout=", "--png-compression=", "--json", "--no-autostart", "--help"},
+	"generate":   {"-o=", "--output=", "--width=", "--height=", "--steps=", "--cfg=", "--seed=", "--timeout=", "--png-compression=", "--fsync", "--json", "--no-autostart", "--help"},
 	"status":     {"--json", "--timeout=", "--help"},
 	"stop":       {"--timeout=", "--help"},
 	"version":    {"--help"},

@@ -1260,6 +1260,64 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
+// The completion scripts offer exactly the flags each command's --help
+// lists (an option line starts with the flag), plus --help.
+func TestCompletionFlagsMatchHelp(t *testing.T) {
+	optionLine := regexp.MustCompile(`(?m)^\s+(?:-o, )?(--[a-z][a-z-]*)`)
+	for _, cmd := range commandNames() {
+		if cmd == "help" {
+			continue
+		}
+		e := newTestEnv(t)
+		r := e.run(t, cmd, "--help")
+		require.Equal(t, 0, r.code, "%s --help: %s", cmd, r.stderr)
+		want := []string{"--help"}
+		for _, m := range optionLine.FindAllStringSubmatch(r.stdout, -1) {
+			want = append(want, m[1])
+		}
+		if strings.Contains(r.stdout, "-o, --output") {
+			want = append(want, "-o")
+		}
+		assert.ElementsMatch(t, want, flagWords(cmd, false), cmd)
+	}
+}
+
+// The zsh and fish scripts parse (zsh -n, fish --no-execute), and fish
+// completes with its script, where those shells are installed.
+func TestCompletionZshFish(t *testing.T) {
+	for _, tc := range []struct{ sh, check string }{{"zsh", "-n"}, {"fish", "--no-execute"}} {
+		t.Run(tc.sh, func(t *testing.T) {
+			path, err := exec.LookPath(tc.sh)
+			if err != nil {
+				t.Skipf("%s is not installed: its script is only checked for content (TestCompletion)", tc.sh)
+			}
+			script := filepath.Join(t.TempDir(), "weave."+tc.sh)
+			e := newTestEnv(t)
+			require.NoError(t, os.WriteFile(script, []byte(e.run(t, "completion", tc.sh).stdout), 0o600))
+			out, err := exec.Command(path, tc.check, script).CombinedOutput()
+			require.NoError(t, err, "%s %s: %s", tc.sh, tc.check, out)
+			if tc.sh != "fish" {
+				return // zsh completes only inside an interactive shell
+			}
+			// fish completes a command line on demand: complete -C.
+			for _, c := range []struct{ line, want string }{
+				{"weave st", "status stop"},
+				{"weave generate --png-compression=", "--png-compression=best --png-compression=default --png-compression=fast"},
+				{"weave generate --fs", "--fsync"},
+				{"weave completion z", "zsh"},
+			} {
+				out, err := exec.Command(path, "-c", `source $argv[1]; complete -C $argv[2]`, script, c.line).CombinedOutput()
+				require.NoError(t, err, string(out))
+				var words []string
+				for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+					words = append(words, strings.SplitN(l, "\t", 2)[0])
+				}
+				assert.Equal(t, c.want, strings.Join(words, " "), c.line)
+			}
+		})
+	}
+}
+
 func TestSignalExitCodes(t *testing.T) {
 	// run() maps a signal received at any point to 128+N. The fake daemon
 	// waits until the test has sent the signal, so it arrives mid-request.
