@@ -88,15 +88,7 @@ func (c *fastCode) writeData(b *bitWriter, data []byte) {
 		b.writeLiterals(data, &c.tab)
 		return
 	}
-	// At most 12 bits a byte, plus 8 bytes of slack for the 8-byte stores.
-	need := len(b.out) + 2*len(data) + 16
-	if cap(b.out) < need {
-		grown := make([]byte, len(b.out), need+need/4)
-		copy(grown, b.out)
-		b.out = grown
-	}
-	out := b.out[:cap(b.out)]
-	pos := len(b.out)
+	out, pos := b.room(len(data))
 	acc, n := b.acc, b.n
 	pair := c.pair[:1<<16]
 	i := 0
@@ -108,11 +100,7 @@ func (c *fastCode) writeData(b *bitWriter, data []byte) {
 		n += uint(e0 >> pairLenShift)
 		acc |= uint64(e1&0xffffff) << n
 		n += uint(e1 >> pairLenShift)
-		binary.LittleEndian.PutUint64(out[pos:pos+8], acc)
-		k := n >> 3
-		pos += int(k)
-		acc >>= k << 3
-		n &= 7
+		pos, acc, n = spill(out, pos, acc, n)
 	}
 	b.out, b.acc, b.n = out[:pos], acc, n
 	b.writeLiterals(data[i:], &c.tab)

@@ -63,17 +63,31 @@ func (b *bitWriter) syncFlush() {
 	b.out = append(b.out, 0, 0, 0xff, 0xff)
 }
 
-// writeLiterals codes data with tab (every byte a literal).
-func (b *bitWriter) writeLiterals(data []byte, tab *[257]huffCode) {
-	// At most 12 bits a byte, plus 8 bytes of slack for the 8-byte stores.
-	need := len(b.out) + 2*len(data) + 16
+// room makes space in b.out for the codes of n literals (at most 12 bits
+// a byte, plus 8 bytes of slack for the 8-byte stores) and returns b.out
+// at its full capacity and the position to write at.
+func (b *bitWriter) room(n int) ([]byte, int) {
+	need := len(b.out) + 2*n + 16
 	if cap(b.out) < need {
 		grown := make([]byte, len(b.out), need+need/4)
 		copy(grown, b.out)
 		b.out = grown
 	}
-	out := b.out[:cap(b.out)]
-	pos := len(b.out)
+	return b.out[:cap(b.out)], len(b.out)
+}
+
+// spill stores the whole bytes of the bit buffer acc (n bits) at out[pos]
+// with one 8-byte store (out has the slack room gives) and returns the new
+// position and what is left: fewer than 8 bits. Small enough to inline.
+func spill(out []byte, pos int, acc uint64, n uint) (int, uint64, uint) {
+	binary.LittleEndian.PutUint64(out[pos:pos+8], acc)
+	k := n >> 3
+	return pos + int(k), acc >> (k << 3), n & 7
+}
+
+// writeLiterals codes data with tab (every byte a literal).
+func (b *bitWriter) writeLiterals(data []byte, tab *[257]huffCode) {
+	out, pos := b.room(len(data))
 	acc, n := b.acc, b.n
 	i := 0
 	// n < 8 at the top of the loop, so four codes (48 bits) fit in acc.
@@ -88,21 +102,13 @@ func (b *bitWriter) writeLiterals(data []byte, tab *[257]huffCode) {
 		n += uint(c2 >> 16)
 		acc |= uint64(c3&0xffff) << n
 		n += uint(c3 >> 16)
-		binary.LittleEndian.PutUint64(out[pos:pos+8], acc)
-		k := n >> 3
-		pos += int(k)
-		acc >>= k << 3
-		n &= 7
+		pos, acc, n = spill(out, pos, acc, n)
 	}
 	for ; i < len(data); i++ {
 		c := tab[data[i]]
 		acc |= uint64(c&0xffff) << n
 		n += uint(c >> 16)
-		binary.LittleEndian.PutUint64(out[pos:pos+8], acc)
-		k := n >> 3
-		pos += int(k)
-		acc >>= k << 3
-		n &= 7
+		pos, acc, n = spill(out, pos, acc, n)
 	}
 	b.out, b.acc, b.n = out[:pos], acc, n
 }
