@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -450,19 +449,6 @@ static void test_error_reply_encoding(void)
     close_pair(&p);
 }
 
-/* Open descriptors of this process. */
-static int fd_count(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (d == NULL)
-        return -1;
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n - 3; /* ".", "..", and the directory's own fd */
-}
-
 /* Sends msg with `nfds` descriptors attached (SCM_RIGHTS). */
 static int send_with_fds(int sock, const uint8_t *msg, size_t len,
                          const int *fds, int nfds)
@@ -501,7 +487,7 @@ static void test_sent_fds_closed(void)
     CHECK(pipe(pfd) == 0);
     int nul = open("/dev/null", O_RDONLY);
     open_pair(&p);
-    int before = fd_count();
+    int before = tu_fd_count(0);
     int fds[3] = {pfd[1], nul, pfd[1]};
     CHECK(send_with_fds(p.client, msg, 40, fds, 3) == 0);
     CHECK(send_with_fds(p.client, msg + 40, n - 40, fds, 2) == 0);
@@ -514,7 +500,7 @@ static void test_sent_fds_closed(void)
     } while (r == WEAVE_IO_AGAIN && ++rounds < 10);
     CHECK(r == WEAVE_IO_DONE && p.c.msg_len == n && memcmp(p.c.msg, msg, n) == 0);
     CHECK(p.c.fds_dropped == 5);
-    CHECK(fd_count() == before - 2); /* ours closed, none of theirs kept */
+    CHECK(tu_fd_count(0) == before - 2); /* ours closed, none of theirs kept */
     char c;
     CHECK(read(pfd[0], &c, 1) == 0); /* EOF: no copy of the write end left */
     close(pfd[0]);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "daemon_testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -135,6 +136,24 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 void tu_rmtree(const char *path)
 {
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int tu_fd_count(pid_t pid)
+{
+    char path[64];
+    if (pid == 0)
+        snprintf(path, sizeof path, "/proc/self/fd");
+    else
+        snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return pid == 0 ? n - 1 : n; /* the directory's own descriptor */
 }
 
 char *tu_read_file(const char *path)

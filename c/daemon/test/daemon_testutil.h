@@ -48,6 +48,9 @@ void tu_rmtree(const char *path);
 char *tu_read_file(const char *path);
 /* Number of lines of `text` containing `needle`. */
 int tu_count_lines(const char *text, const char *needle);
+/* Open descriptors of process pid (0: this process, not counting the one
+ * that reads the list), from /proc/PID/fd; -1 if it cannot be read. */
+int tu_fd_count(pid_t pid);
 
 /* ---- sockets ---------------------------------------------------------- */
 

@@ -7,7 +7,6 @@
  * sends are closed.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -221,22 +220,6 @@ static void test_half_close_served(void)
     tu_daemon_cleanup(&d);
 }
 
-/* Open descriptors of process pid. */
-static int fd_count(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
-    DIR *d = opendir(path);
-    int n = 0;
-    if (d == NULL)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 /* Connects and sends msg with nfds descriptors attached to its first
  * bytes and more to the rest (SCM_RIGHTS); the fd, or -1. */
 static int send_with_fds(const struct tu_daemon *d, const uint8_t *msg,
@@ -284,7 +267,7 @@ static void test_client_fds_closed(void)
      * daemon's from then on): count after it. */
     int w = send_job(&d, 4, "plain", 1);
     CHECK(w >= 0 && served_ok(w, 4));
-    int before = fd_count(d.pid);
+    int before = tu_fd_count(d.pid);
     CHECK(before > 0);
 
     int pfd[2];
@@ -312,7 +295,7 @@ static void test_client_fds_closed(void)
     char c;
     CHECK(poll(&p, 1, WAIT_MS) == 1 && read(pfd[0], &c, 1) == 0);
     close(pfd[0]);
-    CHECK(fd_count(d.pid) == before);
+    CHECK(tu_fd_count(d.pid) == before);
     CHECK(tu_daemon_stop(&d) == 0);
     tu_daemon_cleanup(&d);
 }

@@ -6,7 +6,6 @@
  * SHM (0x0006 and one sealed memfd), and version 1 left exactly as it was.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -505,30 +504,15 @@ static void test_positions_move(void)
     tu_daemon_cleanup(&d);
 }
 
-static int open_fds(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
-    DIR *dir = opendir(path);
-    if (dir == NULL)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(dir);
-    return n;
-}
-
 /* pid's open descriptors once the count has held still for 100 ms (at
  * most ms): the daemon closes a finished connection and its job's memfd
  * just after the client saw EOF, not before. A real leak stays counted. */
 static int settled_fds(pid_t pid, int ms)
 {
-    int n = open_fds(pid), still = 0;
+    int n = tu_fd_count(pid), still = 0;
     for (int waited = 0; still < 100 && waited < ms; waited += 10) {
         usleep(10000);
-        int m = open_fds(pid);
+        int m = tu_fd_count(pid);
         still = m == n ? still + 10 : 0;
         n = m;
     }
