@@ -112,7 +112,7 @@ for t in 'progress costs nothing visible' 'a cancel frees the daemon within one 
   'worker process: small generate (64x64) costs at most +30 us' 'worker process: bulk 1856x1856 costs at most +10%' \
   'worker process: the status round trip does not change' "shared-memory reply at 1856x1856 >= 10x faster" \
   'daemon idle RSS after bulk < 2 MiB' 'no fd or mapping leak across 20 shared-memory replies' \
-  'weave generate at 1024x1024 adds at most 2x the transport+daemon time'; do
+  'weave generate at 1024x1024 adds at most 2x the transport+daemon time (go/client, same request)'; do
   grep -Eq "^target: (met|MISSED|unreliable|n/a) +$(printf '%s' "$t" | sed 's/[][().+*^$]/\\&/g')" "$txt" || fail "no target line '$t'"
 done
 run leak --quick --leak-check --leak-replies 3 --e2e-sizes=

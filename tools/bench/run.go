@@ -856,7 +856,7 @@ func (s *session) placementLines() []string {
 	ls = append(ls, fmt.Sprintf("cpus: free = no affinity on CPUs %v; concurrency (clients and servers on both CPUs), start, memory, soak and end-to-end", s.placer.allowed))
 	ls = append(ls, fmt.Sprintf("cpus: the targets use cpus=%s; while pinned to one CPU the bench runs with GOMAXPROCS 1 (%d otherwise)", s.o.placements[0], s.placer.maxProcs))
 	if len(s.o.e2eSizes) > 0 && s.servers["weave"] != nil {
-		ls = append(ls, "end-to-end: `weave generate` (the real CLI process, PNG written; "+s.pngCompressionDoc()+") vs go/client in the bench asking for the same image (no PNG), steps=1, seed=42")
+		ls = append(ls, "end-to-end: `weave generate` (the real CLI process, PNG written; "+s.pngCompressionDoc()+") vs go/client in the bench asking for the same image (no PNG): weave = a v1 request (pixels inline), weave-image = GenerateImage with progress (v2, shared memory: the request weave generate makes); steps=1, seed=42")
 	}
 	return ls
 }
