@@ -449,30 +449,6 @@ static void test_error_reply_encoding(void)
     close_pair(&p);
 }
 
-/* Sends msg with `nfds` descriptors attached (SCM_RIGHTS). */
-static int send_with_fds(int sock, const uint8_t *msg, size_t len,
-                         const int *fds, int nfds)
-{
-    union {
-        struct cmsghdr align;
-        unsigned char buf[CMSG_SPACE(8 * sizeof(int))];
-    } ctl;
-    struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    memset(&ctl, 0, sizeof ctl);
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl.buf;
-    m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-    memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
-    return sendmsg(sock, &m, 0) == (ssize_t)len ? 0 : -1;
-}
-
 static void test_sent_fds_closed(void)
 {
     /* A client attaches descriptors to its request: the request is read
@@ -489,8 +465,8 @@ static void test_sent_fds_closed(void)
     open_pair(&p);
     int before = tu_fd_count(0);
     int fds[3] = {pfd[1], nul, pfd[1]};
-    CHECK(send_with_fds(p.client, msg, 40, fds, 3) == 0);
-    CHECK(send_with_fds(p.client, msg + 40, n - 40, fds, 2) == 0);
+    CHECK(tu_send_fds(p.client, msg, 40, fds, 3) == 0);
+    CHECK(tu_send_fds(p.client, msg + 40, n - 40, fds, 2) == 0);
     close(pfd[1]);
     close(nul);
     enum weave_io r;
@@ -602,43 +578,6 @@ static void test_notes_stuck_reader(void)
     close_pair(&p);
 }
 
-/* Reads exactly len bytes with recvmsg; returns the descriptors that came
- * with them (the last one in *fd; the others closed), or -1. */
-static int recv_fds(int sock, uint8_t *buf, size_t len, int *fd)
-{
-    size_t have = 0;
-    int seen = 0;
-    while (have < len) {
-        union {
-            struct cmsghdr align;
-            unsigned char buf[CMSG_SPACE(4 * sizeof(int))];
-        } ctl;
-        struct iovec iov = {.iov_base = buf + have, .iov_len = len - have};
-        struct msghdr m;
-        memset(&m, 0, sizeof m);
-        m.msg_iov = &iov;
-        m.msg_iovlen = 1;
-        m.msg_control = ctl.buf;
-        m.msg_controllen = sizeof ctl.buf;
-        ssize_t k = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-        if (k <= 0)
-            return -1;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                continue;
-            size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < n; i++) {
-                if (*fd >= 0)
-                    close(*fd);
-                memcpy(fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                seen++;
-            }
-        }
-        have += (size_t)k;
-    }
-    return seen;
-}
-
 static void test_reply_carries_fd(void)
 {
     /* The descriptor rides on the reply's first byte, exactly once. */
@@ -654,9 +593,9 @@ static void test_reply_carries_fd(void)
     /* Read as the message boundaries say: the note (no descriptor), then
      * the reply (one descriptor, on its first byte). */
     uint8_t got[80];
-    int passed = -1;
-    CHECK(recv_fds(p.client, got, 20, &passed) == 0 && passed == -1);
-    CHECK(recv_fds(p.client, got + 20, 60, &passed) == 1 && passed >= 0);
+    int passed = -1, n = 0;
+    CHECK(tu_recv_exact_fds(p.client, got, 20, 5000, &passed, &n) == 0 && n == 0 && passed == -1);
+    CHECK(tu_recv_exact_fds(p.client, got + 20, 60, 5000, &passed, &n) == 0 && n == 1 && passed >= 0);
     CHECK(got[0] == 7 && got[20] == 0x5A && got[79] == 0x5A);
     char buf[8] = {0};
     CHECK(passed >= 0 && pread(passed, buf, 6, 0) == 6 && memcmp(buf, "pixels", 6) == 0);

@@ -138,6 +138,72 @@ void tu_rmtree(const char *path)
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+int tu_send_fds(int sock, const void *msg, size_t len, const int *fds, int nfds)
+{
+    union {
+        struct cmsghdr align;
+        unsigned char buf[CMSG_SPACE(TU_MAX_FDS * sizeof(int))];
+    } ctl;
+    if (nfds < 1 || nfds > TU_MAX_FDS)
+        return -1;
+    struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    memset(&ctl, 0, sizeof ctl);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.buf;
+    m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+    return sendmsg(sock, &m, 0) == (ssize_t)len ? 0 : -1;
+}
+
+int tu_recv_exact_fds(int sock, uint8_t *buf, size_t len, int timeout_ms,
+                      int *fd, int *nfds)
+{
+    size_t have = 0;
+    uint64_t end = tu_now_ms() + (uint64_t)timeout_ms;
+    while (have < len) {
+        uint64_t now = tu_now_ms();
+        struct pollfd p = {.fd = sock, .events = POLLIN};
+        if (now >= end || poll(&p, 1, (int)(end - now)) != 1)
+            return -1;
+        union {
+            struct cmsghdr align;
+            unsigned char buf[CMSG_SPACE(TU_MAX_FDS * sizeof(int))];
+        } ctl;
+        struct iovec iov = {.iov_base = buf + have, .iov_len = len - have};
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = ctl.buf;
+        m.msg_controllen = sizeof ctl.buf;
+        ssize_t k = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < n; i++) {
+                if (*fd >= 0)
+                    close(*fd);
+                memcpy(fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                (*nfds)++;
+            }
+        }
+        have += (size_t)k;
+    }
+    return 0;
+}
+
 int tu_fd_count(pid_t pid)
 {
     char path[64];

@@ -58,6 +58,15 @@ int tu_fd_count(pid_t pid);
 int tu_connect(const char *path);
 /* Writes all of buf (blocking); 0 or -1. */
 int tu_send_all(int fd, const void *buf, size_t len);
+/* One sendmsg of len bytes with nfds (at most TU_MAX_FDS) descriptors
+ * attached (SCM_RIGHTS). 0 if all len bytes went, else -1. */
+#define TU_MAX_FDS 8
+int tu_send_fds(int sock, const void *msg, size_t len, const int *fds, int nfds);
+/* Reads exactly len bytes with recvmsg, within timeout_ms; descriptors that
+ * come along are counted in *nfds, the last kept in *fd (set *fd to -1
+ * first; the others are closed). 0, or -1 on EOF, error or timeout. */
+int tu_recv_exact_fds(int sock, uint8_t *buf, size_t len, int timeout_ms,
+                      int *fd, int *nfds);
 /*
  * Reads until EOF or until timeout_ms passes; returns the bytes (malloc'd,
  * *len set) or NULL on timeout. ECONNRESET after data counts as EOF.

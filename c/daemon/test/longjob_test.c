@@ -229,29 +229,10 @@ static int send_with_fds(const struct tu_daemon *d, const uint8_t *msg,
     if (sock < 0)
         return -1;
     size_t first = len / 2;
-    for (int part = 0; part < 2; part++) {
-        union {
-            struct cmsghdr align;
-            unsigned char buf[CMSG_SPACE(8 * sizeof(int))];
-        } ctl;
-        struct iovec iov = {.iov_base = (void *)(msg + (part ? first : 0)),
-                            .iov_len = part ? len - first : first};
-        struct msghdr m;
-        memset(&m, 0, sizeof m);
-        memset(&ctl, 0, sizeof ctl);
-        m.msg_iov = &iov;
-        m.msg_iovlen = 1;
-        m.msg_control = ctl.buf;
-        m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
-        if (sendmsg(sock, &m, 0) != (ssize_t)iov.iov_len) {
-            close(sock);
-            return -1;
-        }
+    if (tu_send_fds(sock, msg, first, fds, nfds) != 0 ||
+        tu_send_fds(sock, msg + first, len - first, fds, nfds) != 0) {
+        close(sock);
+        return -1;
     }
     return sock;
 }

@@ -80,51 +80,6 @@ static int send_v1(const struct tu_daemon *d, uint64_t id, const char *script,
     return send_msg(d, msg, weave_encode_generate_request(msg, sizeof msg, 1, &req));
 }
 
-/* Reads exactly len bytes (recvmsg, within timeout_ms); descriptors that
- * come along are counted in *nfds, the last kept in *fd (others closed).
- * 0, or -1 on EOF, error or timeout. */
-static int read_exact(int sock, uint8_t *buf, size_t len, int timeout_ms,
-                      int *fd, int *nfds)
-{
-    size_t have = 0;
-    uint64_t end = tu_now_ms() + (uint64_t)timeout_ms;
-    while (have < len) {
-        uint64_t now = tu_now_ms();
-        struct pollfd p = {.fd = sock, .events = POLLIN};
-        if (now >= end || poll(&p, 1, (int)(end - now)) != 1)
-            return -1;
-        union {
-            struct cmsghdr align;
-            unsigned char buf[CMSG_SPACE(8 * sizeof(int))];
-        } ctl;
-        struct iovec iov = {.iov_base = buf + have, .iov_len = len - have};
-        struct msghdr m;
-        memset(&m, 0, sizeof m);
-        m.msg_iov = &iov;
-        m.msg_iovlen = 1;
-        m.msg_control = ctl.buf;
-        m.msg_controllen = sizeof ctl.buf;
-        ssize_t k = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                continue;
-            size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < n; i++) {
-                if (*fd >= 0)
-                    close(*fd);
-                memcpy(fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                (*nfds)++;
-            }
-        }
-        have += (size_t)k;
-    }
-    return 0;
-}
-
 /* Everything one version-2 client hears, in order, up to the final reply. */
 #define MAX_SEEN 512
 struct heard {
@@ -153,7 +108,7 @@ static void listen_to(int sock, struct heard *h, int stop_after)
     h->fd = -1;
     while (h->n < MAX_SEEN && (stop_after <= 0 || h->n < stop_after)) {
         uint8_t hdr[WEAVE_HEADER_SIZE];
-        if (read_exact(sock, hdr, sizeof hdr, WAIT_MS, &h->fd, &h->nfds) != 0)
+        if (tu_recv_exact_fds(sock, hdr, sizeof hdr, WAIT_MS, &h->fd, &h->nfds) != 0)
             return;
         uint32_t plen = (uint32_t)hdr[8] << 24 | (uint32_t)hdr[9] << 16 |
                         (uint32_t)hdr[10] << 8 | hdr[11];
@@ -161,7 +116,7 @@ static void listen_to(int sock, struct heard *h, int stop_after)
             return;
         uint8_t *buf = malloc(WEAVE_HEADER_SIZE + (size_t)plen);
         memcpy(buf, hdr, sizeof hdr);
-        if (read_exact(sock, buf + WEAVE_HEADER_SIZE, plen, WAIT_MS, &h->fd,
+        if (tu_recv_exact_fds(sock, buf + WEAVE_HEADER_SIZE, plen, WAIT_MS, &h->fd,
                        &h->nfds) != 0) {
             free(buf);
             return;
