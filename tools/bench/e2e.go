@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weave-app/weave/go/client"
 )
 
 // End-to-end rows: the real `weave generate` process (spawn to exit, the
@@ -115,7 +117,7 @@ func (s *session) measureEndToEnd() error {
 		_, _ = wc.roundTrip(w)
 		contestants := 2
 		if g != nil {
-			_, _ = g.imageWithProgress(uint32(side))
+			_, _ = g.image(uint32(side), ignoreProgress)
 			contestants = 3
 		}
 		for r := 0; r < s.o.rounds; r++ {
@@ -124,7 +126,7 @@ func (s *session) measureEndToEnd() error {
 			for k := 0; k < contestants; k++ {
 				switch (k + r) % contestants {
 				case 2:
-					o, err := g.imageWithProgress(uint32(side))
+					o, err := g.image(uint32(side), ignoreProgress)
 					if err != nil {
 						b.addFailures(wl, "wall", "ms", false, "weave-image", 1, err.Error())
 						continue
@@ -163,6 +165,10 @@ func (s *session) measureEndToEnd() error {
 	}
 	return nil
 }
+
+// ignoreProgress asks for progress events as weave generate does, and
+// drops them.
+var ignoreProgress = client.WithProgress(func(client.Event) {})
 
 // e2eTargetSide is the image of issue 15's target: weave generate adds at
 // most 2x the transport+daemon time at 1024x1024. The transport+daemon

@@ -27,21 +27,10 @@ func newGoV2(sock string) (*goV2, error) {
 	return &goV2{c: c, ctx: context.Background()}, nil
 }
 
-// image is one GenerateImage: the wall time until the image is ready to
-// read (then closed), its generation time, and whether it came through
-// shared memory.
-func (g *goV2) image(side uint32) (v2Outcome, error) {
-	return g.imageWith(side)
-}
-
-// imageWithProgress is image with a progress callback, as weave generate
-// asks (the end-to-end rows).
-func (g *goV2) imageWithProgress(side uint32) (v2Outcome, error) {
-	events := 0
-	return g.imageWith(side, client.WithProgress(func(client.Event) { events++ }))
-}
-
-func (g *goV2) imageWith(side uint32, opts ...client.GenerateOption) (v2Outcome, error) {
+// image is one GenerateImage (with opts): the wall time until the image
+// is ready to read (then closed), its generation time, and whether it came
+// through shared memory.
+func (g *goV2) image(side uint32, opts ...client.GenerateOption) (v2Outcome, error) {
 	req := protocol.NewGenerateRequest(0, benchPrompt, side, side, benchSteps, benchCFG, benchSeed)
 	t0 := time.Now()
 	im, err := g.c.GenerateImage(g.ctx, req, opts...)

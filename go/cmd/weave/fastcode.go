@@ -77,11 +77,6 @@ func newFastCode(img *rawImage) *fastCode {
 	return c
 }
 
-// writeHeader writes the dynamic block header of c (BFINAL as final).
-func (c *fastCode) writeHeader(b *bitWriter, final bool) {
-	b.writeDynamicHeader(&c.lens, final)
-}
-
 // writeData codes data, every byte a literal.
 func (c *fastCode) writeData(b *bitWriter, data []byte) {
 	if c.pair == nil {

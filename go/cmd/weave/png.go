@@ -362,7 +362,7 @@ func encodeFastBand(ctx context.Context, img *rawImage, code *fastCode, y0, y1 i
 		// zlib header: deflate, 32 KiB window, "fastest" level, FCHECK.
 		bw.out = append(bw.out, 0x78, 0x01)
 	}
-	code.writeHeader(&bw, last)
+	bw.writeDynamicHeader(&code.lens, last)
 	sum := adler32.New()
 	for y := y0; y < y1; y += rows {
 		if err := ctx.Err(); err != nil {
