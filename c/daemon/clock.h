@@ -6,5 +6,7 @@
 
 /* CLOCK_MONOTONIC in milliseconds; never 0, so 0 can mean "no deadline". */
 uint64_t weave_now_ms(void);
+/* CLOCK_MONOTONIC in microseconds, for durations (generation times). */
+uint64_t weave_now_us(void);
 
 #endif /* WEAVE_CLOCK_H */

@@ -18,13 +18,14 @@
 _Static_assert(WEAVE_CONN_FIRST_READ <= FIRST_BUFFER,
                "what the first read brings must fit in the first buffer");
 /* The replies that go out of c->small: the largest error (255-byte
- * message) and the largest status reply (two 255-byte strings). */
+ * message) and the largest status reply (three 255-byte strings). */
 _Static_assert(WEAVE_HEADER_SIZE + WEAVE_ERROR_FIXED_SIZE +
                        WEAVE_MAX_ERROR_MESSAGE <= WEAVE_CONN_SMALL_REPLY,
                "an error reply must fit in the small reply buffer");
 _Static_assert(WEAVE_HEADER_SIZE + WEAVE_STATUS_RESP_FIXED_SIZE +
                        2 * WEAVE_MAX_STATUS_STRING + WEAVE_STATUS_V2_FIXED_SIZE +
-                       WEAVE_MAX_STATUS_STRING <= WEAVE_CONN_SMALL_REPLY,
+                       WEAVE_MAX_STATUS_STRING + WEAVE_STATUS_V2_TOTALS_SIZE <=
+                   WEAVE_CONN_SMALL_REPLY,
                "a version-2 status reply must fit in the small reply buffer");
 _Static_assert(WEAVE_HEADER_SIZE + WEAVE_SHM_RESPONSE_SIZE <= WEAVE_CONN_SMALL_REPLY,
                "a shared-memory reply must fit in the small reply buffer");

@@ -105,6 +105,9 @@ static void reply_status(struct server *s, struct weave_conn *c, uint64_t id)
     r.jobs_running = ws.jobs_running;
     r.last_crash.data = (const uint8_t *)ws.last_crash;
     r.last_crash.len = (uint32_t)crash_len;
+    r.has_totals = 1;
+    r.generations = ws.generations;
+    r.generation_us = ws.generation_us;
     size_t n = weave_encode_status_response(c->small, sizeof c->small,
                                             weave_conn_reply_version(c), &r);
     if (n == 0) {

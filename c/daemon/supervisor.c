@@ -306,6 +306,8 @@ void weave_worker_get_status(const struct weave_worker *w,
     st->jobs_running = w->current != NULL ? 1 : 0;
     st->queue_depth = w->pending.count;
     snprintf(st->last_crash, sizeof st->last_crash, "%s", w->last_crash);
+    st->generations = w->generations;
+    st->generation_us = w->generation_us;
 }
 
 struct weave_job *weave_worker_take_pending(struct weave_worker *w)

@@ -111,6 +111,8 @@ struct weave_worker {
     char backoff_reason[200];
     uint32_t restarts;
     char last_crash[256];
+    uint64_t generations;   /* jobs finished with an image, SPEC 11.6 */
+    uint64_t generation_us; /* wraps at 2^64, as the spec says */
 
     struct sv_pool *pool;
     uint64_t pool_deadline_ms; /* give the pooled buffers back then */

@@ -374,7 +374,12 @@ void sv_job_done(struct weave_worker *w, const struct ww_done *d)
 
     w->current = NULL;
     w->job_deadline_ms = w->cancel_deadline_ms = 0;
-    job->generation_ms = d->generation_ms;
+    /* The worker's figure is not trusted for anything but the reporting:
+     * a huge one saturates the reply's field and wraps the total. */
+    job->generation_us = d->generation_us;
+    job->generation_ms = d->generation_us / 1000u > UINT32_MAX
+                             ? UINT32_MAX
+                             : (uint32_t)(d->generation_us / 1000u);
     if (w->cancel_requested)
         job->cancelled = 1;
     if (d->result == WW_RESULT_CANCELLED) {
@@ -398,6 +403,8 @@ void sv_job_done(struct weave_worker *w, const struct ww_done *d)
     }
     /* A good job: the streak of crashes is over. */
     w->ncrash = 0;
+    w->generations++;
+    w->generation_us += d->generation_us;
     w->backoff_next_ms = w->cfg.backoff_ms;
 
     if (job->flags & WEAVE_GEN_FLAG_SHM) {

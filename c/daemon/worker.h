@@ -48,7 +48,8 @@ struct weave_job {
     int cancelled;           /* 1: stopped because weave_worker_cancel() asked */
     struct weave_error err;
     uint64_t seed;           /* seed actually used */
-    uint32_t generation_ms;
+    uint32_t generation_ms;  /* whole ms of generation_us, for the reply */
+    uint64_t generation_us;
     uint32_t channels;       /* 3 */
     /*
      * Inline reply (flags without SHM): the complete response message.
@@ -109,6 +110,8 @@ struct weave_worker_status {
     uint32_t jobs_running;      /* 0 or 1 */
     uint32_t queue_depth;       /* jobs waiting */
     char last_crash[256];       /* "" when none */
+    uint64_t generations;       /* jobs finished with an image (SPEC 11.6) */
+    uint64_t generation_us;     /* their summed generation time */
 };
 
 /* Defaults of the flags (weave/config.h uses them). */

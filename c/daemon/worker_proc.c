@@ -149,14 +149,14 @@ static void hook_step(void *ctx, uint32_t step, uint32_t steps)
 }
 
 static void send_done(struct child *c, uint64_t job_id, uint32_t result,
-                      uint32_t ms, const struct weave_error *err)
+                      uint64_t us, const struct weave_error *err)
 {
     struct ww_done d;
     memset(&d, 0, sizeof d);
     d.type = WW_DONE;
     d.result = result;
     d.job_id = job_id;
-    d.generation_ms = ms;
+    d.generation_us = us;
     if (err != NULL) {
         d.err_status = err->status;
         d.err_code = err->code;
@@ -293,22 +293,22 @@ static void run_job(struct child *c, const uint8_t *buf, size_t n, int fd)
     c->progress = (j.flags & WEAVE_GEN_FLAG_PROGRESS) != 0;
     c->stop = 0;
     c->t0 = weave_now_ms();
+    uint64_t t0_us = weave_now_us();
     int r = c->backend->generate(c->state, &params, &hooks,
                                  map + j.pixel_offset, (size_t)image, &err);
-    uint64_t elapsed = weave_now_ms() - c->t0;
+    uint64_t us = weave_now_us() - t0_us;
     /* A shared-memory result is unmapped before DONE: the daemon then seals
      * the memfd against writes, which a writable mapping left here would
      * make fail. A one-off inline one after DONE; a pooled one is kept
      * (run_job's caller drops it when no job comes). */
     if (shm)
         munmap(map, (size_t)j.map_len);
-    uint32_t ms = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
     if (r == 0)
-        send_done(c, j.job_id, WW_RESULT_OK, ms, NULL);
+        send_done(c, j.job_id, WW_RESULT_OK, us, NULL);
     else if (weave_gen_cancelled(&err))
-        send_done(c, j.job_id, WW_RESULT_CANCELLED, ms, &err);
+        send_done(c, j.job_id, WW_RESULT_CANCELLED, us, &err);
     else
-        send_done(c, j.job_id, WW_RESULT_FAILED, ms, &err);
+        send_done(c, j.job_id, WW_RESULT_FAILED, us, &err);
     if (!shm && !keep)
         munmap(map, (size_t)j.map_len);
     c->job_id = 0;

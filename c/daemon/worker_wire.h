@@ -79,10 +79,9 @@ struct ww_done {
     uint32_t type;
     uint32_t result; /* WW_RESULT_* */
     uint64_t job_id;
-    uint32_t generation_ms;
+    uint64_t generation_us; /* the backend's generate() call */
     uint32_t err_status;
     uint32_t err_code;
-    uint32_t reserved;
     char err_message[WW_TEXT_MAX]; /* NUL-terminated */
 };
 

@@ -125,6 +125,12 @@ enum {
     SV2_LAST_CRASH = 22, /* u16 length + bytes */
 };
 
+/* The optional pair after last_crash (SPEC 11.6), from Y, its end. */
+enum {
+    SV2_GENERATIONS = 0,
+    SV2_GENERATION_US = 8,
+};
+
 _Static_assert(GEN_PROMPTS + 3 * GEN_PROMPT_PAIR == WEAVE_GENERATE_FIXED_SIZE,
                "generate request layout");
 _Static_assert(GRESP_IMAGE == WEAVE_RESPONSE_FIXED_SIZE,
@@ -140,5 +146,6 @@ _Static_assert(QUEUED_DEPTH + 4 == WEAVE_QUEUED_SIZE, "queued layout");
 _Static_assert(PROGRESS_ELAPSED_MS + 4 == WEAVE_PROGRESS_SIZE, "progress layout");
 _Static_assert(HEARTBEAT_ELAPSED_MS + 4 == WEAVE_HEARTBEAT_SIZE, "heartbeat layout");
 _Static_assert(SV2_LAST_CRASH + 2 == WEAVE_STATUS_V2_FIXED_SIZE, "version-2 status layout");
+_Static_assert(SV2_GENERATION_US + 8 == WEAVE_STATUS_V2_TOTALS_SIZE, "version-2 status totals layout");
 
 #endif /* WEAVE_PROTOCOL_LAYOUT_H */

@@ -84,7 +84,8 @@ uint64_t weave_status_v2_size(const struct weave_status_response *resp)
     const struct weave_bytes *s = &resp->last_crash;
     if (s->len > WEAVE_MAX_STATUS_STRING || (s->len > 0 && s->data == NULL))
         return 0;
-    return (uint64_t)WEAVE_STATUS_V2_FIXED_SIZE + s->len;
+    return (uint64_t)WEAVE_STATUS_V2_FIXED_SIZE + s->len +
+           (resp->has_totals ? WEAVE_STATUS_V2_TOTALS_SIZE : 0);
 }
 
 void weave_put_status_v2(uint8_t *p, const struct weave_status_response *resp)
@@ -99,4 +100,9 @@ void weave_put_status_v2(uint8_t *p, const struct weave_status_response *resp)
     if (resp->last_crash.len > 0)
         memcpy(p + WEAVE_STATUS_V2_FIXED_SIZE, resp->last_crash.data,
                resp->last_crash.len);
+    if (resp->has_totals) {
+        uint8_t *y = p + WEAVE_STATUS_V2_FIXED_SIZE + resp->last_crash.len;
+        weave_put_u64(y + SV2_GENERATIONS, resp->generations);
+        weave_put_u64(y + SV2_GENERATION_US, resp->generation_us);
+    }
 }

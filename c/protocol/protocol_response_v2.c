@@ -153,5 +153,14 @@ int weave_decode_status_v2(const uint8_t *p, uint32_t plen, uint32_t at,
     }
     out->last_crash.data = x + WEAVE_STATUS_V2_FIXED_SIZE;
     out->last_crash.len = n;
+    /* The optional pair: whole, or absent (fewer bytes are ignored). */
+    uint32_t after = left - WEAVE_STATUS_V2_FIXED_SIZE - n;
+    out->has_totals = after >= WEAVE_STATUS_V2_TOTALS_SIZE;
+    out->generations = out->generation_us = 0;
+    if (out->has_totals) {
+        const uint8_t *y = x + WEAVE_STATUS_V2_FIXED_SIZE + n;
+        out->generations = weave_get_u64(y + SV2_GENERATIONS);
+        out->generation_us = weave_get_u64(y + SV2_GENERATION_US);
+    }
     return 0;
 }

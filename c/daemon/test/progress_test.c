@@ -220,6 +220,7 @@ static void test_status_v2(void)
         CHECK(st->backend_state <= WEAVE_BACKEND_RESTARTING);
         CHECK(st->worker_restarts == 0 && st->jobs_running == 0);
         CHECK(st->last_crash.len == 0);
+        CHECK(st->has_totals && st->generations == 0 && st->generation_us == 0);
     }
     CHECK(h.nfds == 0 && h.eof_after);
     heard_free(&h);
@@ -234,6 +235,91 @@ static void test_status_v2(void)
     CHECK(len == WEAVE_HEADER_SIZE + WEAVE_STATUS_RESP_FIXED_SIZE +
                      strlen("scripted") + strlen("0.1.0"));
     free(raw);
+    tu_daemon_cleanup(&d);
+}
+
+/* A version-2 status reply's generation totals (SPEC 11.6); -1 when no
+ * good reply, or one without the pair, came. */
+static int totals(const struct tu_daemon *d, uint64_t *gens, uint64_t *us)
+{
+    uint8_t msg[64];
+    struct weave_status_request sr = {.request_id = 79};
+    size_t n = weave_encode_status_request(msg, sizeof msg, 2, &sr), len;
+    uint8_t *raw = tu_roundtrip(d->sock, msg, n, WAIT_MS, &len);
+    struct weave_response r;
+    struct weave_error err;
+    int ok = raw != NULL &&
+             weave_response_decode_versions(raw, len, 1, 2, &r, &err) == 0 &&
+             r.msg_type == WEAVE_MSG_STATUS_RESPONSE && r.version == 2 &&
+             r.u.status.has_totals;
+    if (ok) {
+        *gens = r.u.status.generations;
+        *us = r.u.status.generation_us;
+    }
+    free(raw);
+    return ok ? 0 : -1;
+}
+
+/* Reads a version-1 reply on fd (then closes it): its generation_time_ms,
+ * or -1 unless it is a 200 for id. */
+static long served_ms_v1(int fd, uint64_t id)
+{
+    size_t n;
+    uint8_t *buf = tu_recv_all(fd, WAIT_MS, &n);
+    close(fd);
+    struct weave_response r;
+    long ms = -1;
+    if (buf != NULL && tu_decode_reply(buf, n, &r) == 0 &&
+        r.msg_type == WEAVE_MSG_GENERATE_RESPONSE && r.u.generate.request_id == id &&
+        r.u.generate.status == 200)
+        ms = (long)r.u.generate.generation_time_ms;
+    free(buf);
+    return ms;
+}
+
+/* The totals count every job finished with an image, in any version, and
+ * their exact time, of which each reply's generation_time_ms is the whole
+ * milliseconds; failed and cancelled jobs add nothing. */
+static void test_status_totals(void)
+{
+    struct tu_daemon d;
+    tu_daemon_fresh(&d);
+    CHECK(start(&d, NULL) == 0);
+    uint64_t gens = 1, us = 1, gens2 = 0, us2 = 0;
+    CHECK(totals(&d, &gens, &us) == 0 && gens == 0 && us == 0);
+
+    /* A version-1 job of 3 steps of 20 ms: at least 60 000 us. */
+    long ms = served_ms_v1(send_v1(&d, 30, "script: step-ms=20", 64, 64, 3), 30);
+    CHECK(ms >= 60);
+    CHECK(totals(&d, &gens, &us) == 0 && gens == 1 && us >= 60000);
+    CHECK(ms >= 0 && (uint64_t)ms == us / 1000);
+
+    /* A failed job and a cancelled one: not counted. */
+    struct heard h;
+    int fd = send_v2(&d, 31, "script: fail=9:\"no VRAM\"@2", 64, 64, 3, 0);
+    listen_to(fd, &h, 0);
+    close(fd);
+    CHECK(final_reply(&h) != NULL &&
+          final_reply(&h)->msg_type == WEAVE_MSG_ERROR);
+    heard_free(&h);
+    fd = send_v2(&d, 32, "script: step-ms=200", 64, 64, 50, WEAVE_FLAG_PROGRESS);
+    listen_to(fd, &h, 2); /* the heartbeat and step 1: running */
+    CHECK(h.n == 2 && !h.complete);
+    close(fd); /* cancels it (SPEC 11.5) */
+    heard_free(&h);
+    /* The worker is serial: job 33 runs once the cancelled one stopped. */
+    CHECK(served_ok_v1(send_v1(&d, 33, "plain", 64, 64, 1), 33));
+    /* Counted: job 33 (a plain job behind the cancelled one), not 31, 32. */
+    CHECK(totals(&d, &gens2, &us2) == 0 && gens2 == gens + 1 && us2 >= us);
+
+    /* A shared-memory reply counts as well. */
+    fd = send_v2(&d, 34, "script: step-ms=5", 64, 64, 2, WEAVE_FLAG_SHM);
+    listen_to(fd, &h, 0);
+    close(fd);
+    CHECK(final_reply(&h) != NULL &&
+          final_reply(&h)->msg_type == WEAVE_MSG_SHM_RESPONSE);
+    heard_free(&h);
+    CHECK(totals(&d, &gens, &us) == 0 && gens == gens2 + 1 && us >= us2 + 10000);
     tu_daemon_cleanup(&d);
 }
 
@@ -542,6 +628,7 @@ int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     tu_run("v2 status: the 11.6 fields; v1 status unchanged", test_status_v2);
+    tu_run("v2 status: generation totals count finished jobs, exactly", test_status_totals);
     tu_run("0x0005 without flags: inline reply only", test_options_no_flags);
     tu_run("queued positions 1, 2, 3 and heartbeats while queued",
            test_queue_positions_heartbeats);

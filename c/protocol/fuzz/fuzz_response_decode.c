@@ -52,6 +52,9 @@ static void check_same(const struct weave_response *a, const struct weave_respon
             REQUIRE(x->worker_restarts == y->worker_restarts);
             REQUIRE(x->jobs_running == y->jobs_running);
             REQUIRE(same_bytes(&x->last_crash, &y->last_crash));
+            REQUIRE(x->has_totals == y->has_totals);
+            REQUIRE(x->generations == y->generations);
+            REQUIRE(x->generation_us == y->generation_us);
         }
     } else if (a->msg_type == WEAVE_MSG_SHM_RESPONSE) {
         REQUIRE(memcmp(&a->u.shm, &b->u.shm, sizeof a->u.shm) == 0);

@@ -188,6 +188,52 @@ static void test_status_v2_encoder(void)
     CHECK(weave_encode_status_response(buf, v1 + 24 + 254, 2, &st) == 0);
 }
 
+/* The optional pair after last_crash (SPEC 11.6): written when set, read
+ * when all 16 bytes are there, ignored when fewer are, and never in
+ * version 1. */
+static void test_status_v2_totals(void)
+{
+    uint8_t buf[512];
+    struct weave_status_response st = {
+        .request_id = 4, .status = 200, .version_min = 1, .version_max = 2,
+        .backend = BYTES("procedural"), .daemon_version = BYTES("0.2.0"),
+        .daemon_pid = 100, .features = 3, .backend_state = WEAVE_BACKEND_LOADED,
+        .worker_pid = 101, .last_crash = BYTES("x"),
+        .has_totals = 1, .generations = 0x0102030405060708ull,
+        .generation_us = UINT64_MAX,
+    };
+    size_t v1 = weave_encode_status_response(buf, sizeof buf, 1, &st);
+    CHECK(v1 == WEAVE_HEADER_SIZE + WEAVE_STATUS_RESP_FIXED_SIZE + 10 + 5);
+    size_t n = weave_encode_status_response(buf, sizeof buf, 2, &st);
+    CHECK(n == v1 + WEAVE_STATUS_V2_FIXED_SIZE + 1 + WEAVE_STATUS_V2_TOTALS_SIZE);
+    /* Big-endian, right after last_crash. */
+    CHECK(buf[n - 16] == 0x01 && buf[n - 9] == 0x08 && buf[n - 1] == 0xFF);
+    CHECK(weave_encode_status_response(buf, n - 1, 2, &st) == 0);
+
+    struct weave_response r;
+    struct weave_error err;
+    CHECK(weave_response_decode_versions(buf, n, 1, 2, &r, &err) == 0);
+    CHECK(r.u.status.has_totals && r.u.status.generations == st.generations &&
+          r.u.status.generation_us == UINT64_MAX &&
+          r.u.status.last_crash.len == 1);
+
+    /* 15 bytes after last_crash: not the pair, ignored (section 8). Cut
+     * the payload by one byte and fix payload_len to match. */
+    uint32_t plen = (uint32_t)(n - WEAVE_HEADER_SIZE - 1);
+    buf[8] = (uint8_t)(plen >> 24);
+    buf[9] = (uint8_t)(plen >> 16);
+    buf[10] = (uint8_t)(plen >> 8);
+    buf[11] = (uint8_t)plen;
+    CHECK(weave_response_decode_versions(buf, n - 1, 1, 2, &r, &err) == 0);
+    CHECK(!r.u.status.has_totals && r.u.status.generations == 0 &&
+          r.u.status.generation_us == 0);
+
+    /* Without the pair: the bytes end at last_crash, as before it existed. */
+    st.has_totals = 0;
+    CHECK(weave_encode_status_response(buf, sizeof buf, 2, &st) ==
+          v1 + WEAVE_STATUS_V2_FIXED_SIZE + 1);
+}
+
 /* The request-header rules a daemon applies while a request arrives: the
  * version-1 table stays the daemon's, the per-version one adds 0x0005. */
 static void test_request_type_tables(void)
@@ -227,6 +273,7 @@ static const struct unit_case CASES[] = {
     {"options_roundtrip_and_layout", test_options_roundtrip_and_layout},
     {"events_roundtrip", test_events_roundtrip},
     {"status_v2_encoder", test_status_v2_encoder},
+    {"status_v2_totals", test_status_v2_totals},
     {"request_type_tables", test_request_type_tables},
     {"encode_dispatch", test_encode_dispatch},
 };

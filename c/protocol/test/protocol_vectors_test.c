@@ -227,6 +227,21 @@ static void check_status_response(struct check *c, uint16_t version,
     expect_u64(c, "worker_restarts", s->worker_restarts);
     expect_u64(c, "jobs_running", s->jobs_running);
     expect_text(c, "last_crash", &s->last_crash);
+    /* The optional pair (SPEC 11.6): listed exactly when it is there. */
+    const char *gen = vec_get(c->v, "generations");
+    const char *us = vec_get(c->v, "generation_us");
+    if ((gen == NULL) != (us == NULL)) {
+        fail(c, "the vector lists one of generations and generation_us");
+    } else if (gen == NULL) {
+        if (s->has_totals)
+            fail(c, "generations: decoded %" PRIu64 ", vector says absent",
+                 s->generations);
+    } else if (!s->has_totals) {
+        fail(c, "generations: decoded absent, vector says %s", gen);
+    } else {
+        expect_u64(c, "generations", s->generations);
+        expect_u64(c, "generation_us", s->generation_us);
+    }
 }
 
 static void check_shm_response(struct check *c, const struct weave_shm_response *s)

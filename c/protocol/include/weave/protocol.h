@@ -45,6 +45,7 @@
 #define WEAVE_PROGRESS_SIZE 20u
 #define WEAVE_HEARTBEAT_SIZE 16u
 #define WEAVE_STATUS_V2_FIXED_SIZE 24u /* after daemon_version, empty last_crash */
+#define WEAVE_STATUS_V2_TOTALS_SIZE 16u /* generations, generation_us (optional) */
 #define WEAVE_FLAG_PROGRESS 0x1u       /* 0x0005 flags bit 0 */
 #define WEAVE_FLAG_SHM 0x2u            /* 0x0005 flags bit 1 */
 #define WEAVE_PHASE_QUEUED 1u
@@ -181,6 +182,11 @@ struct weave_status_response {
     uint32_t worker_restarts;
     uint32_t jobs_running;
     struct weave_bytes last_crash; /* <= 255 bytes when encoded */
+    /* After last_crash, optional (SPEC 11.6): encoded when has_totals is
+     * set; decoded as set when 16 bytes follow last_crash. */
+    int has_totals;
+    uint64_t generations;   /* jobs the backend finished with an image */
+    uint64_t generation_us; /* their summed generation time */
 };
 
 /* 0x0006 (SPEC 11.4); the memfd travels beside the message, not in it. */
