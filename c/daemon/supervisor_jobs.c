@@ -374,12 +374,12 @@ void sv_job_done(struct weave_worker *w, const struct ww_done *d)
 
     w->current = NULL;
     w->job_deadline_ms = w->cancel_deadline_ms = 0;
-    /* The worker's figure is not trusted for anything but the reporting:
-     * a huge one saturates the reply's field and wraps the total. */
+    /* The reply's field: the nearest whole ms (unbiased, unlike cutting
+     * the fraction off). The worker's figure is trusted for nothing but
+     * reporting: a huge one saturates the field and wraps the total. */
     job->generation_us = d->generation_us;
-    job->generation_ms = d->generation_us / 1000u > UINT32_MAX
-                             ? UINT32_MAX
-                             : (uint32_t)(d->generation_us / 1000u);
+    uint64_t ms = d->generation_us / 1000u + (d->generation_us % 1000u >= 500u);
+    job->generation_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
     if (w->cancel_requested)
         job->cancelled = 1;
     if (d->result == WW_RESULT_CANCELLED) {

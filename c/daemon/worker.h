@@ -48,7 +48,7 @@ struct weave_job {
     int cancelled;           /* 1: stopped because weave_worker_cancel() asked */
     struct weave_error err;
     uint64_t seed;           /* seed actually used */
-    uint32_t generation_ms;  /* whole ms of generation_us, for the reply */
+    uint32_t generation_ms;  /* generation_us to the nearest ms, for the reply */
     uint64_t generation_us;
     uint32_t channels;       /* 3 */
     /*
