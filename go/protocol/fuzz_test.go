@@ -37,6 +37,9 @@ func FuzzDecodeResponseV2(f *testing.F) {
 		&Heartbeat{RequestID: 4, Phase: PhaseRunning, ElapsedMS: 500},
 		&StatusResponse{Version: Version2, RequestID: 5, Status: 200, VersionMin: 1, VersionMax: 2, Backend: "procedural",
 			DaemonVersion: "0.2.0", V2: &StatusV2{DaemonPID: 7, Features: FlagProgress | FlagSHM, BackendState: BackendLoaded, LastCrash: "backend crashed (SIGSEGV)"}},
+		&StatusResponse{Version: Version2, RequestID: 8, Status: 200, VersionMin: 1, VersionMax: 2, Backend: "procedural",
+			DaemonVersion: "0.2.0", V2: &StatusV2{DaemonPID: 7, BackendState: BackendLoaded, WorkerPID: 9,
+				Generations: 42, GenerationUS: 329412345, HasGenerations: true}},
 		&GenerateResponse{Version: Version2, RequestID: 6, Status: 200, Width: 1, Height: 1, Channels: 3, Pixels: []byte{1, 2, 3}},
 		&ErrorResponse{Version: Version2, RequestID: 7, Status: 500, Code: CodeGPU, Message: "backend crashed (SIGSEGV)"},
 	}

@@ -315,11 +315,13 @@ func EncodeGenerateResponse(r *GenerateResponse) ([]byte, error) {
 }
 
 // AppendStatusResponse appends the encoding of r to dst, with the 11.6
-// fields when r.Version is 2 or more. Fields are written as they are; it
-// fails when a string is longer than its 16-bit length field allows (a
-// daemon sends at most MaxStatusStringLen bytes), and when r.V2 is nil in
-// version 2 or set in version 1 (a decoder would refuse the first, and
-// drop the fields of the second).
+// fields when r.Version is 2 or more (the generations pair only when
+// r.V2.HasGenerations, so a decoded reply without it re-encodes to the
+// same bytes). Fields are written as they are; it fails when a string is
+// longer than its 16-bit length field allows (a daemon sends at most
+// MaxStatusStringLen bytes), and when r.V2 is nil in version 2 or set in
+// version 1 (a decoder would refuse the first, and drop the fields of the
+// second).
 func AppendStatusResponse(dst []byte, r *StatusResponse) ([]byte, error) {
 	if len(r.Backend) > 0xFFFF || len(r.DaemonVersion) > 0xFFFF {
 		return dst, newError(CodeMalformed, r.RequestID, "status response string too long (backend %d, daemon_version %d bytes; max %d)", len(r.Backend), len(r.DaemonVersion), 0xFFFF)
@@ -333,7 +335,7 @@ func AppendStatusResponse(dst []byte, r *StatusResponse) ([]byte, error) {
 		if len(r.V2.LastCrash) > 0xFFFF {
 			return dst, newError(CodeMalformed, r.RequestID, "status response last_crash is %d bytes, over %d", len(r.V2.LastCrash), 0xFFFF)
 		}
-		payload += StatusV2FixedSize + len(r.V2.LastCrash)
+		payload += r.V2.size()
 	}
 	dst = appendMsgHeader(dst, r.Version, TypeStatusResponse, payload)
 	dst = appendU64(dst, r.RequestID)

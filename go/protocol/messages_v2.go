@@ -28,6 +28,9 @@ const (
 	// StatusV2FixedSize is what a version-2 status response appends after
 	// daemon_version, with an empty last_crash (its length field included).
 	StatusV2FixedSize = 24
+	// GenerationTotalsSize is the optional pair generations and
+	// generation_us after last_crash (two u64s).
+	GenerationTotalsSize = 16
 
 	// PhaseQueued and PhaseRunning are the heartbeat phases.
 	PhaseQueued  uint32 = 1
@@ -93,6 +96,15 @@ type StatusV2 struct {
 	WorkerRestarts uint32
 	JobsRunning    uint32
 	LastCrash      string // empty when none; a daemon sends at most 255 bytes
+	// Generations (jobs the backend finished with an image since the
+	// daemon started) and GenerationUS (the sum of their generation times,
+	// in microseconds) are the optional pair after last_crash; valid only
+	// when HasGenerations (the reply carried them: a daemon written before
+	// them ends at last_crash). Both wrap at 2^64. The encoder writes the
+	// pair only when HasGenerations, as it does the seed extension.
+	Generations    uint64
+	GenerationUS   uint64
+	HasGenerations bool
 }
 
 // MsgType returns TypeGenerateOptions.
@@ -176,7 +188,21 @@ func appendStatusV2(dst []byte, s *StatusV2) []byte {
 	dst = appendU32(dst, s.WorkerPID)
 	dst = appendU32(dst, s.WorkerRestarts)
 	dst = appendU32(dst, s.JobsRunning)
-	return appendStr16(dst, s.LastCrash)
+	dst = appendStr16(dst, s.LastCrash)
+	if s.HasGenerations {
+		dst = appendU64(dst, s.Generations)
+		dst = appendU64(dst, s.GenerationUS)
+	}
+	return dst
+}
+
+// size is the encoded length of s (the caller has checked last_crash's).
+func (s *StatusV2) size() int {
+	n := StatusV2FixedSize + len(s.LastCrash)
+	if s.HasGenerations {
+		n += GenerationTotalsSize
+	}
+	return n
 }
 
 // appendV2Message is AppendMessage for the version-2 types; ok is false for
@@ -303,7 +329,9 @@ func checkSHMResponse(r *SHMGenerateResponse) error {
 }
 
 // decodeStatusV2 reads SPEC 11.6's fields from x, the payload after
-// daemon_version.
+// daemon_version: CodeMalformed when it ends before last_crash does; the
+// generations pair when at least GenerationTotalsSize bytes follow
+// last_crash (fewer, and any bytes after the pair, are ignored).
 func decodeStatusV2(id uint64, x fieldReader) (*StatusV2, error) {
 	if len(x) < StatusV2FixedSize {
 		return nil, newError(CodeMalformed, id, "version-2 status response has %d bytes after daemon_version, want at least %d", len(x), StatusV2FixedSize)
@@ -319,6 +347,9 @@ func decodeStatusV2(id uint64, x fieldReader) (*StatusV2, error) {
 	var err *Error
 	if s.LastCrash, err = x.str16(id, "last_crash length"); err != nil {
 		return nil, err
+	}
+	if len(x) >= GenerationTotalsSize {
+		s.Generations, s.GenerationUS, s.HasGenerations = x.u64(), x.u64(), true
 	}
 	return s, nil
 }

@@ -188,6 +188,99 @@ func TestStatusResponseV2(t *testing.T) {
 	assert.ErrorIs(t, err, ErrMalformed)
 }
 
+// TestStatusResponseV2Generations: SPEC 11.6's optional pair after
+// last_crash: decoded when at least 16 bytes follow last_crash, absent
+// (and the bytes ignored) with fewer; the encoder writes it only when the
+// value carries it.
+func TestStatusResponseV2Generations(t *testing.T) {
+	base := func() *StatusResponse {
+		return &StatusResponse{Version: Version2, RequestID: 5, Status: 200, VersionMin: 1, VersionMax: 2,
+			Backend: "procedural", DaemonVersion: "0.2.0",
+			V2: &StatusV2{DaemonPID: 10, Features: FlagProgress, BackendState: BackendLoaded, WorkerPID: 11,
+				JobsRunning: 1, LastCrash: "backend crashed (SIGSEGV)"}}
+	}
+	enc := func(s *StatusResponse) []byte {
+		b, err := Encode(s)
+		require.NoError(t, err)
+		return b
+	}
+	old := enc(base())
+	withPair := base()
+	withPair.V2.Generations, withPair.V2.GenerationUS, withPair.V2.HasGenerations = 42, 329412345, true
+	b := enc(withPair)
+	require.Len(t, b, len(old)+GenerationTotalsSize)
+	assert.Equal(t, old[16:], b[16:len(old)], "the pair goes after last_crash")
+	assert.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 0, 0x13, 0xA2, 0x6E, 0xF9}, b[len(old):], "big-endian u64s")
+	m, err := Versions12.DecodeResponse(b)
+	require.NoError(t, err)
+	assert.Equal(t, withPair, m)
+	assert.Equal(t, b, enc(m.(*StatusResponse)), "roundtrip")
+
+	// HasGenerations decides; the values alone are not written.
+	noFlag := base()
+	noFlag.V2.Generations, noFlag.V2.GenerationUS = 1, 2
+	assert.Equal(t, old, enc(noFlag))
+
+	// Zeros are present, not absent.
+	zeros := base()
+	zeros.V2.HasGenerations = true
+	m, err = Versions12.DecodeResponse(enc(zeros))
+	require.NoError(t, err)
+	assert.True(t, m.(*StatusResponse).V2.HasGenerations)
+
+	// withTail is the old reply with extra bytes after last_crash.
+	withTail := func(extra []byte) []byte {
+		c := append(append([]byte(nil), old...), extra...)
+		n := uint32(len(c) - HeaderSize)
+		c[8], c[9], c[10], c[11] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+		return c
+	}
+	pair := b[len(old):]
+	tests := []struct {
+		name  string
+		extra []byte
+		want  *StatusV2 // nil: the pair absent
+	}{
+		{"none (an older daemon)", nil, nil},
+		{"1 byte", []byte{1}, nil},
+		{"15 bytes", pair[:15], nil},
+		{"16 bytes", pair, withPair.V2},
+		{"the pair and 3 more", append(append([]byte(nil), pair...), 7, 8, 9), withPair.V2},
+		{"the maximum", []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF},
+			&StatusV2{DaemonPID: 10, Features: FlagProgress, BackendState: BackendLoaded, WorkerPID: 11, JobsRunning: 1,
+				LastCrash: "backend crashed (SIGSEGV)", Generations: 1<<64 - 1, GenerationUS: 1<<64 - 1, HasGenerations: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := withTail(tt.extra)
+			m, err := Versions12.DecodeResponse(msg)
+			require.NoError(t, err)
+			want := tt.want
+			if want == nil {
+				want = base().V2
+			}
+			assert.Equal(t, want, m.(*StatusResponse).V2)
+			back, err := Versions12.DecodeResponse(enc(m.(*StatusResponse)))
+			require.NoError(t, err)
+			assert.Equal(t, m, back, "re-encoding decodes to the same value")
+		})
+	}
+
+	// Still refused when the reply ends before last_crash does, pair or not.
+	cut := withTail(nil)
+	cut = cut[:len(cut)-1]
+	cut[11]--
+	_, err = Versions12.DecodeResponse(cut)
+	assert.ErrorIs(t, err, ErrMalformed)
+
+	// The size check still bounds last_crash with the pair.
+	long := base()
+	long.V2.HasGenerations = true
+	long.V2.LastCrash = string(make([]byte, 0x10000))
+	_, err = Encode(long)
+	assert.ErrorIs(t, err, ErrMalformed)
+}
+
 func TestV2ResponseRules(t *testing.T) {
 	enc := func(m Message) []byte {
 		b, err := Encode(m)

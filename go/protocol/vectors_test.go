@@ -139,6 +139,11 @@ func (v *vector) expected() (Message, uint16, error) {
 				JobsRunning:    uint32(u("jobs_running", 32)),
 				LastCrash:      str("last_crash"),
 			}
+			// The optional pair (vecfile: both or neither); absent,
+			// the decoder must report it absent.
+			if v.Has("generations") {
+				r.V2.Generations, r.V2.GenerationUS, r.V2.HasGenerations = u("generations", 64), u("generation_us", 64), true
+			}
 		}
 		m = r
 	case "generate_request_options":

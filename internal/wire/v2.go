@@ -129,11 +129,28 @@ const (
 	StatusV2FixedSize      = 24 // the appended fields with an empty last_crash
 )
 
+// The optional pair after last_crash of a version-2 status response (SPEC
+// 11.6), offsets from Y, the end of last_crash (see StatusV2Y). A daemon
+// written before the pair ends its reply at last_crash; a decoder reads the
+// pair when at least StatusV2GenerationsSize bytes follow last_crash, and
+// ignores fewer.
+const (
+	StatusV2Generations     = 0  // u64 generations
+	StatusV2GenerationUS    = 8  // u64 generation_us
+	StatusV2GenerationsSize = 16 // the pair
+)
+
 // StatusV2X is X of SPEC 11.6, the payload offset where the version-2
 // fields of a status response start, for the given backend and
 // daemon_version lengths.
 func StatusV2X(backendLen, daemonVersionLen int) int {
 	return StatusRespFixedSize + backendLen + daemonVersionLen
+}
+
+// StatusV2Y is Y of SPEC 11.6, the payload offset after last_crash (where
+// the generations pair starts), for the given string lengths.
+func StatusV2Y(backendLen, daemonVersionLen, lastCrashLen int) int {
+	return StatusV2X(backendLen, daemonVersionLen) + StatusV2FixedSize + lastCrashLen
 }
 
 // NewHeaderV2 is a correct version-2 header for msgType whose payload_len
@@ -268,7 +285,8 @@ func (h Heartbeat) Msg() *Msg { return Frame(h.Header, h.Payload()) }
 // StatusResponseV2 is a version-2 status response (0x0004 in a version-2
 // header, SPEC 11.6): section 7's fields, then the appended ones. The
 // embedded StatusResponse's own Trailing bytes land between
-// daemon_version and daemon_pid; Trailing here comes after last_crash.
+// daemon_version and daemon_pid; the generations pair, when
+// HasGenerations, comes after last_crash, and Trailing after that.
 type StatusResponseV2 struct {
 	StatusResponse
 	DaemonPID      uint32
@@ -279,6 +297,9 @@ type StatusResponseV2 struct {
 	JobsRunning    uint32
 	LastCrashLen   int64 // < 0: len(LastCrash)
 	LastCrash      string
+	HasGenerations bool   // lay out the optional pair after last_crash
+	Generations    uint64 // with HasGenerations
+	GenerationUS   uint64 // with HasGenerations
 	Trailing       []byte
 }
 
@@ -292,6 +313,10 @@ func (r StatusResponseV2) Payload() *Msg {
 	p.U32("worker_restarts", r.WorkerRestarts)
 	p.U32("jobs_running", r.JobsRunning)
 	str16(p, "last_crash_len", "last_crash", r.LastCrashLen, r.LastCrash)
+	if r.HasGenerations {
+		p.U64("generations", r.Generations)
+		p.U64("generation_us", r.GenerationUS)
+	}
 	return trailing(p, r.Trailing)
 }
 

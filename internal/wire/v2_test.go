@@ -54,6 +54,14 @@ func exampleStatusV2() StatusResponseV2 {
 	}
 }
 
+// exampleStatusV2Generations is exampleStatusV2 with SPEC 11.6's optional
+// pair: 42 images in 329412345 us.
+func exampleStatusV2Generations() StatusResponseV2 {
+	st := exampleStatusV2()
+	st.HasGenerations, st.Generations, st.GenerationUS = true, 42, 329412345
+	return st
+}
+
 // TestEncodeKnownV2Messages: each version-2 layout, byte for byte, against
 // bytes written out by hand from SPEC section 11 and against the vector
 // file that holds the same message.
@@ -92,6 +100,13 @@ func TestEncodeKnownV2Messages(t *testing.T) {
 			00000001 00000040 00000000 000a 70726f6365647572616c 0005 302e312e30
 			000010e1 00000003 0003 00000000 00000002 00000000
 			0019 6261636b656e64206372617368656420285349475345475629`},
+		{"resp_v2_ok_status_generations_crashed.vec", exampleStatusV2Generations().Msg(), `
+			57455645 0002 0004 00000080 00000000
+			0000000000000007 000000c8 0001 0002 0000000005265c7b 0000000000001092
+			00000001 00000040 00000000 000a 70726f6365647572616c 0005 302e312e30
+			000010e1 00000003 0003 00000000 00000002 00000000
+			0019 6261636b656e64206372617368656420285349475345475629
+			000000000000002a 0000000013a26ef9`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.vec, func(t *testing.T) {
@@ -114,6 +129,9 @@ func TestV2Offsets(t *testing.T) {
 	st := exampleStatusV2()
 	x := StatusV2X(len(st.Backend), len(st.DaemonVersion))
 	stp := st.Payload()
+	gen := exampleStatusV2Generations()
+	y := StatusV2Y(len(gen.Backend), len(gen.DaemonVersion), len(gen.LastCrash))
+	genp := gen.Payload()
 	tests := []offsetCase{
 		{opt, "request_id", OptReqRequestID},
 		{opt, "flags (0x00000002)", OptReqFlags},
@@ -157,6 +175,8 @@ func TestV2Offsets(t *testing.T) {
 		{stp, "jobs_running", x + StatusV2JobsRunning},
 		{stp, "last_crash_len", x + StatusV2LastCrashLen},
 		{stp, `last_crash "backend crashed (SIGSEGV)"`, x + StatusV2FixedSize},
+		{genp, "generations", y + StatusV2Generations},
+		{genp, "generation_us", y + StatusV2GenerationUS},
 	}
 	checkOffsets(t, tests)
 	emptyStatus := StatusResponseV2{StatusResponse: StatusResponse{BackendLen: -1, DaemonVersionLen: -1}, LastCrashLen: -1}
@@ -170,6 +190,9 @@ func TestV2Offsets(t *testing.T) {
 		{"version-2 status appended fixed part", emptyStatus.Payload().Size() - StatusRespFixedSize, StatusV2FixedSize},
 		{"version-2 status X", x, StatusRespFixedSize + len("procedural") + len("0.1.0")},
 		{"whole version-2 status payload", stp.Size(), x + StatusV2FixedSize + len(st.LastCrash)},
+		{"version-2 status Y is the end of last_crash", y, stp.Size()},
+		{"the generations pair", genp.Size() - stp.Size(), StatusV2GenerationsSize},
+		{"the generations pair is two u64s", StatusV2GenerationUS + 8, StatusV2GenerationsSize},
 		{"0x0005 prompt slot stride", OptReqClipGOff - OptReqClipLOff, OptReqSlotStride},
 	}
 	checkSizes(t, sizes)
@@ -187,7 +210,10 @@ func TestV2HeaderAndTrailing(t *testing.T) {
 	st := exampleStatusV2()
 	st.StatusResponse.Trailing = []byte{0xAB}
 	st.Trailing = tail
+	gen := exampleStatusV2Generations()
+	gen.Trailing = tail
 	for _, m := range []*Msg{
+		gen.Payload(),
 		SHMGenerateResponse{Trailing: tail}.Payload(),
 		Queued{Trailing: tail}.Payload(),
 		Progress{Trailing: tail}.Payload(),
@@ -206,5 +232,16 @@ func TestV2HeaderAndTrailing(t *testing.T) {
 	}
 	if off, _ := p.Offset("daemon_pid"); off != x+1 {
 		t.Errorf("daemon_pid at %d after one embedded trailing byte, want %d", off, x+1)
+	}
+	// Trailing comes after the generations pair.
+	gp := gen.Payload()
+	if off, _ := gp.Offset("generation_us"); off+8 != gp.Size()-len(tail) {
+		t.Errorf("generation_us at %d does not end where the trailing bytes start (%d)", off, gp.Size()-len(tail))
+	}
+	// Without HasGenerations the pair is not laid out, whatever its values.
+	off := exampleStatusV2()
+	off.Generations, off.GenerationUS = 1, 2
+	if !bytes.Equal(off.Payload().Bytes(), exampleStatusV2().Payload().Bytes()) {
+		t.Error("the pair laid out without HasGenerations")
 	}
 }

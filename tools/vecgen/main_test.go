@@ -198,6 +198,13 @@ func TestCoverageV2(t *testing.T) {
 	have := map[string]bool{}
 	for _, v := range loadVectors(t) {
 		have[strings.TrimSuffix(v.Name, ".vec")] = true
+		// The generations vectors carry the pair, except the one whose
+		// 15 bytes after last_crash are too few for it.
+		if strings.HasPrefix(v.Name, "resp_v2_ok_status_generations") {
+			if want := v.Name != "resp_v2_ok_status_generations_short.vec"; v.Has("generations") != want {
+				t.Errorf("%s: lists generations %v, want %v", v.Name, v.Has("generations"), want)
+			}
+		}
 		if strings.Contains(v.Name, "_v2_") && v.VersionMax != 2 && !strings.HasSuffix(v.Name, "_v1_decoder.vec") {
 			t.Errorf("%s: a version-2 vector for a decoder serving %d..%d", v.Name, v.VersionMin, v.VersionMax)
 		}
@@ -212,6 +219,10 @@ func TestCoverageV2(t *testing.T) {
 		"resp_v2_err_queued_0_of_1", "resp_v2_err_progress_step_29_of_28", "resp_v2_err_heartbeat_phase_3",
 		"resp_v2_err_shm_size_16384x16385_rgba", "resp_v2_err_shm_status_500",
 		"resp_v2_err_status_v1_payload_in_v2_header", "resp_v2_ok_status",
+		// SPEC 11.6's optional generations pair after last_crash.
+		"resp_v2_ok_status_generations", "resp_v2_ok_status_generations_max",
+		"resp_v2_ok_status_generations_trailing", "resp_v2_ok_status_generations_short",
+		"resp_v2_ok_status_generations_crashed", "resp_v2_trunc_status_generations_at_end_minus_1",
 	} {
 		if !have[name] {
 			t.Errorf("no vector %s", name)

@@ -248,7 +248,7 @@ func refEncode(v *vecfile.Vector) ([]byte, error) {
 		}
 		return s
 	}
-	t, p, ok := refPayload(v.Type, num, hx, str)
+	t, p, ok := refPayload(v.Type, num, hx, str, v.Has)
 	if !ok {
 		return nil, fmt.Errorf("no encoder for %q", v.Type)
 	}
@@ -261,8 +261,9 @@ func refEncode(v *vecfile.Vector) ([]byte, error) {
 }
 
 // refPayload is the canonical payload of a vector type and its msg_type;
-// ok is false for a type it does not know.
-func refPayload(typ string, num func(string) uint64, hx func(string) []byte, str func(string) string) (t uint16, p []byte, ok bool) {
+// ok is false for a type it does not know. has says whether the vector
+// lists an optional field.
+func refPayload(typ string, num func(string) uint64, hx func(string) []byte, str func(string) string, has func(string) bool) (t uint16, p []byte, ok bool) {
 	p64 := func(x uint64) { p = be.AppendUint64(p, x) }
 	p32 := func(x uint64) { p = be.AppendUint32(p, uint32(x)) }
 	p16 := func(x uint64) { p = be.AppendUint16(p, uint16(x)) }
@@ -321,7 +322,7 @@ func refPayload(typ string, num func(string) uint64, hx func(string) []byte, str
 		p32(num("code"))
 		p = refStr16(p, str("message"))
 	default:
-		return refEncodeV2(typ, num, hx, str)
+		return refEncodeV2(typ, num, hx, str, has)
 	}
 	return t, p, true
 }
@@ -367,6 +368,13 @@ func TestVectorsAgreeWithReferenceDecoder(t *testing.T) {
 			g, present := got.fields[k]
 			if !present || g != want {
 				t.Errorf("%s: field %s: reference decoder %q, vector %q", v.Name, k, g, want)
+			}
+		}
+		// And nothing the vector leaves out (an optional field it does
+		// not list is one the decoder must report absent).
+		for k, g := range got.fields {
+			if !v.Has(k) {
+				t.Errorf("%s: reference decoder reads %s %q, the vector does not list it", v.Name, k, g)
 			}
 		}
 		enc, err := refEncode(v)

@@ -85,7 +85,8 @@ func refDecodeV2Response(p []byte, version uint16, t uint16) refOut {
 }
 
 // refStatusV2 reads 11.6's fields from x (the payload after daemon_version)
-// into the version-1 reading out.
+// into the version-1 reading out: generations and generation_us only when
+// at least 16 bytes follow last_crash.
 func refStatusV2(x []byte, out refOut) refOut {
 	if len(x) < 24 {
 		return refErr(11, 0)
@@ -102,13 +103,17 @@ func refStatusV2(x []byte, out refOut) refOut {
 	out.fields["worker_restarts"] = u(uint64(be.Uint32(x[14:])))
 	out.fields["jobs_running"] = u(uint64(be.Uint32(x[18:])))
 	out.fields["last_crash"] = string(x[24 : 24+n])
+	if y := x[24+n:]; len(y) >= 16 {
+		out.fields["generations"] = u(be.Uint64(y[0:]))
+		out.fields["generation_us"] = u(be.Uint64(y[8:]))
+	}
 	return out
 }
 
 // refEncodeV2 is refPayload for the version-2 types; 0x0005 and the
 // version-2 status response are built on the version-1 payloads they
 // extend.
-func refEncodeV2(typ string, num func(string) uint64, hx func(string) []byte, str func(string) string) (uint16, []byte, bool) {
+func refEncodeV2(typ string, num func(string) uint64, hx func(string) []byte, str func(string) string, has func(string) bool) (uint16, []byte, bool) {
 	var p []byte
 	p64 := func(x uint64) { p = be.AppendUint64(p, x) }
 	p32 := func(x uint64) { p = be.AppendUint32(p, uint32(x)) }
@@ -116,7 +121,7 @@ func refEncodeV2(typ string, num func(string) uint64, hx func(string) []byte, st
 	switch typ {
 	case "generate_request_options":
 		// Section 4's payload with flags and reserved after request_id.
-		_, g, _ := refPayload("generate_request", num, hx, str)
+		_, g, _ := refPayload("generate_request", num, hx, str, has)
 		p = append(p, g[:8]...)
 		p32(num("flags"))
 		p32(0)
@@ -146,15 +151,21 @@ func refEncodeV2(typ string, num func(string) uint64, hx func(string) []byte, st
 		p32(num("elapsed_ms"))
 		return 0x12, p, true
 	case "status_response_v2":
-		// Section 7's payload, then 11.6's fields.
-		_, p, _ = refPayload("status_response", num, hx, str)
+		// Section 7's payload, then 11.6's fields, the generations pair
+		// only when the vector lists it.
+		_, p, _ = refPayload("status_response", num, hx, str, has)
 		p32(num("daemon_pid"))
 		p32(num("features"))
 		p16(num("backend_state"))
 		p32(num("worker_pid"))
 		p32(num("worker_restarts"))
 		p32(num("jobs_running"))
-		return 4, refStr16(p, str("last_crash")), true
+		p = refStr16(p, str("last_crash"))
+		if has("generations") {
+			p64(num("generations"))
+			p64(num("generation_us"))
+		}
+		return 4, p, true
 	}
 	return 0, nil, false
 }

@@ -725,6 +725,23 @@ func TestFormatUptime(t *testing.T) {
 	assert.Equal(t, "2h3m4s", formatUptime(2*time.Hour+3*time.Minute+4*time.Second+200*time.Millisecond))
 }
 
+func TestGenerationsText(t *testing.T) {
+	for _, tt := range []struct {
+		n, us uint64
+		want  string
+	}{
+		{0, 0, "0"},
+		{0, 123, "0"}, // no image: no mean, whatever generation_us says
+		{42, 329412345, "42 (mean 7843.15 ms)"},
+		{3, 23520, "3 (mean 7.84 ms)"},
+		{1, 10, "1 (mean 0.01 ms)"},
+		{1, 9, "1 (mean 0.009 ms)"},
+		{2, 0, "2 (mean 0.000 ms)"},
+	} {
+		assert.Equal(t, tt.want, generationsText(tt.n, tt.us), "%d, %d", tt.n, tt.us)
+	}
+}
+
 func TestEnvironGet(t *testing.T) {
 	e := newEnviron([]string{"A=1", "AB=2", "A=3", "EMPTY=", "NOEQ"})
 	assert.Equal(t, "3", e.Get("A"))
@@ -1443,7 +1460,8 @@ func TestStatusBackendFields(t *testing.T) {
 		name     string
 		v2       protocol.StatusV2
 		text     []string // lines status prints
-		notText  string   // a line it must not print
+		last     string   // the line status prints last
+		notText  []string // what it must not print
 		jsonPart string   // the protocol-2 part of status --json
 	}{
 		{
@@ -1451,14 +1469,15 @@ func TestStatusBackendFields(t *testing.T) {
 			v2: protocol.StatusV2{DaemonPID: 9, Features: protocol.FlagProgress | protocol.FlagSHM,
 				BackendState: protocol.BackendLoaded, WorkerPID: 4321, JobsRunning: 1},
 			text:     []string{"  backend:          fake (loaded, worker pid 4321, generating)\n"},
-			notText:  "backend restarts",
+			last:     "  queue depth:      0\n",
+			notText:  []string{"backend restarts", "generations"},
 			jsonPart: `"backend":"fake","features":["progress","shm"],"backend_state":"loaded","worker_pid":4321,"worker_restarts":0,"jobs_running":1,"last_crash":""}`,
 		},
 		{
 			name:     "unloaded",
 			v2:       protocol.StatusV2{Features: protocol.FlagProgress, BackendState: protocol.BackendUnloaded},
 			text:     []string{"  backend:          fake (unloaded: the next image starts it)\n"},
-			notText:  "backend restarts",
+			notText:  []string{"backend restarts", "generations"},
 			jsonPart: `"features":["progress"],"backend_state":"unloaded","worker_pid":0,"worker_restarts":0,"jobs_running":0,"last_crash":""}`,
 		},
 		{
@@ -1468,6 +1487,31 @@ func TestStatusBackendFields(t *testing.T) {
 			text: []string{"  backend:          fake (restarting)\n",
 				"  backend restarts: 3, last crash: backend crashed (SIGSEGV)\uFFFD[2J\n"},
 			jsonPart: `"backend_state":"restarting","worker_pid":0,"worker_restarts":3,"jobs_running":0,"last_crash":"backend crashed (SIGSEGV)` + "\uFFFD" + `[2J"}`,
+		},
+		// SPEC 11.6's optional generations pair: a line after queue depth,
+		// and two JSON keys, only when the daemon sends it.
+		{
+			name: "generations",
+			v2: protocol.StatusV2{Features: protocol.FlagProgress | protocol.FlagSHM, BackendState: protocol.BackendLoaded,
+				WorkerPID: 4321, Generations: 42, GenerationUS: 329412345, HasGenerations: true},
+			text:     []string{"  queue depth:      0\n  generations:      42 (mean 7843.15 ms)\n"},
+			last:     "  generations:      42 (mean 7843.15 ms)\n",
+			jsonPart: `"worker_pid":4321,"worker_restarts":0,"jobs_running":0,"last_crash":"","generations":42,"generation_us":329412345}`,
+		},
+		{
+			name:     "no generations yet",
+			v2:       protocol.StatusV2{BackendState: protocol.BackendUnloaded, HasGenerations: true},
+			last:     "  generations:      0\n",
+			notText:  []string{"mean"},
+			jsonPart: `"jobs_running":0,"last_crash":"","generations":0,"generation_us":0}`,
+		},
+		{
+			name: "generations at the maximum, after a crash",
+			v2: protocol.StatusV2{BackendState: protocol.BackendRestarting, WorkerRestarts: 1, LastCrash: "boom",
+				Generations: 1<<64 - 1, GenerationUS: 1<<64 - 1, HasGenerations: true},
+			text:     []string{"  backend restarts: 1, last crash: boom\n"},
+			last:     "  generations:      18446744073709551615 (mean 0.001 ms)\n",
+			jsonPart: `"last_crash":"boom","generations":18446744073709551615,"generation_us":18446744073709551615}`,
 		},
 	}
 	for _, tt := range tests {
@@ -1481,8 +1525,11 @@ func TestStatusBackendFields(t *testing.T) {
 			for _, l := range tt.text {
 				assert.Contains(t, r.stdout, l)
 			}
-			if tt.notText != "" {
-				assert.NotContains(t, r.stdout, tt.notText)
+			if tt.last != "" {
+				assert.True(t, strings.HasSuffix(r.stdout, tt.last), "got %s\nwant it to end with %q", r.stdout, tt.last)
+			}
+			for _, n := range tt.notText {
+				assert.NotContains(t, r.stdout, n)
 			}
 			assert.NotContains(t, r.stdout, "\x1b")
 			r = e.run(t, "status", "--json")

@@ -16,6 +16,8 @@
 //   - a file without `description` (or with an empty one), `decoder`, `hex`,
 //     `result` or `roundtrip`, and `roundtrip: yes` on an error vector;
 //   - a `type` its `decoder` does not produce;
+//   - one of a pair of optional fields without the other (status_response_v2's
+//     `generations` and `generation_us`: both or neither);
 //   - values with anything around them: a value is exactly the rest of the
 //     line after the colon and one space, so "width: 64 " is an error;
 //   - integers that are not plain decimal (no sign, no leading zero) or
@@ -62,7 +64,8 @@ type Vector struct {
 	LeadingComments int
 
 	// Result "ok": the decoded message type and its fields (read them with
-	// Uint, Hex and String; FieldNames lists them).
+	// Uint, Hex and String; FieldNames lists them, Has says whether an
+	// optional one is there).
 	Type   string
 	fields map[string]string
 
@@ -160,6 +163,15 @@ var fieldsByType = map[string][]field{
 	},
 }
 
+// optionalFieldsByType is the README's fields that a vector of the type
+// lists only when the message carries them, in groups that come together
+// (a vector lists all of a group or none of it). An absent group means the
+// decoder must report the fields absent.
+var optionalFieldsByType = map[string][][]field{
+	// SPEC 11.6: the pair after last_crash.
+	"status_response_v2": {{{"generations", kindUint64}, {"generation_us", kindUint64}}},
+}
+
 // typeVersion is the header version a type's ok vector must carry when the
 // type belongs to one version only (the version-2 types, and the two
 // shapes of the status response); 0 means any.
@@ -191,6 +203,13 @@ var knownKeys = func() map[string]bool {
 			k[f.name] = true
 		}
 	}
+	for _, groups := range optionalFieldsByType {
+		for _, g := range groups {
+			for _, f := range g {
+				k[f.name] = true
+			}
+		}
+	}
 	return k
 }()
 
@@ -204,8 +223,9 @@ func Types() []string {
 	return ts
 }
 
-// FieldNames returns the fields a vector of type typ lists, in the README's
-// order (nil for an unknown type).
+// FieldNames returns the fields every vector of type typ lists, in the
+// README's order (nil for an unknown type); OptionalFieldNames has the
+// others.
 func FieldNames(typ string) []string {
 	var names []string
 	for _, f := range fieldsByType[typ] {
@@ -214,8 +234,41 @@ func FieldNames(typ string) []string {
 	return names
 }
 
-// FieldNames returns the fields of v's type (nil for an error vector).
-func (v *Vector) FieldNames() []string { return FieldNames(v.Type) }
+// OptionalFieldNames returns the fields a vector of type typ lists only
+// when the message carries them, in the README's order (nil when the type
+// has none).
+func OptionalFieldNames(typ string) []string {
+	var names []string
+	for _, g := range optionalFieldsByType[typ] {
+		for _, f := range g {
+			names = append(names, f.name)
+		}
+	}
+	return names
+}
+
+// FieldNames returns the fields v lists: its type's, then the optional
+// ones it has (nil for an error vector).
+func (v *Vector) FieldNames() []string {
+	names := FieldNames(v.Type)
+	for _, n := range OptionalFieldNames(v.Type) {
+		if v.Has(n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// Has reports whether v lists the field key: always for a field of its
+// type, and for an optional one when the message carries it (false for an
+// error vector and for a key that is not a field of v's type).
+func (v *Vector) Has(key string) bool {
+	if !v.OK() {
+		return false
+	}
+	_, ok := v.fields[key]
+	return ok
+}
 
 func (v *Vector) field(key string) (string, kind, error) {
 	if !v.OK() {
@@ -224,6 +277,18 @@ func (v *Vector) field(key string) (string, kind, error) {
 	for _, f := range fieldsByType[v.Type] {
 		if f.name == key {
 			return v.fields[key], f.kind, nil
+		}
+	}
+	for _, g := range optionalFieldsByType[v.Type] {
+		for _, f := range g {
+			if f.name != key {
+				continue
+			}
+			s, ok := v.fields[key]
+			if !ok {
+				return "", 0, fmt.Errorf("%s: %s is absent (the message does not carry it; check with Has)", v.Name, key)
+			}
+			return s, f.kind, nil
 		}
 	}
 	return "", 0, fmt.Errorf("%s: %s is not a field of %s", v.Name, key, v.Type)
@@ -489,6 +554,30 @@ func parse(name string, data []byte) (*Vector, error) {
 			}
 			v.fields[f.name] = s
 		}
+		for _, g := range optionalFieldsByType[v.Type] {
+			var have, missing []string
+			for _, f := range g {
+				if _, ok := kv[f.name]; ok {
+					have = append(have, f.name)
+				} else {
+					missing = append(missing, f.name)
+				}
+			}
+			if len(have) == 0 {
+				continue
+			}
+			if len(missing) > 0 {
+				return nil, fmt.Errorf("%s without %s: a %s lists %s both or neither",
+					strings.Join(have, " and "), strings.Join(missing, " and "), v.Type, groupNames(g))
+			}
+			for _, f := range g {
+				s, _ := take(f.name)
+				if err := checkValue(f, s); err != nil {
+					return nil, err
+				}
+				v.fields[f.name] = s
+			}
+		}
 		ver, _ := parseUint(v.fields["version"], 16)
 		if want := typeVersion[v.Type]; want != 0 && ver != uint64(want) {
 			return nil, fmt.Errorf("type %s needs version %d, not %d", v.Type, want, ver)
@@ -534,6 +623,15 @@ func parse(name string, data []byte) (*Vector, error) {
 		return nil, fmt.Errorf("keys that do not belong to this result/type: %q", rest)
 	}
 	return v, nil
+}
+
+// groupNames is "a and b" for an optional group.
+func groupNames(g []field) string {
+	names := make([]string, len(g))
+	for i, f := range g {
+		names[i] = f.name
+	}
+	return strings.Join(names, " and ")
 }
 
 // List returns the names (not paths) of the *.vec files in dir, sorted.
