@@ -310,6 +310,7 @@ type runResult struct {
 	elapsed  time.Duration
 	lat      []int64  // ns, successful requests
 	gen      []uint32 // generation_time_ms reported, parallel to lat
+	genUS    float64  // the daemon's exact mean generation time (0: unknown)
 	first    []int64  // ns to the first reply byte (0: unknown), parallel to lat
 	firstErr string
 }
@@ -320,6 +321,9 @@ type loadSpec struct {
 	duration    time.Duration
 	concurrency int
 	warmup      int // per worker, not measured
+	// onWarm, when set, runs once between the warm-up and the measured
+	// requests (e.g. to read the daemon's counters).
+	onWarm func()
 }
 
 func runGo(rt roundTripper, w *workload, ls loadSpec) runResult {
@@ -382,6 +386,9 @@ func runGo(rt roundTripper, w *workload, ls loadSpec) runResult {
 		}(&outs[i], n)
 	}
 	ready.Wait()
+	if ls.onWarm != nil {
+		ls.onWarm()
+	}
 	t0 := time.Now()
 	deadline = t0.Add(ls.duration)
 	close(start)
@@ -403,6 +410,15 @@ func runGo(rt roundTripper, w *workload, ls loadSpec) runResult {
 // runC runs floor_client against sock and reads its per-request records
 // (native-endian uint64 triples; amd64 and arm64 are little-endian).
 func runC(floorClient, sock, reqFile string, w *workload, ls loadSpec, tmp string) runResult {
+	if ls.onWarm != nil {
+		// floor_client has no pause between its warm-up and the rest:
+		// warm up with a run of its own.
+		if ls.warmup > 0 {
+			runC(floorClient, sock, reqFile, w, loadSpec{iterations: ls.warmup, concurrency: ls.concurrency}, tmp)
+		}
+		ls.onWarm()
+		ls.warmup, ls.onWarm = 0, nil
+	}
 	out := filepath.Join(tmp, "floor_client.records")
 	args := []string{"--socket", sock, "--request", reqFile,
 		"--expect-type", strconv.Itoa(int(w.replyType)), "--expect-len", strconv.Itoa(w.replyLen),

@@ -94,6 +94,7 @@ func noiseInputs(b *book, placements []string) []noiseInput {
 		{"small status", "p50 latency"},
 		{"small gen64", "p50 latency"},
 		{"bulk 1856x1856", "throughput, wall - generation_time_ms"},
+		{"bulk 1856x1856", bulkExact},
 		{"bulk 1856x1856", "throughput, first to last reply byte"},
 	}
 	var in []noiseInput
