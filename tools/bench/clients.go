@@ -324,6 +324,9 @@ type loadSpec struct {
 	// onWarm, when set, runs once between the warm-up and the measured
 	// requests (e.g. to read the daemon's counters).
 	onWarm func()
+	// pauseUS: floor_client spins this long before each request
+	// (floor_client --pause-us; C clients only).
+	pauseUS int64
 }
 
 func runGo(rt roundTripper, w *workload, ls loadSpec) runResult {
@@ -414,7 +417,7 @@ func runC(floorClient, sock, reqFile string, w *workload, ls loadSpec, tmp strin
 		// floor_client has no pause between its warm-up and the rest:
 		// warm up with a run of its own.
 		if ls.warmup > 0 {
-			runC(floorClient, sock, reqFile, w, loadSpec{iterations: ls.warmup, concurrency: ls.concurrency}, tmp)
+			runC(floorClient, sock, reqFile, w, loadSpec{iterations: ls.warmup, concurrency: ls.concurrency, pauseUS: ls.pauseUS}, tmp)
 		}
 		ls.onWarm()
 		ls.warmup, ls.onWarm = 0, nil
@@ -423,6 +426,9 @@ func runC(floorClient, sock, reqFile string, w *workload, ls loadSpec, tmp strin
 	args := []string{"--socket", sock, "--request", reqFile,
 		"--expect-type", strconv.Itoa(int(w.replyType)), "--expect-len", strconv.Itoa(w.replyLen),
 		"--concurrency", strconv.Itoa(ls.concurrency), "--warmup", strconv.Itoa(ls.warmup), "--out", out}
+	if ls.pauseUS > 0 {
+		args = append(args, "--pause-us", strconv.FormatInt(ls.pauseUS, 10))
+	}
 	if ls.iterations > 0 {
 		args = append(args, "--iterations", strconv.Itoa(ls.iterations))
 	} else {

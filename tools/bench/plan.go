@@ -56,6 +56,11 @@ func (e *benchEnv) contestants(servers map[string]*server, only string) []*conte
 				return &goSysClient{addr: syscall.SockaddrUnix{Name: weave.sock}}, nil
 			}})
 		addC(&contestant{key: "weave-c", label: "C floor_client -> weave-compute (attribution)", srv: weave, cside: true})
+		// Context for the bulk target: the floor pair with requests as far
+		// apart as weave-compute's (the CPU busy meanwhile, as it is while
+		// the daemon generates), so its caches are no warmer than theirs.
+		addC(&contestant{key: "floor-c-pause", label: "C floor_client spinning before each request as long as weave-compute takes to generate the bulk image -> C floor_server (bulk only: context)",
+			srv: floor, cside: true, bulkOnly: true, pause: true})
 	}
 	if in := servers["weave-inproc"]; in != nil {
 		// --inproc-daemon: the same clients against a daemon from before
@@ -213,6 +218,10 @@ func evaluateTargets(b *book, placements []string, warns []noiseWarning, daemonI
 				if w, ok := pairedRatio(b.get(p, bk, ms, "weave"), b.get(p, bk, ms, "floor-c")); ok {
 					s += fmt.Sprintf(" (with generation_time_ms, whole ms: %.0f%%)", 100*w.Median)
 				}
+			}
+			if q, ok := pairedRatio(b.get(p, bk, net, "weave"), b.get(p, bk, net, "floor-c-pause")); ok {
+				s += fmt.Sprintf("; context: the floor with its requests as far apart as a generation (floor-c-pause) %.0f MB/s, go/client %.0f%% of it",
+					med(p, bk, net, "floor-c-pause"), 100*q.Median)
 			}
 			if x, ok := pairedRatio(b.get(p, bk, xfer, "weave-c"), b.get(p, bk, xfer, "floor-c")); ok {
 				s += fmt.Sprintf("; same C client, first to last reply byte: weave-compute %.0f vs floor_server %.0f MB/s = %.0f%%",

@@ -64,6 +64,11 @@ type contestant struct {
 	// seqOnly: only in the sequential workloads (small round trips,
 	// bulk), not under concurrency (the --inproc-daemon contestants).
 	seqOnly bool
+	// bulkOnly: only in the bulk rows (floor-c-pause).
+	bulkOnly bool
+	// pause: the C client spins as long as weave-compute generates a bulk
+	// image before each request (floor-c-pause).
+	pause bool
 }
 
 // procStatus reads VmRSS and VmHWM (KiB) of pid.
@@ -590,6 +595,9 @@ func (s *session) measureSmall() {
 		for r := 0; r < s.o.rounds; r++ {
 			s.b.round = r
 			for _, c := range rotate(s.cs, r) {
+				if c.bulkOnly {
+					continue
+				}
 				res := s.measure(c, w, seq(s.o.iterations, 50))
 				addLatency(s.b, wl, c.key, res, w.replyLen)
 			}
@@ -613,7 +621,7 @@ func (s *session) measureConcurrency() {
 		for r := 0; r < s.o.rounds; r++ {
 			b.round = r
 			for _, c := range rotate(s.cs, r) {
-				if c.seqOnly {
+				if c.seqOnly || c.bulkOnly {
 					continue
 				}
 				smp := sampleRSS(c.srv.pid())
@@ -646,12 +654,19 @@ func (s *session) measureConcurrency() {
 
 // measureBulk is (b): the largest reply that fits 10 MiB.
 func (s *session) measureBulk() {
+	pause := s.bulkGenerationTime()
 	for r := 0; r < s.o.rounds; r++ {
 		s.b.round = r
 		for _, c := range rotate(s.cs, r) {
 			// A daemon's exact generation time: its status totals
 			// around the measured requests (after the warm-up).
 			ls := seq(s.o.bulkIterations, 1)
+			if c.pause {
+				if pause <= 0 {
+					continue
+				}
+				ls.pauseUS = int64(pause)
+			}
 			var before genTotals
 			haveTotals := false
 			ls.onWarm = func() { before, haveTotals = genTotalsOf(c.srv) }
@@ -998,6 +1013,27 @@ func addBulk(b *book, key string, res runResult, replyLen int) {
 	if haveFirst {
 		b.add(wl, "throughput, first to last reply byte", "MB/s", true, key, mbps(percentile(sortedLat(xfer), 50)), res.ok, 0, "")
 	}
+}
+
+// bulkGenerationTime is weave-compute's mean time to generate the bulk
+// image in this placement, in us (its status totals around a few
+// requests), or 0 when that is unknown.
+func (s *session) bulkGenerationTime() float64 {
+	d := s.servers["weave"]
+	before, ok := genTotalsOf(d)
+	if !ok {
+		return 0
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := rawExchange(d.sock, s.bulk.req); err != nil {
+			return 0
+		}
+	}
+	after, ok := genTotalsOf(d)
+	if !ok {
+		return 0
+	}
+	return after.meanSince(before)
 }
 
 // bulkExact is the bulk metric with the exact generation time subtracted.

@@ -8,7 +8,11 @@
  *
  *   floor_client --socket PATH --request FILE --expect-type T
  *                [--expect-len BYTES] (--iterations N | --duration-ms MS)
- *                [--concurrency K] [--warmup N] [--out FILE]
+ *                [--concurrency K] [--warmup N] [--pause-us US] [--out FILE]
+ *
+ * --pause-us spins (busy, on the clock, touching no memory) for US
+ * microseconds before every request, outside its timing: requests as far
+ * apart as a generating daemon's, for the bench's floor-c-pause row.
  *
  * Prints one line: "ok=N fail=N elapsed_ns=N first_error=...". --out writes
  * one record per successful request: three native-endian uint64s, the
@@ -47,6 +51,7 @@ static size_t g_expect_len;
 static size_t g_bufsize;
 static uint64_t g_deadline_ns;
 static uint64_t g_warmup;
+static uint64_t g_pause_ns;
 static pthread_barrier_t g_barrier;
 
 static uint64_t now_ns(void)
@@ -128,6 +133,16 @@ static int one_request(unsigned char *buf, uint64_t *gen_ms, uint64_t *first_byt
     return 0;
 }
 
+static void pause_before_request(void)
+{
+    if (g_pause_ns == 0) {
+        return;
+    }
+    uint64_t end = now_ns() + g_pause_ns;
+    while (now_ns() < end) {
+    }
+}
+
 static void *run(void *arg)
 {
     struct worker *w = arg;
@@ -139,6 +154,7 @@ static void *run(void *arg)
     uint64_t gen = 0, first = 0;
     const char *why = NULL;
     for (uint64_t i = 0; i < g_warmup; i++) {
+        pause_before_request();
         (void)one_request(buf, &gen, &first, &why);
     }
     pthread_barrier_wait(&g_barrier); /* warmed up */
@@ -147,6 +163,7 @@ static void *run(void *arg)
         if (w->iterations != 0 ? i >= w->iterations : now_ns() >= g_deadline_ns) {
             break;
         }
+        pause_before_request();
         uint64_t t0 = now_ns();
         int rc = one_request(buf, &gen, &first, &why);
         uint64_t t1 = now_ns();
@@ -177,7 +194,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: floor_client --socket PATH --request FILE --expect-type T [--expect-len BYTES]\n"
-            "                    (--iterations N | --duration-ms MS) [--concurrency K] [--warmup N] [--out FILE]\n");
+            "                    (--iterations N | --duration-ms MS) [--concurrency K] [--warmup N]\n"
+            "                    [--pause-us US] [--out FILE]\n");
     exit(2);
 }
 
@@ -208,6 +226,12 @@ int main(int argc, char **argv)
             concurrency = atoi(v);
         } else if (strcmp(a, "--warmup") == 0) {
             g_warmup = strtoull(v, NULL, 0);
+        } else if (strcmp(a, "--pause-us") == 0) {
+            uint64_t us = strtoull(v, NULL, 0);
+            if (us > 60000000u) {
+                usage();
+            }
+            g_pause_ns = us * 1000u;
         } else if (strcmp(a, "--out") == 0) {
             out_path = v;
         } else {
