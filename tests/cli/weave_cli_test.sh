@@ -416,7 +416,7 @@ case_stop() {
     esac
     run_weave "$dir" status --json
     case "$OUT" in
-    '{"running":true,"pid":'"$DPID"',"socket":"'"$dir/weave/weave.sock"'","daemon_version":'*'"protocol":{"min":1,"max":2},"uptime_ms":'*'"queue_depth":0,"backend":"procedural","features":["progress","shm"],"backend_state":"'*'","worker_pid":'*',"worker_restarts":0,"jobs_running":0,"last_crash":""}') ;;
+    '{"running":true,"pid":'"$DPID"',"socket":"'"$dir/weave/weave.sock"'","daemon_version":'*'"protocol":{"min":1,"max":2},"uptime_ms":'*'"queue_depth":0,"backend":"procedural","features":["progress","shm"],"backend_state":"'*'","worker_pid":'*',"worker_restarts":0,"jobs_running":0,"last_crash":"","generations":0,"generation_us":0}') ;;
     *) bad stop "status --json: $OUT"; return ;;
     esac
     run_weave "$dir" version
@@ -747,8 +747,14 @@ case_backend_crash() {
     [ "$RC" = 0 ] && [ -s "$dir/after.png" ] || { bad backend_crash "no image after the crash: exit $RC, $ERR"; return; }
     run_weave "$dir" status --json
     case "$OUT" in
-    *'"backend_state":"loaded","worker_pid":'[1-9]*'"worker_restarts":'[1-9]*'"last_crash":"backend crashed (SIGSEGV)"}') ;;
+    *'"backend_state":"loaded","worker_pid":'[1-9]*'"worker_restarts":'[1-9]*'"last_crash":"backend crashed (SIGSEGV)","generations":1,"generation_us":'[0-9]*'}') ;;
     *) bad backend_crash "status --json after the restart: $OUT"; return ;;
+    esac
+    # The crashed job is not counted; the one after it is (SPEC 11.6).
+    run_weave "$dir" status
+    case "$OUT" in
+    *"generations:      1 (mean "*" ms)"*) ;;
+    *) bad backend_crash "status does not count the one image made: $OUT"; return ;;
     esac
     ok backend_crash
 }
