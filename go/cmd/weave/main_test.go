@@ -732,7 +732,9 @@ func TestGenerationsText(t *testing.T) {
 	}{
 		{0, 0, "0"},
 		{0, 123, "0"}, // no image: no mean, whatever generation_us says
-		{42, 329412345, "42 (mean 7843.15 ms)"},
+		{42, 329412345, "42 (mean 7.84 s)"},
+		{1, 999994, "1 (mean 999.99 ms)"},
+		{1, 1000000, "1 (mean 1.00 s)"},
 		{3, 23520, "3 (mean 7.84 ms)"},
 		{1, 10, "1 (mean 0.01 ms)"},
 		{1, 9, "1 (mean 0.009 ms)"},
@@ -1494,8 +1496,8 @@ func TestStatusBackendFields(t *testing.T) {
 			name: "generations",
 			v2: protocol.StatusV2{Features: protocol.FlagProgress | protocol.FlagSHM, BackendState: protocol.BackendLoaded,
 				WorkerPID: 4321, Generations: 42, GenerationUS: 329412345, HasGenerations: true},
-			text:     []string{"  queue depth:      0\n  generations:      42 (mean 7843.15 ms)\n"},
-			last:     "  generations:      42 (mean 7843.15 ms)\n",
+			text:     []string{"  queue depth:      0\n  generations:      42 (mean 7.84 s)\n"},
+			last:     "  generations:      42 (mean 7.84 s)\n",
 			jsonPart: `"worker_pid":4321,"worker_restarts":0,"jobs_running":0,"last_crash":"","generations":42,"generation_us":329412345}`,
 		},
 		{

@@ -296,14 +296,17 @@ func writeStatus(w io.Writer, socketPath string, pid int, st *protocol.StatusRes
 
 // generationsText is the generations line: the images the backend
 // finished since the daemon started and, when there are any, their mean
-// generation time in milliseconds, e.g. "42 (mean 7843.15 ms)" (to the
+// generation time, e.g. "42 (mean 7.84 s)" or "3 (mean 7.84 ms)" (to the
 // microsecond under 0.01 ms, so that a fast backend does not read 0.00).
 func generationsText(n, us uint64) string {
 	if n == 0 {
 		return "0"
 	}
 	mean := float64(us) / float64(n) / 1000
-	if mean < 0.01 {
+	switch {
+	case mean >= 1000:
+		return fmt.Sprintf("%d (mean %.2f s)", n, mean/1000)
+	case mean < 0.01:
 		return fmt.Sprintf("%d (mean %.3f ms)", n, mean)
 	}
 	return fmt.Sprintf("%d (mean %.2f ms)", n, mean)
