@@ -374,9 +374,10 @@ void sv_job_done(struct weave_worker *w, const struct ww_done *d)
 
     w->current = NULL;
     w->job_deadline_ms = w->cancel_deadline_ms = 0;
-    /* The reply's field: the nearest whole ms (unbiased, unlike cutting
-     * the fraction off). The worker's figure is trusted for nothing but
-     * reporting: a huge one saturates the field and wraps the total. */
+    /* The reply's field: the nearest whole ms (cutting the fraction off
+     * would say 7 for 7.9 ms; the exact figure is in the status totals).
+     * The worker's figure is trusted for nothing but reporting: a huge
+     * one saturates the field and wraps the total. */
     job->generation_us = d->generation_us;
     uint64_t ms = d->generation_us / 1000u + (d->generation_us % 1000u >= 500u);
     job->generation_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
