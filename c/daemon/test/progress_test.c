@@ -146,18 +146,27 @@ static void listen_to(int sock, struct heard *h, int stop_after)
     }
 }
 
-/* Reads a version-1 reply on fd (then closes it); 1 when a 200 for id. */
-static int served_ok_v1(int fd, uint64_t id)
+/* Reads a version-1 reply on fd (then closes it): its generation_time_ms,
+ * or -1 unless it is a 200 for id. */
+static long served_ms_v1(int fd, uint64_t id)
 {
     size_t n;
     uint8_t *buf = tu_recv_all(fd, WAIT_MS, &n);
     close(fd);
     struct weave_response r;
-    int ok = buf != NULL && tu_decode_reply(buf, n, &r) == 0 &&
-             r.msg_type == WEAVE_MSG_GENERATE_RESPONSE &&
-             r.u.generate.request_id == id && r.u.generate.status == 200;
+    long ms = -1;
+    if (buf != NULL && tu_decode_reply(buf, n, &r) == 0 &&
+        r.msg_type == WEAVE_MSG_GENERATE_RESPONSE && r.u.generate.request_id == id &&
+        r.u.generate.status == 200)
+        ms = (long)r.u.generate.generation_time_ms;
     free(buf);
-    return ok;
+    return ms;
+}
+
+/* Reads a version-1 reply on fd (then closes it); 1 when a 200 for id. */
+static int served_ok_v1(int fd, uint64_t id)
+{
+    return served_ms_v1(fd, id) >= 0;
 }
 
 static int count(const struct heard *h, uint16_t type)
@@ -260,22 +269,6 @@ static int totals(const struct tu_daemon *d, uint64_t *gens, uint64_t *us)
     return ok ? 0 : -1;
 }
 
-/* Reads a version-1 reply on fd (then closes it): its generation_time_ms,
- * or -1 unless it is a 200 for id. */
-static long served_ms_v1(int fd, uint64_t id)
-{
-    size_t n;
-    uint8_t *buf = tu_recv_all(fd, WAIT_MS, &n);
-    close(fd);
-    struct weave_response r;
-    long ms = -1;
-    if (buf != NULL && tu_decode_reply(buf, n, &r) == 0 &&
-        r.msg_type == WEAVE_MSG_GENERATE_RESPONSE && r.u.generate.request_id == id &&
-        r.u.generate.status == 200)
-        ms = (long)r.u.generate.generation_time_ms;
-    free(buf);
-    return ms;
-}
 
 /* The totals count every job finished with an image, in any version, and
  * their exact time, which each reply's generation_time_ms rounds to the
